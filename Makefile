@@ -1,0 +1,34 @@
+# Two commands: `make run` and `make test`. Everything else is set up by them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum setup.cfg | cut -d' ' -f1)
+
+.PHONY: run test setup system-deps bench clean
+
+$(STAMP): setup.cfg
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Start the whole product on embedded PostgreSQL + Redis (data kept in instance/).
+run: $(STAMP)
+	$(BIN)/python -m messenger.runner
+
+## Install what browser and antivirus tests need, when missing (Debian, as root).
+system-deps:
+	@sh scripts/system-deps.sh
+
+## Set up and run the whole suite.
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/fanout.py --clients 1000
+
+clean:
+	rm -rf $(VENV) build *.egg-info

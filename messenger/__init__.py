@@ -1,0 +1,79 @@
+"""Messenger: a self-hosted customer-support live chat.
+
+``create_app`` builds the Flask application: settings, extensions, blueprints, error
+handlers, security headers and the CLI.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+__all__ = ["create_app"]
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure an app; ``test_config`` overrides the environment."""
+    app = Flask(__name__, instance_path=os.environ.get("MESSENGER_INSTANCE", str(Path.cwd() / "instance")))
+    from messenger.config import load_settings
+
+    app.config.update(load_settings(os.environ, Path(app.instance_path)))
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        raise RuntimeError("DATABASE_URL is not set (make run starts an embedded PostgreSQL and sets it)")
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    init_extensions(app)
+    init_blueprints(app)
+    from messenger.errors import register_error_handlers
+
+    register_error_handlers(app)
+    from messenger.security.headers import apply_security_headers
+
+    app.after_request(apply_security_headers)
+    from messenger.cli import cli
+
+    app.cli.add_command(cli)
+    return app
+
+
+def init_extensions(app: Flask) -> None:
+    """Bind db, migrations, CSRF, the rate limiter and Redis/RQ to the app."""
+    from redis import Redis
+
+    from messenger.extensions import csrf
+    from messenger.extensions import db
+    from messenger.extensions import limiter
+    from messenger.extensions import migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    csrf.init_app(app)
+    redis_url = app.config.get("REDIS_URL") or ""
+    if redis_url:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url if not redis_url.startswith("unix") else
+                              "redis+" + redis_url)
+        app.extensions["redis"] = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+    else:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+        app.extensions["redis"] = None
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2, "socket_timeout": 2})
+    # Redis down must not take chat down (ARCHITECTURE.md): limits then fail open.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    limiter.init_app(app)
+
+
+def init_blueprints(app: Flask) -> None:
+    """Register the three audiences' blueprints."""
+    from messenger.blueprints.admin import bp as admin_bp
+    from messenger.blueprints.operator import bp as operator_bp
+    from messenger.blueprints.widget import bp as widget_bp
+
+    app.register_blueprint(operator_bp)
+    app.register_blueprint(widget_bp, url_prefix="/widget")
+    app.register_blueprint(admin_bp, url_prefix="/admin")

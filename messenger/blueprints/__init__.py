@@ -1,0 +1,1 @@
+"""The three audiences: widget (visitors), operator (panel + API), admin (settings pages)."""

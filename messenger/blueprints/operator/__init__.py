@@ -1,0 +1,8 @@
+"""Operator blueprint: login, the panel page, the operator JSON API and stream, health."""
+from flask import Blueprint
+
+bp = Blueprint("operator", __name__)
+
+from messenger.blueprints.operator import auth  # noqa: E402,F401
+from messenger.blueprints.operator import health  # noqa: E402,F401
+from messenger.blueprints.operator import pages  # noqa: E402,F401

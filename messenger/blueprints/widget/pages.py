@@ -1,0 +1,21 @@
+"""Pages around the widget: the demo page where a site embeds it."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import render_template
+from flask.typing import ResponseReturnValue
+
+from messenger.blueprints.widget import bp
+from messenger.extensions import db
+from messenger.models import Inbox
+
+
+@bp.record_once
+def _register_demo(state) -> None:  # type: ignore[no-untyped-def]
+    state.app.add_url_rule("/demo", "demo", demo_page)
+
+
+def demo_page() -> ResponseReturnValue:
+    """A sample customer page with the first inbox's widget embedded."""
+    inbox = db.session.scalar(sa.select(Inbox).order_by(Inbox.id).limit(1))
+    return render_template("widget/demo.html", inbox=inbox)

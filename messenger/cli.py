@@ -1,0 +1,78 @@
+"""``flask --app wsgi messenger …``: create-admin, seed-demo, prune-events."""
+from __future__ import annotations
+
+import os
+import secrets
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+from messenger.extensions import db
+
+cli = AppGroup("messenger", help="Messenger administration commands.")
+
+
+@cli.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", default="Admin")
+@click.option("--password", default=None, help="Random and printed when omitted.")
+def create_admin(email: str, name: str, password: str | None) -> None:
+    """Create an admin operator."""
+    from messenger.services.users import create_user
+
+    password = password or secrets.token_urlsafe(12)
+    user = create_user(None, name=name, email=email, password=password, role="admin")
+    click.echo(f"admin created: {user.email} / {password}")
+
+
+def seed_demo_data(base_url: str, admin_email: str, admin_password: str | None) -> tuple[str, str | None]:
+    """Create the demo admin and inbox when missing. Returns (email, password or None if it existed)."""
+    from messenger.models import Inbox
+    from messenger.models import User
+    from messenger.services.inboxes import add_member
+    from messenger.services.inboxes import create_inbox
+    from messenger.services.users import create_user
+    from messenger.services.users import set_password
+
+    admin_email = admin_email.strip().lower()
+    user = db.session.scalar(sa.select(User).where(User.email == admin_email))
+    shown: str | None = None
+    if user is None:
+        shown = admin_password or secrets.token_urlsafe(12)
+        user = create_user(None, name="Demo Admin", email=admin_email, password=shown, role="admin")
+    elif admin_password:
+        set_password(None, user.id, admin_password)
+        shown = admin_password
+    inbox = db.session.scalar(sa.select(Inbox).order_by(Inbox.id).limit(1))
+    if inbox is None:
+        inbox = create_inbox(None, name="Demo website", allowed_origins=[base_url.rstrip("/")],
+                             greeting="Hi! Ask us anything — we usually reply in a few minutes.")
+    elif base_url.rstrip("/") not in inbox.allowed_origins:
+        from messenger.db import transaction
+
+        with transaction():
+            inbox.allowed_origins = [*inbox.allowed_origins, base_url.rstrip("/")]
+    add_member(None, inbox.id, user.id)
+    return user.email, shown
+
+
+@cli.command("seed-demo")
+@click.option("--base-url", default=lambda: os.environ.get("BASE_URL", "http://127.0.0.1:8000"))
+def seed_demo(base_url: str) -> None:
+    """Seed a demo admin (ADMIN_EMAIL/ADMIN_PASSWORD) and a demo inbox allowed on BASE_URL."""
+    email, password = seed_demo_data(base_url, os.environ.get("ADMIN_EMAIL", "admin@example.com"),
+                                     os.environ.get("ADMIN_PASSWORD") or None)
+    if password:
+        click.echo(f"login: {email} / {password}")
+    else:
+        click.echo(f"login: {email} (password unchanged)")
+
+
+@cli.command("prune-events")
+@click.option("--keep-hours", default=72, show_default=True)
+def prune_events(keep_hours: int) -> None:
+    """Delete event-log rows older than the retention window (streams behind it get resync)."""
+    from messenger.realtime.log import prune_events as prune
+
+    click.echo(f"deleted {prune(keep_hours)} events")

@@ -1,0 +1,98 @@
+"""Settings from the environment, in one place, with defaults.
+
+Nothing here runs at import: ``load_settings`` is called by ``create_app``.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str | None, default: int) -> int:
+    if value is None or value.strip() == "":
+        return default
+    return int(value)
+
+
+def normalise_database_url(url: str) -> str:
+    """Return a SQLAlchemy URL that uses psycopg 3 (``postgresql+psycopg://``)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def libpq_url(url: str) -> str:
+    """Return the plain libpq form of a database URL (for psycopg.connect)."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _secret_key(instance_path: Path, environ: Mapping[str, str]) -> str:
+    if environ.get("SECRET_KEY"):
+        return environ["SECRET_KEY"]
+    # A per-install key kept under instance/ so sessions survive restarts.
+    path = instance_path / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        instance_path.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables."""
+    database_url = environ.get("DATABASE_URL", "")
+    settings: dict[str, Any] = {
+        "SECRET_KEY": _secret_key(instance_path, environ),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url) if database_url else None,
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            "pool_size": _int(environ.get("DB_POOL_SIZE"), 10),
+            "max_overflow": _int(environ.get("DB_MAX_OVERFLOW"), 20),
+        },
+        "REDIS_URL": environ.get("REDIS_URL", ""),
+        "BASE_URL": environ.get("BASE_URL", ""),
+        # Sessions and cookies.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(environ.get("SECURE_COOKIES"), False),
+        "PERMANENT_SESSION_LIFETIME": _int(environ.get("SESSION_LIFETIME_S"), 7 * 24 * 3600),
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Bodies and uploads.
+        "MAX_CONTENT_LENGTH": _int(environ.get("MAX_UPLOAD_BYTES"), 40 * 1024 * 1024) + 64 * 1024,
+        "MAX_IMAGE_BYTES": _int(environ.get("MAX_IMAGE_BYTES"), 10 * 1024 * 1024),
+        "MAX_FILE_BYTES": _int(environ.get("MAX_UPLOAD_BYTES"), 40 * 1024 * 1024),
+        "UPLOAD_DIR": environ.get("UPLOAD_DIR", str(instance_path / "uploads")),
+        "CLAMD_SOCKET": environ.get("CLAMD_SOCKET", ""),
+        "CLAMD_HOST": environ.get("CLAMD_HOST", ""),
+        # Realtime.
+        "SSE_HEARTBEAT_S": _int(environ.get("SSE_HEARTBEAT_S"), 15),
+        "SSE_NAMED_HEARTBEAT_S": _int(environ.get("SSE_NAMED_HEARTBEAT_S"), 60),
+        "SSE_RETRY_MS": _int(environ.get("SSE_RETRY_MS"), 3000),
+        "SSE_QUEUE_SIZE": _int(environ.get("SSE_QUEUE_SIZE"), 256),
+        "LONGPOLL_WAIT_S": _int(environ.get("LONGPOLL_WAIT_S"), 25),
+        "PRESENCE_GRACE_S": _int(environ.get("PRESENCE_GRACE_S"), 30),
+        "STREAM_TICKET_TTL_S": _int(environ.get("STREAM_TICKET_TTL_S"), 60),
+        "VISITOR_TOKEN_TTL_S": _int(environ.get("VISITOR_TOKEN_TTL_S"), 180 * 24 * 3600),
+        # Rate limits (Flask-Limiter strings).
+        "RATELIMIT_ENABLED": _bool(environ.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT", "10 per minute; 100 per hour"),
+        "WIDGET_RATE_LIMIT": environ.get("WIDGET_RATE_LIMIT", "120 per minute"),
+        "TRUSTED_PROXIES": _int(environ.get("TRUSTED_PROXIES"), 0),
+        "RQ_ASYNC": True,
+    }
+    return settings

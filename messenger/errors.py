@@ -1,0 +1,117 @@
+"""Domain errors and the handlers that render them as JSON (API) or HTML (pages).
+
+Services raise these; views never build error bodies by hand. Every error body of the
+JSON API is ``{"error": code, "message": text}`` plus optional details.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from flask import jsonify
+from flask import render_template
+from flask import request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from messenger.extensions import db
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base of every error a service may raise; carries an HTTP status and a stable code."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str = "", *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code.replace("_", " ")
+        if code:
+            self.code = code
+        self.details = details
+
+
+class ValidationError(DomainError):
+    status = 422
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Conflict(DomainError):
+    """Stale version or lost race: the client gets the current state in ``details``."""
+
+    status = 409
+    code = "conflict"
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "too_large"
+
+
+def wants_json() -> bool:
+    """True for API paths and for clients that prefer JSON."""
+    path = request.path
+    if "/api/" in path or path.startswith("/widget/api") or path.endswith(".json") or path == "/healthz":
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json"
+
+
+def error_response(status: int, code: str, message: str, **details: Any) -> ResponseReturnValue:
+    """Render one error as JSON or HTML, depending on the caller."""
+    if wants_json():
+        body: dict[str, Any] = {"error": code, "message": message}
+        body.update(details)
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers for domain errors, HTTP errors and unexpected exceptions."""
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError) -> ResponseReturnValue:
+        return error_response(exc.status, exc.code, exc.message, **exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> ResponseReturnValue:
+        status = exc.code or 500
+        code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+                429: "rate_limited"}.get(status, "error")
+        message = exc.description or code
+        if status == 400 and "CSRF" in (exc.description or ""):
+            code = "csrf_failed"
+        response = error_response(status, code, message)
+        if status == 429 and isinstance(response, tuple):
+            resp = app.make_response(response)
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after is None:
+                retry_after = 60
+            resp.headers.setdefault("Retry-After", str(int(retry_after)))
+            return resp
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return error_response(500, "internal_error", "Something went wrong on our side.")

@@ -1,0 +1,1 @@
+"""Realtime: the event log reader, the per-process LISTEN hub, SSE framing, replay, access rules."""

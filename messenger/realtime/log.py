@@ -1,0 +1,95 @@
+"""Reading the event log: "events after position P", gap-safe.
+
+Positions are ``events.id``. The triggers insert event rows only at commit time, under a
+transaction-level advisory lock that is released after the commit becomes visible, and
+draw the id under that lock. So ids become visible in increasing order: once a reader has
+seen id N, no row with an id below N can appear later, and ``id > P`` never skips a row.
+(ARCHITECTURE.md "The event log", STYLE.md c2 option 2.)
+
+These functions take a plain SQLAlchemy ``Connection`` (or use the engine) and never
+touch ``db.session``: the hub and the stream generators call them outside requests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from messenger.extensions import db
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One row of the event log, as plain values."""
+
+    id: int
+    kind: str
+    inbox_id: int | None
+    conversation_id: int | None
+    contact_id: int | None
+    user_id: int | None
+    private: bool
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+_COLUMNS = "id, kind, inbox_id, conversation_id, contact_id, user_id, private, payload, created_at"
+
+
+def _engine() -> sa.Engine:
+    return db.engine
+
+
+def events_after(position: int, limit: int = 1000, *, conn: sa.Connection | None = None) -> list[LogEvent]:
+    """Events with id > position, oldest first, at most ``limit``."""
+    query = sa.text(f"SELECT {_COLUMNS} FROM events WHERE id > :p ORDER BY id LIMIT :n")
+    if conn is not None:
+        rows = conn.execute(query, {"p": position, "n": limit}).all()
+    else:
+        with _engine().connect() as c:
+            rows = c.execute(query, {"p": position, "n": limit}).all()
+    return [LogEvent(*row) for row in rows]
+
+
+def head_position(*, conn: sa.Connection | None = None) -> int:
+    """The newest committed position (0 for an empty log)."""
+    query = sa.text("SELECT coalesce(max(id), 0) FROM events")
+    if conn is not None:
+        return int(conn.execute(query).scalar_one())
+    with _engine().connect() as c:
+        return int(c.execute(query).scalar_one())
+
+
+def oldest_position(*, conn: sa.Connection | None = None) -> int:
+    """The oldest position still in the log (0 when empty): replay from below it was pruned."""
+    query = sa.text("SELECT coalesce(min(id), 0) FROM events")
+    if conn is not None:
+        return int(conn.execute(query).scalar_one())
+    with _engine().connect() as c:
+        return int(c.execute(query).scalar_one())
+
+
+def is_pruned(position: int, *, conn: sa.Connection | None = None) -> bool:
+    """True when events after ``position`` were pruned, so a replay from it would be partial."""
+    query = sa.text("SELECT coalesce(max(up_to), 0) FROM events_pruned")
+    if conn is not None:
+        up_to = int(conn.execute(query).scalar_one())
+    else:
+        with _engine().connect() as c:
+            up_to = int(c.execute(query).scalar_one())
+    return position < up_to
+
+
+def prune_events(keep_hours: int) -> int:
+    """Delete events older than ``keep_hours``; remember the highest pruned id."""
+    with _engine().begin() as c:
+        up_to = c.execute(sa.text(
+            "SELECT max(id) FROM events WHERE created_at < now() - make_interval(hours => :h)"),
+            {"h": keep_hours}).scalar()
+        if up_to is None:
+            return 0
+        deleted = c.execute(sa.text("DELETE FROM events WHERE id <= :u"), {"u": up_to}).rowcount
+        c.execute(sa.text("INSERT INTO events_pruned (up_to) VALUES (:u)"), {"u": up_to})
+        return int(deleted or 0)

@@ -1,0 +1,1 @@
+"""Security helpers: rate-limit keys, origins, identity, tokens, sanitising, headers. No DB writes."""

@@ -1,0 +1,232 @@
+"""Conversations: creation, access, status changes with optimistic versions, read state.
+
+Access rule (CASES 9, 13, 16): an id the client sends is looked up *through* the caller;
+another inbox's or another visitor's conversation is NotFound, never Forbidden.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from datetime import timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from messenger.db import after_commit
+from messenger.db import transaction
+from messenger.errors import Conflict
+from messenger.errors import NotFound
+from messenger.errors import ValidationError
+from messenger.extensions import db
+from messenger.models import CONVERSATION_STATUSES
+from messenger.models import PRIORITIES
+from messenger.models import Conversation
+from messenger.models import Inbox
+from messenger.models import Message
+from messenger.models import User
+from messenger.services.inboxes import can_see_inbox
+from messenger.services.visitors import Visitor
+
+logger = logging.getLogger(__name__)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def get_for_operator(user: User, conversation_id: object, *, lock: bool = False) -> Conversation:
+    """The conversation if ``user`` may see its inbox; NotFound otherwise."""
+    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool) or conversation_id <= 0:
+        raise NotFound("No such conversation.")
+    conv = db.session.get(Conversation, conversation_id, with_for_update=lock or None, populate_existing=lock)
+    if conv is None or not can_see_inbox(user, conv.inbox_id):
+        raise NotFound("No such conversation.")
+    return conv
+
+
+def get_for_visitor(visitor: Visitor, conversation_id: object, *, lock: bool = False) -> Conversation:
+    """The conversation if it belongs to this visitor's contact in this inbox; NotFound otherwise."""
+    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool) or conversation_id <= 0:
+        raise NotFound("No such conversation.")
+    conv = db.session.get(Conversation, conversation_id, with_for_update=lock or None, populate_existing=lock)
+    if conv is None or conv.contact_id != visitor.contact_id or conv.inbox_id != visitor.inbox_id:
+        raise NotFound("No such conversation.")
+    return conv
+
+
+def get_active_for_contact(inbox_id: int, contact_id: int) -> Conversation | None:
+    """The contact's conversation in progress in this inbox (at most one, by a unique index)."""
+    return db.session.scalar(sa.select(Conversation).where(
+        Conversation.inbox_id == inbox_id, Conversation.contact_id == contact_id,
+        Conversation.status != "resolved"))
+
+
+def request_assignment(conversation: Conversation) -> None:
+    """After commit, ask the router to place this conversation (if the inbox auto-assigns)."""
+    inbox = db.session.get(Inbox, conversation.inbox_id)
+    if inbox is None or not inbox.auto_assignment:
+        return
+    from messenger.services import assignment
+
+    conversation_id = conversation.id
+    after_commit(lambda: assignment.request_assignment(conversation_id))
+
+
+def capacity_freed(inbox_id: int) -> None:
+    """After commit, let the router drain the inbox queue (a seat became free)."""
+    from messenger.services import assignment
+
+    after_commit(lambda: assignment.request_queue_drain(inbox_id))
+
+
+def create_conversation(visitor: Visitor, *, custom_attributes: dict[str, Any] | None = None,
+                        status: str = "open") -> tuple[Conversation, bool]:
+    """Start the visitor's conversation, or return the one already in progress (idempotent)."""
+    with transaction():
+        existing = get_active_for_contact(visitor.inbox_id, visitor.contact_id)
+        if existing is not None:
+            return existing, False
+        conv = Conversation(inbox_id=visitor.inbox_id, contact_id=visitor.contact_id, status=status,
+                            waiting_since=now(), custom_attributes=custom_attributes or {})
+        try:
+            with db.session.begin_nested():
+                db.session.add(conv)
+                db.session.flush()
+        except IntegrityError:
+            # Another tab won the race for "one conversation in progress per contact".
+            existing = get_active_for_contact(visitor.inbox_id, visitor.contact_id)
+            if existing is None:
+                raise
+            return existing, False
+        request_assignment(conv)
+        logger.info("conversation %s created in inbox %s", conv.id, conv.inbox_id)
+    return conv, True
+
+
+def bump(conv: Conversation) -> None:
+    """Mark a change the clients must see: new version, fresh updated_at."""
+    conv.version = (conv.version or 0) + 1
+    conv.updated_at = now()
+
+
+def add_activity(conv: Conversation, text: str, **data: Any) -> Message:
+    """Append a system line ("Anna resolved the conversation") inside the caller's transaction."""
+    msg = Message(conversation_id=conv.id, type="activity", content=text[:2000], content_attributes=data)
+    db.session.add(msg)
+    return msg
+
+
+def _check_version(conv: Conversation, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != conv.version:
+        raise Conflict("Someone changed this conversation a moment ago.", code="stale_version",
+                       conversation=conversation_to_dict(conv, "operator"))
+
+
+def change_status(user: User, conversation_id: int, status: str, *, expected_version: int | None = None,
+                  snoozed_until: datetime | None = None) -> Conversation:
+    """Resolve, reopen, snooze or set pending. A stale ``expected_version`` is a 409 with the current state."""
+    if status not in CONVERSATION_STATUSES:
+        raise ValidationError("Unknown status.", field="status")
+    if status == "snoozed":
+        if snoozed_until is None or snoozed_until <= now():
+            raise ValidationError("Snooze needs a time in the future.", field="snoozed_until")
+    with transaction():
+        conv = get_for_operator(user, conversation_id, lock=True)
+        _check_version(conv, expected_version)
+        if conv.status == status and status != "snoozed":
+            return conv
+        previous = conv.status
+        if previous == "resolved" and status != "resolved":
+            other = get_active_for_contact(conv.inbox_id, conv.contact_id)
+            if other is not None and other.id != conv.id:
+                raise Conflict("The visitor already has another conversation in progress.",
+                               code="other_conversation_active", conversation_id=other.id)
+        conv.status = status
+        conv.snoozed_until = snoozed_until if status == "snoozed" else None
+        if status == "resolved":
+            conv.resolved_at = now()
+            conv.waiting_since = None
+        elif previous == "resolved":
+            conv.resolved_at = None
+        bump(conv)
+        verb = {"resolved": "resolved the conversation", "open": "reopened the conversation",
+                "pending": "marked the conversation as pending",
+                "snoozed": f"snoozed the conversation until {snoozed_until:%Y-%m-%d %H:%M} UTC"
+                if snoozed_until else "snoozed the conversation"}[status]
+        add_activity(conv, f"{user.name} {verb}", event="status", status=status, by=user.id)
+        if status in ("resolved", "snoozed") and conv.assignee_id is not None and previous in ("open", "pending"):
+            capacity_freed(conv.inbox_id)
+        if status == "open" and previous in ("resolved", "snoozed") and conv.assignee_id is None:
+            request_assignment(conv)
+    return conv
+
+
+def set_priority(user: User, conversation_id: int, priority: str | None, *,
+                 expected_version: int | None = None) -> Conversation:
+    """Set the priority (none, low, medium, high, urgent)."""
+    if priority not in PRIORITIES:
+        raise ValidationError("Unknown priority.", field="priority")
+    with transaction():
+        conv = get_for_operator(user, conversation_id, lock=True)
+        _check_version(conv, expected_version)
+        conv.priority = PRIORITIES.index(priority)
+        bump(conv)
+    return conv
+
+
+def mark_read_by_operator(user: User, conversation_id: int) -> Conversation:
+    """The operator saw the conversation: unread count to zero, visitor's messages marked read."""
+    with transaction():
+        conv = get_for_operator(user, conversation_id, lock=True)
+        if conv.unread_count == 0 and conv.agent_last_seen_at is not None:
+            return conv
+        conv.unread_count = 0
+        conv.agent_last_seen_at = now()
+        db.session.execute(sa.update(Message).where(
+            Message.conversation_id == conv.id, Message.type == "incoming", Message.status != "read")
+            .values(status="read"))
+    return conv
+
+
+def mark_read_by_visitor(visitor: Visitor, conversation_id: int) -> Conversation:
+    """The visitor saw the conversation: operator messages marked read (ticks)."""
+    with transaction():
+        conv = get_for_visitor(visitor, conversation_id, lock=True)
+        if conv.visitor_unread_count == 0 and conv.contact_last_seen_at is not None:
+            return conv
+        conv.visitor_unread_count = 0
+        conv.contact_last_seen_at = now()
+        db.session.execute(sa.update(Message).where(
+            Message.conversation_id == conv.id, Message.type == "outgoing", Message.status != "read")
+            .values(status="read"))
+    return conv
+
+
+OPERATOR_ONLY_FIELDS = ("unread_count", "team_id", "priority", "previous_assignee_id", "custom_attributes",
+                        "agent_last_seen_at", "version", "labels", "waiting_since", "first_reply_at")
+
+
+def conversation_to_dict(conv: Conversation, audience: str) -> dict[str, Any]:
+    """JSON shape of a conversation; visitors never get operator-internal fields."""
+    data: dict[str, Any] = {
+        "id": conv.id, "uuid": str(conv.uuid), "display_id": conv.display_id, "inbox_id": conv.inbox_id,
+        "contact_id": conv.contact_id, "status": conv.status,
+        "priority": conv.priority,
+        "assignee_id": conv.assignee_id, "team_id": conv.team_id,
+        "snoozed_until": _iso(conv.snoozed_until), "created_at": _iso(conv.created_at),
+        "last_activity_at": _iso(conv.last_activity_at), "waiting_since": _iso(conv.waiting_since),
+        "first_reply_at": _iso(conv.first_reply_at), "resolved_at": _iso(conv.resolved_at),
+        "unread_count": conv.unread_count, "visitor_unread_count": conv.visitor_unread_count,
+        "contact_last_seen_at": _iso(conv.contact_last_seen_at), "agent_last_seen_at": _iso(conv.agent_last_seen_at),
+        "last_message_preview": conv.last_message_preview, "last_message_type": conv.last_message_type,
+        "custom_attributes": conv.custom_attributes, "version": conv.version,
+    }
+    if audience == "visitor":
+        for key in OPERATOR_ONLY_FIELDS:
+            data.pop(key, None)
+    return data
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

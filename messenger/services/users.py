@@ -1,0 +1,115 @@
+"""Operators: creation, authentication, passwords, deactivation."""
+from __future__ import annotations
+
+import hmac
+import logging
+
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
+
+from messenger.db import transaction
+from messenger.errors import Conflict
+from messenger.errors import NotFound
+from messenger.errors import ValidationError
+from messenger.extensions import db
+from messenger.models import ROLES
+from messenger.models import User
+from messenger.services import audit
+
+logger = logging.getLogger(__name__)
+
+# A real hash so an unknown email costs the same time as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+MIN_PASSWORD = 8
+
+
+def normalise_email(email: str) -> str:
+    """Trim and lower-case an email; raise ValidationError when it is clearly not one."""
+    email = (email or "").strip().lower()
+    if not email or len(email) > 254 or "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise ValidationError("Enter a valid email address.", field="email")
+    return email
+
+
+def get_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+
+
+def get_session_user(user_id: object, session_version: object) -> User | None:
+    """The user behind a session cookie, or None when the session was revoked."""
+    if not isinstance(user_id, int) or not isinstance(session_version, int):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or user.session_version != session_version:
+        return None
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same cost either way)."""
+    user = get_user_by_email(email or "")
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def create_user(actor_id: int | None, *, name: str, email: str, password: str, role: str = "agent",
+                capacity: int = 10) -> User:
+    """Create an operator; the email must be unused."""
+    email = normalise_email(email)
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise ValidationError("Name is required (at most 120 characters).", field="name")
+    if role not in ROLES:
+        raise ValidationError("Unknown role.", field="role")
+    if len(password or "") < MIN_PASSWORD:
+        raise ValidationError(f"Password must have at least {MIN_PASSWORD} characters.", field="password")
+    if not 0 <= capacity <= 1000:
+        raise ValidationError("Capacity must be between 0 and 1000.", field="capacity")
+    with transaction():
+        if get_user_by_email(email) is not None:
+            raise Conflict("An operator with this email exists.", code="email_taken")
+        user = User(name=name, email=email, password_hash=generate_password_hash(password), role=role,
+                    capacity=capacity)
+        db.session.add(user)
+        db.session.flush()
+        audit.record(actor_id, "user.create", "user", user.id, email=email, role=role)
+    return user
+
+
+def set_password(actor_id: int | None, user_id: int, password: str) -> User:
+    """Change a password and revoke every open session of that user."""
+    if len(password or "") < MIN_PASSWORD:
+        raise ValidationError(f"Password must have at least {MIN_PASSWORD} characters.", field="password")
+    with transaction():
+        user = db.session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound("No such operator.")
+        user.password_hash = generate_password_hash(password)
+        user.session_version += 1
+        audit.record(actor_id, "user.password", "user", user.id)
+    return user
+
+
+def deactivate_user(actor_id: int | None, user_id: int) -> User:
+    """Deactivate an operator (never delete): sessions revoked, availability offline."""
+    with transaction():
+        user = db.session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound("No such operator.")
+        user.active = False
+        user.availability = "offline"
+        user.session_version += 1
+        audit.record(actor_id, "user.deactivate", "user", user.id)
+    return user
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    """Compare two secrets without leaking their common prefix length (CASES 17)."""
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,80 @@
+"""Visitors: contact sessions behind the widget's visitor token.
+
+A visitor principal is plain values (``Visitor``), resolved from the token once per
+request by the widget views and passed to services as the actor.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone
+
+import sqlalchemy as sa
+
+from messenger.db import transaction
+from messenger.errors import Forbidden
+from messenger.extensions import db
+from messenger.models import Contact
+from messenger.models import ContactSession
+from messenger.models import Inbox
+from messenger.security.tokens import VisitorClaims
+from messenger.security.tokens import sign_visitor_token
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """The acting visitor: one contact session in one inbox."""
+
+    session_id: int
+    contact_id: int
+    inbox_id: int
+    token_id: str
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def is_blocked(contact: Contact) -> bool:
+    """Blocked visitors get no widget; a block may expire."""
+    if not contact.blocked:
+        return False
+    return contact.blocked_until is None or contact.blocked_until > _now()
+
+
+def start_session(inbox: Inbox, *, ip: str | None = None, user_agent: str | None = None) -> tuple[Visitor, str]:
+    """Create an anonymous contact and its session; return the visitor and its signed token."""
+    with transaction():
+        contact = Contact()
+        db.session.add(contact)
+        db.session.flush()
+        session = ContactSession(contact_id=contact.id, inbox_id=inbox.id, token_id=secrets.token_urlsafe(24),
+                                 ip=(ip or "")[:64] or None, user_agent=(user_agent or "")[:512] or None)
+        db.session.add(session)
+        db.session.flush()
+        visitor = Visitor(session.id, contact.id, inbox.id, session.token_id)
+    return visitor, sign_visitor_token(visitor.session_id, visitor.token_id)
+
+
+def resolve_visitor(claims: VisitorClaims | None, inbox_id: int | None = None) -> Visitor | None:
+    """The visitor behind verified token claims, or None if revoked / another inbox's."""
+    if claims is None:
+        return None
+    row = db.session.execute(
+        sa.select(ContactSession.id, ContactSession.contact_id, ContactSession.inbox_id, ContactSession.token_id,
+                  ContactSession.revoked_at)
+        .where(ContactSession.id == claims.session_id)).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if not secrets.compare_digest(row.token_id, claims.token_id):
+        return None
+    if inbox_id is not None and row.inbox_id != inbox_id:
+        return None
+    return Visitor(row.id, row.contact_id, row.inbox_id, row.token_id)
+
+
+def require_not_blocked(visitor: Visitor) -> None:
+    contact = db.session.get(Contact, visitor.contact_id)
+    if contact is None or is_blocked(contact):
+        raise Forbidden("This chat is not available.", code="blocked")

@@ -1,0 +1,220 @@
+"""Test fixtures: real PostgreSQL and Redis (embedded unless TEST_DATABASE_URL / TEST_REDIS_URL).
+
+- The schema comes from ``alembic upgrade head``, once per session (triggers live there).
+- Default isolation: each test runs inside an outer transaction, the session joined with
+  savepoints, rolled back at teardown.
+- ``@pytest.mark.committing`` tests commit for real (NOTIFY, triggers at commit, servers in
+  other processes) and the tables are truncated afterwards.
+- ``live_server`` is a real gunicorn + gevent server on a free port, sharing the database.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """URLs of the PostgreSQL and Redis the suite uses, plus handles to the embedded ones."""
+    from messenger.devservers import ensure_database
+    from messenger.devservers import start_postgres
+    from messenger.devservers import start_redis
+
+    base = tmp_path_factory.mktemp("servers")
+    info: dict[str, object] = {}
+    pg = redis = None
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    if admin_url:
+        info["database_url"] = admin_url
+    else:
+        pg = start_postgres(base / "pg")
+        info["database_url"] = ensure_database(pg.url, "messenger_test")
+        info["postgres"] = pg
+    if os.environ.get("TEST_REDIS_URL"):
+        info["redis_url"] = os.environ["TEST_REDIS_URL"]
+    else:
+        redis = start_redis(base / "redis", persist=False)
+        info["redis_url"] = redis.url
+        info["redis"] = redis
+    info["instance"] = base / "instance"
+    try:
+        yield info
+    finally:
+        if redis is not None:
+            redis.stop()
+        if pg is not None:
+            pg.stop()
+
+
+def _test_config(servers: dict[str, object]) -> dict[str, object]:
+    from messenger.config import normalise_database_url
+
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(str(servers["database_url"])),
+        "REDIS_URL": str(servers["redis_url"]),
+        "RATELIMIT_STORAGE_URI": "redis+" + str(servers["redis_url"]) if str(servers["redis_url"]).startswith(
+            "unix") else str(servers["redis_url"]),
+        "UPLOAD_DIR": str(Path(str(servers["instance"])) / "uploads"),
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def app(servers: dict[str, object]):  # type: ignore[no-untyped-def]
+    """The app under test, with the schema migrated to head."""
+    os.environ["MESSENGER_INSTANCE"] = str(servers["instance"])
+    from flask_migrate import upgrade
+
+    from messenger import create_app
+
+    application = create_app(_test_config(servers))
+    with application.app_context():
+        upgrade()
+    return application
+
+
+@pytest.fixture(scope="session")
+def env_for_servers(servers: dict[str, object]) -> dict[str, str]:
+    """Environment for child processes (gunicorn, workers) pointing at the test servers."""
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": str(servers["database_url"]),
+        "REDIS_URL": str(servers["redis_url"]),
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "MESSENGER_INSTANCE": str(servers["instance"]),
+        "UPLOAD_DIR": str(Path(str(servers["instance"])) / "uploads"),
+        "LOG_LEVEL": "WARNING",
+    })
+    return env
+
+
+TABLES = ("events", "events_pruned", "csat_responses", "conversation_labels", "attachments", "messages",
+          "conversations", "contact_sessions", "contacts", "canned_responses", "labels", "webhook_deliveries",
+          "webhooks", "api_tokens", "audit_log", "inbox_members", "team_members", "inboxes", "teams", "users")
+
+
+def truncate_all(engine: sa.Engine) -> None:
+    # No RESTART IDENTITY: a live hub remembers its log position across tests.
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+
+
+@pytest.fixture(autouse=True)
+def _isolation(request: pytest.FixtureRequest, app) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Savepoint isolation by default; real commits + truncate for ``committing`` tests."""
+    from messenger.extensions import db
+
+    redis = app.extensions["redis"]
+    redis.flushdb()
+    committing = request.node.get_closest_marker("committing") is not None
+    with app.app_context():
+        if committing:
+            try:
+                yield
+            finally:
+                db.session.remove()
+                truncate_all(db.engine)
+            return
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = so.scoped_session(  # type: ignore[assignment]
+            so.sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=original.registry.scopefunc)
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.session = original  # type: ignore[assignment]
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html) or re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+def login(client, email: str, password: str):  # type: ignore[no-untyped-def]
+    """Sign in through the real form (CSRF included); returns the response."""
+    page = client.get("/login")
+    token = csrf_token_from(page.get_data(as_text=True))
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """A real gunicorn -k gevent process serving ``wsgi:app``."""
+
+    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(env, BASE_URL=self.url)
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "-k", "gevent", "-w", str(workers), "-b",
+             f"127.0.0.1:{self.port}", "--worker-connections", "6000", "--timeout", "60", "--graceful-timeout", "3",
+             "--log-level", "warning", "wsgi:app"],
+            cwd=ROOT, env=env, start_new_session=True)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as resp:
+                    if resp.status in (200, 503):
+                        return
+            except Exception:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not become ready")
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(app, env_for_servers: dict[str, str]) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    """One gunicorn+gevent server for the session (tests using it must be ``committing``)."""
+    server = LiveServer(env_for_servers)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,38 @@
+"""RQ worker entry: ``python worker.py`` runs the queues with the scheduler.
+
+Job modules are imported before the fork loop so work horses don't import per job, the
+mappers are configured once, and each forked horse drops the parent's pooled
+connections (STYLE.md c5).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import sqlalchemy.orm as so
+from rq import Worker
+
+from messenger import create_app
+from messenger.extensions import db
+from messenger.jobs import JOB_MODULES
+from messenger.jobs import QUEUES
+
+
+def main(argv: list[str]) -> int:
+    app = create_app()
+    ctx = app.app_context()
+    ctx.push()
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    so.configure_mappers()
+    engine = db.engine
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    queues = argv or list(QUEUES)
+    worker = Worker(queues, connection=app.extensions["redis"])
+    worker.work(with_scheduler=True, logging_level=os.environ.get("LOG_LEVEL", "INFO"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
