@@ -42,43 +42,28 @@ def _engine() -> sa.Engine:
     return db.engine
 
 
+def _run(query: sa.TextClause, params: dict[str, Any], conn: sa.Connection | None) -> sa.CursorResult[Any]:
+    """Run on the given connection, or on a short-lived one of our own (buffered)."""
+    if conn is not None:
+        return conn.execute(query, params)
+    with _engine().connect() as own:
+        return own.execute(query, params).freeze()()  # type: ignore[no-any-return]
+
+
 def events_after(position: int, limit: int = 1000, *, conn: sa.Connection | None = None) -> list[LogEvent]:
     """Events with id > position, oldest first, at most ``limit``."""
     query = sa.text(f"SELECT {_COLUMNS} FROM events WHERE id > :p ORDER BY id LIMIT :n")
-    if conn is not None:
-        rows = conn.execute(query, {"p": position, "n": limit}).all()
-    else:
-        with _engine().connect() as c:
-            rows = c.execute(query, {"p": position, "n": limit}).all()
-    return [LogEvent(*row) for row in rows]
+    return [LogEvent(*row) for row in _run(query, {"p": position, "n": limit}, conn).all()]
 
 
 def head_position(*, conn: sa.Connection | None = None) -> int:
     """The newest committed position (0 for an empty log)."""
-    query = sa.text("SELECT coalesce(max(id), 0) FROM events")
-    if conn is not None:
-        return int(conn.execute(query).scalar_one())
-    with _engine().connect() as c:
-        return int(c.execute(query).scalar_one())
-
-
-def oldest_position(*, conn: sa.Connection | None = None) -> int:
-    """The oldest position still in the log (0 when empty): replay from below it was pruned."""
-    query = sa.text("SELECT coalesce(min(id), 0) FROM events")
-    if conn is not None:
-        return int(conn.execute(query).scalar_one())
-    with _engine().connect() as c:
-        return int(c.execute(query).scalar_one())
+    return int(_run(sa.text("SELECT coalesce(max(id), 0) FROM events"), {}, conn).scalar_one())
 
 
 def is_pruned(position: int, *, conn: sa.Connection | None = None) -> bool:
     """True when events after ``position`` were pruned, so a replay from it would be partial."""
-    query = sa.text("SELECT coalesce(max(up_to), 0) FROM events_pruned")
-    if conn is not None:
-        up_to = int(conn.execute(query).scalar_one())
-    else:
-        with _engine().connect() as c:
-            up_to = int(c.execute(query).scalar_one())
+    up_to = int(_run(sa.text("SELECT coalesce(max(up_to), 0) FROM events_pruned"), {}, conn).scalar_one())
     return position < up_to
 
 

@@ -96,6 +96,14 @@ def _insert(values: dict[str, Any]) -> Message | None:
     return db.session.get(Message, new_id)
 
 
+def _stored_by_retry(conversation_id: int, client_id: uuid.UUID) -> SendResult:
+    """The insert hit the unique key: a concurrent retry stored it first; return that row."""
+    again = _existing_in_conversation(conversation_id, client_id)
+    if again is None:
+        raise Conflict("Could not store the message; retry.")
+    return SendResult(again, False)
+
+
 def _attach(message: Message, conversation_id: int, keys: Sequence[str], *, user_id: int | None = None,
             contact_id: int | None = None) -> int:
     """Link uploaded attachments (same conversation, same uploader, not yet sent) to the message."""
@@ -148,10 +156,7 @@ def send_visitor_message(visitor: Visitor, conversation_id: int | None, content:
         msg = _insert({"conversation_id": conv.id, "type": "incoming", "sender_contact_id": visitor.contact_id,
                        "content": text, "client_id": cid})
         if msg is None:
-            again = _existing_in_conversation(conv.id, cid)
-            if again is None:
-                raise Conflict("Could not store the message; retry.")
-            return SendResult(again, False)
+            return _stored_by_retry(conv.id, cid)
         count = _attach(msg, conv.id, attachment_keys, contact_id=visitor.contact_id)
         conv.last_activity_at = conv_service.now()
         conv.last_message_preview = _preview(text, count)
@@ -213,10 +218,7 @@ def send_operator_message(user: User, conversation_id: int, content: object, cli
         msg = _insert({"conversation_id": conv.id, "type": "note" if private else "outgoing",
                        "sender_user_id": user.id, "content": text, "client_id": cid})
         if msg is None:
-            again = _existing_in_conversation(conv.id, cid)
-            if again is None:
-                raise Conflict("Could not store the message; retry.")
-            return SendResult(again, False)
+            return _stored_by_retry(conv.id, cid)
         count = _attach(msg, conv.id, attachment_keys, user_id=user.id)
         if not private:
             conv.last_activity_at = conv_service.now()
