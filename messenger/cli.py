@@ -19,10 +19,14 @@ cli = AppGroup("messenger", help="Messenger administration commands.")
 @click.option("--password", default=None, help="Random and printed when omitted.")
 def create_admin(email: str, name: str, password: str | None) -> None:
     """Create an admin operator."""
+    from messenger.errors import DomainError
     from messenger.services.users import create_user
 
     password = password or secrets.token_urlsafe(12)
-    user = create_user(None, name=name, email=email, password=password, role="admin")
+    try:
+        user = create_user(None, name=name, email=email, password=password, role="admin")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
     click.echo(f"admin created: {user.email} / {password}")
 
 
