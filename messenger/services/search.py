@@ -1,0 +1,109 @@
+"""Full-text search over message contents and contacts, for the panel's search overlay.
+
+Uses the GIN-indexed ``search`` tsvector columns ('simple' configuration) with a
+prefix tsquery built from the user's words — never ILIKE. Snippets come from
+``ts_headline`` with private-use marker characters; they are returned as segments
+``[[text, highlighted], …]`` so the client renders plain text and adds ``<mark>``
+itself: no HTML from the server is ever trusted.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+
+from messenger.errors import ValidationError
+from messenger.extensions import db
+from messenger.models import Contact
+from messenger.models import Conversation
+from messenger.models import Message
+from messenger.models import User
+from messenger.services.inboxes import visible_inbox_ids
+
+START, STOP = "\ue000", "\ue001"
+HEADLINE_OPTIONS = f'StartSel="{START}", StopSel="{STOP}", MaxWords=18, MinWords=6, MaxFragments=2, ' \
+                   'FragmentDelimiter=" … "'
+MAX_QUERY = 200
+MAX_TERMS = 8
+_TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
+
+
+def build_tsquery(text: object) -> str:
+    """A safe prefix tsquery text (``'w1':* & 'w2':*``) from what the operator typed."""
+    if not isinstance(text, str):
+        raise ValidationError("q must be text.", field="q")
+    text = text.strip()
+    if not text:
+        raise ValidationError("Type something to search.", field="q")
+    if len(text) > MAX_QUERY:
+        raise ValidationError(f"Searches are limited to {MAX_QUERY} characters.", field="q")
+    terms = []
+    for token in _TOKEN.findall(text.lower()):
+        token = token.strip(".+-")
+        if token:
+            terms.append(f"'{token}':*")
+    if not terms:
+        raise ValidationError("Search for words, an email or a phone number.", field="q")
+    return " & ".join(terms[:MAX_TERMS])
+
+
+def segments(headline: str) -> list[list[Any]]:
+    """Split a marked ts_headline into ``[text, highlighted]`` pairs."""
+    out: list[list[Any]] = []
+    highlighted = False
+    for part in re.split(f"([{START}{STOP}])", headline):
+        if part == START:
+            highlighted = True
+        elif part == STOP:
+            highlighted = False
+        elif part:
+            out.append([part, highlighted])
+    return out
+
+
+def _visible(user: User) -> list[sa.ColumnElement[bool]]:
+    if user.role == "admin":
+        return []
+    return [Conversation.inbox_id.in_(visible_inbox_ids(user) or [-1])]
+
+
+def search(user: User, text: object, *, limit: int = 20) -> dict[str, Any]:
+    """Messages (newest first) and contacts matching ``text`` among the inboxes ``user`` may see."""
+    query = sa.func.to_tsquery("simple", build_tsquery(text))
+    limit = max(1, min(limit, 50))
+    visible = _visible(user)
+    # Match first (GIN), highlight only the page: ts_headline is costly per row.
+    hits = (sa.select(Message.id, Message.conversation_id, Message.type, Message.content, Message.created_at)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Message.search.bool_op("@@")(query), Message.type.in_(("incoming", "outgoing", "note")),
+                   Message.deleted_at.is_(None), *visible)
+            .order_by(Message.id.desc()).limit(limit).subquery())
+    rows = db.session.execute(sa.select(
+        hits.c.id, hits.c.conversation_id, hits.c.type, hits.c.created_at,
+        sa.func.ts_headline("simple", hits.c.content, query, HEADLINE_OPTIONS),
+        Conversation.display_id, Conversation.status, Contact.id, Contact.name, Contact.email)
+        .join(Conversation, Conversation.id == hits.c.conversation_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .order_by(hits.c.id.desc())).all()
+    messages = [{
+        "message_id": r[0], "conversation_id": r[1], "type": r[2], "created_at": r[3].isoformat(),
+        "snippet": segments(r[4]), "display_id": r[5], "status": r[6],
+        "contact": {"id": r[7], "name": r[8], "email": r[9]},
+    } for r in rows]
+    latest = (sa.select(Conversation.id, Conversation.display_id, Conversation.status)
+              .where(Conversation.contact_id == Contact.id, *visible)
+              .order_by(Conversation.id.desc()).limit(1).lateral())
+    contact_rows = db.session.execute(
+        sa.select(Contact.id, Contact.name, Contact.email, Contact.phone,
+                  sa.func.ts_headline("simple", sa.func.concat_ws(" · ", Contact.name, Contact.email, Contact.phone),
+                                      query, HEADLINE_OPTIONS),
+                  latest.c.id, latest.c.display_id, latest.c.status)
+        .join(latest, sa.true())
+        .where(Contact.search.bool_op("@@")(query), Contact.erased_at.is_(None))
+        .order_by(Contact.id.desc()).limit(10)).all()
+    contacts = [{
+        "id": r[0], "name": r[1], "email": r[2], "phone": r[3], "snippet": segments(r[4]),
+        "conversation_id": r[5], "display_id": r[6], "status": r[7],
+    } for r in contact_rows]
+    return {"messages": messages, "contacts": contacts}
