@@ -11,3 +11,4 @@ bp = Blueprint("widget", __name__)
 csrf.exempt(bp)
 
 from messenger.blueprints.widget import pages  # noqa: E402,F401
+from messenger.blueprints.widget import api  # noqa: E402,F401

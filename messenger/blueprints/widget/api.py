@@ -1,0 +1,359 @@
+"""Public widget API under ``/widget/api/v1/…``: parse, authorise, call services, answer JSON.
+
+Every call names its inbox (``inbox`` website token) or carries the visitor token in
+``X-Visitor-Token``; each is checked against the inbox's allowed origins before anything
+is read or written (CASES 28). Conversation ids are looked up through the visitor, so a
+foreign id is a 404 on every endpoint (CASES 9). Limits per IP and per visitor token
+(CASES 30, 31); blocked visitors get nothing.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+from typing import TypeVar
+
+from flask import Response
+from flask import current_app
+from flask import g
+from flask import jsonify
+from flask import request
+from flask.typing import ResponseReturnValue
+
+from messenger.blueprints.widget import bp
+from messenger.errors import NotFound
+from messenger.errors import TooLarge
+from messenger.errors import Unauthorized
+from messenger.errors import ValidationError
+from messenger.extensions import db
+from messenger.extensions import limiter
+from messenger.models import ContactSession
+from messenger.models import Contact
+from messenger.models import Conversation
+from messenger.models import Inbox
+from messenger.security.origins import apply_cors
+from messenger.security.origins import check_request_origin
+from messenger.security.ratelimit import client_ip
+from messenger.security.tokens import read_visitor_token
+from messenger.security.tokens import sign_stream_ticket
+from messenger.services import contacts as contact_service
+from messenger.services import conversations as conv_service
+from messenger.services import messages as msg_service
+from messenger.services import widget as widget_service
+from messenger.services.inboxes import get_inbox_by_token
+from messenger.services.visitors import Visitor
+from messenger.services.visitors import require_not_blocked
+from messenger.services.visitors import resolve_visitor
+
+F = TypeVar("F", bound=Callable[..., Any])
+API = "/api/v1"
+MAX_BODY = 64 * 1024
+MAX_ID = 2**31 - 1
+CONVERSATION_LIST = 20
+
+
+def _visitor_limit() -> str:
+    return str(current_app.config["WIDGET_RATE_LIMIT"])
+
+
+def _ip_limit() -> str:
+    return str(current_app.config.get("WIDGET_IP_RATE_LIMIT", "600 per minute"))
+
+
+def _session_limit() -> str:
+    return str(current_app.config.get("WIDGET_SESSION_RATE_LIMIT", "60 per hour"))
+
+
+def _visitor_key() -> str:
+    """Per visitor token (signature checked, no database), else per IP."""
+    claims = read_visitor_token(request.headers.get("X-Visitor-Token"))
+    return f"visitor:{claims.session_id}" if claims else f"ip:{client_ip()}"
+
+
+def _limited(view: F) -> F:
+    """The shared widget limits: per visitor token and per IP."""
+    view = limiter.shared_limit(_visitor_limit, scope="widget-visitor", key_func=_visitor_key)(view)
+    return limiter.shared_limit(_ip_limit, scope="widget-ip", key_func=client_ip)(view)  # type: ignore[return-value]
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    """CORS for allowed customer origins on every widget API answer (preflights included)."""
+    if not request.path.startswith("/widget/api/"):
+        return response
+    inbox = getattr(g, "widget_inbox", None)
+    if inbox is None and request.args.get("inbox"):
+        inbox = get_inbox_by_token(request.args.get("inbox", ""))
+    return apply_cors(response, inbox)
+
+
+def _body() -> dict[str, Any]:
+    """The JSON object body (size-capped); anything else is a 4xx."""
+    if (request.content_length or 0) > MAX_BODY:
+        raise TooLarge("The request is too large.")
+    data = request.get_json(silent=True)
+    if data is None and not request.get_data(cache=True):
+        return {}
+    if not isinstance(data, dict):
+        raise ValidationError("Send a JSON object.", code="bad_json")
+    return data
+
+
+def _inbox_from(token: object) -> Inbox:
+    inbox = get_inbox_by_token(token) if isinstance(token, str) else None
+    if inbox is None:
+        raise NotFound("Unknown chat.", code="unknown_inbox")
+    check_request_origin(inbox)
+    g.widget_inbox = inbox
+    return inbox
+
+
+def visitor_required(view: F) -> F:
+    """Resolve ``X-Visitor-Token`` → ``g.visitor``; check the origin and the block list first."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        visitor = resolve_visitor(read_visitor_token(request.headers.get("X-Visitor-Token")))
+        if visitor is None:
+            raise Unauthorized("Your chat session has expired. Reload the page.", code="invalid_token")
+        inbox = db.session.get(Inbox, visitor.inbox_id)
+        if inbox is None:
+            raise Unauthorized("Your chat session has expired. Reload the page.", code="invalid_token")
+        g.widget_inbox = inbox
+        check_request_origin(inbox)
+        require_not_blocked(visitor)
+        g.visitor = visitor
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _conversation(conversation_id: int) -> Conversation:
+    if conversation_id > MAX_ID:
+        raise NotFound("No such conversation.")
+    return conv_service.get_for_visitor(g.visitor, conversation_id)
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ValidationError(f"{name} must be a message id.", field=name)
+    return int(raw)
+
+
+def _conversation_json(conv: Conversation, inbox: Inbox) -> dict[str, Any]:
+    data = conv_service.conversation_to_dict(conv, "visitor")
+    data["queue"] = widget_service.queue_info(conv, inbox)
+    csat = widget_service.csat_for(conv.id)
+    data["csat"] = {"rating": csat.rating, "comment": csat.comment} if csat else None
+    data["csat_requested"] = bool(inbox.csat_enabled and conv.status == "resolved" and csat is None)
+    return data
+
+
+def _session_json(visitor: Visitor, inbox: Inbox, token: str) -> dict[str, Any]:
+    contact = db.session.get(Contact, visitor.contact_id)
+    session = db.session.get(ContactSession, visitor.session_id)
+    assert contact is not None
+    latest = next(iter(widget_service.visitor_conversations(visitor, 1)), None)
+    return {
+        "token": token, "ticket": sign_stream_ticket("visitor", visitor.session_id, visitor.token_id),
+        "contact": contact_service.contact_to_dict(contact, session),
+        "config": widget_service.public_config(inbox),
+        "conversation": _conversation_json(latest, inbox) if latest is not None else None,
+    }
+
+
+@bp.route(f"{API}/config")
+@_limited
+def inbox_config() -> ResponseReturnValue:
+    """Public inbox settings (colour, greeting, hours, pre-chat, CSAT); the loader reads this."""
+    inbox = _inbox_from(request.args.get("inbox"))
+    return jsonify(widget_service.public_config(inbox))
+
+
+@bp.route(f"{API}/session", methods=["POST"])
+@limiter.limit(_session_limit, key_func=client_ip)
+@_limited
+def session_start() -> ResponseReturnValue:
+    """Create or resume the visitor session; returns the visitor token and a stream ticket."""
+    data = _body()
+    inbox = _inbox_from(data.get("inbox"))
+    token = data.get("token") or request.headers.get("X-Visitor-Token")
+    known = resolve_visitor(read_visitor_token(token), inbox.id)
+    visitor, token, resumed = contact_service.resume_session(
+        inbox, known, ip=client_ip(), user_agent=request.headers.get("User-Agent"))
+    g.visitor = visitor
+    if data.get("url"):
+        contact_service.record_page(visitor, data, ip=client_ip(), user_agent=request.headers.get("User-Agent"))
+    body = _session_json(visitor, inbox, token)
+    body["resumed"] = resumed
+    return jsonify(body), 200 if resumed else 201
+
+
+@bp.route(f"{API}/page", methods=["POST"])
+@_limited
+@visitor_required
+def page_view() -> ResponseReturnValue:
+    """The loader reports a page (load or single-page-app navigation)."""
+    session = contact_service.record_page(g.visitor, _body(), ip=client_ip(),
+                                          user_agent=request.headers.get("User-Agent"))
+    return jsonify({"current_url": session.current_url, "pages": len(session.pages or [])})
+
+
+@bp.route(f"{API}/contact", methods=["GET"])
+@_limited
+@visitor_required
+def contact_get() -> ResponseReturnValue:
+    """The visitor's own contact."""
+    contact = db.session.get(Contact, g.visitor.contact_id)
+    assert contact is not None
+    return jsonify(contact_service.contact_to_dict(contact, db.session.get(ContactSession, g.visitor.session_id)))
+
+
+@bp.route(f"{API}/contact", methods=["PATCH"])
+@_limited
+@visitor_required
+def contact_update() -> ResponseReturnValue:
+    """Update name, email, phone, custom attributes (``Messenger.setAttributes``)."""
+    contact = contact_service.update_contact(g.visitor, _body())
+    return jsonify(contact_service.contact_to_dict(contact, db.session.get(ContactSession, g.visitor.session_id)))
+
+
+@bp.route(f"{API}/identify", methods=["POST"])
+@_limited
+@visitor_required
+def identify() -> ResponseReturnValue:
+    """``Messenger.setUser``: HMAC-verified identity; a wrong hash is 401 and merges nothing."""
+    result = contact_service.identify(g.visitor, g.widget_inbox, _body())
+    g.visitor = result.visitor
+    token = request.headers.get("X-Visitor-Token", "")
+    body = _session_json(result.visitor, g.widget_inbox, token)
+    body.update({"verified": result.verified, "attached": result.attached})
+    return jsonify(body)
+
+
+@bp.route(f"{API}/reset", methods=["POST"])
+@_limited
+@visitor_required
+def reset() -> ResponseReturnValue:
+    """``Messenger.reset``: forget this browser's identity; a new anonymous session."""
+    visitor, token = contact_service.reset(g.visitor, g.widget_inbox, ip=client_ip(),
+                                           user_agent=request.headers.get("User-Agent"))
+    return jsonify(_session_json(visitor, g.widget_inbox, token)), 201
+
+
+@bp.route(f"{API}/conversations", methods=["GET"])
+@_limited
+@visitor_required
+def conversations_list() -> ResponseReturnValue:
+    """The visitor's conversations in this inbox (in progress first, then newest)."""
+    rows = widget_service.visitor_conversations(g.visitor, CONVERSATION_LIST)
+    return jsonify({"conversations": [_conversation_json(c, g.widget_inbox) for c in rows]})
+
+
+@bp.route(f"{API}/conversations", methods=["POST"])
+@_limited
+@visitor_required
+def conversations_create() -> ResponseReturnValue:
+    """Start a conversation (or return the one in progress); needs the pre-chat form when required."""
+    _body()
+    widget_service.require_prechat_done(g.visitor, g.widget_inbox)
+    conv, created = conv_service.create_conversation(g.visitor)
+    return jsonify(_conversation_json(conv, g.widget_inbox)), 201 if created else 200
+
+
+@bp.route(f"{API}/conversations/<int:conversation_id>", methods=["GET"])
+@_limited
+@visitor_required
+def conversation_get(conversation_id: int) -> ResponseReturnValue:
+    """One conversation with queue state and CSAT state."""
+    return jsonify(_conversation_json(_conversation(conversation_id), g.widget_inbox))
+
+
+@bp.route(f"{API}/conversations/<int:conversation_id>/messages", methods=["GET"])
+@_limited
+@visitor_required
+def messages_list(conversation_id: int) -> ResponseReturnValue:
+    """Messages, newest page first; ``before=<id>`` scrolls up, ``after=<id>`` catches up."""
+    conv = _conversation(conversation_id)
+    before, after = _int_arg("before"), _int_arg("after")
+    limit = min(max(_int_arg("limit") or 30, 1), msg_service.PAGE_MAX)
+    rows = msg_service.list_messages(conv, audience="visitor", before_id=before, after_id=after, limit=limit)
+    atts = msg_service.attachments_by_message([m.id for m in rows])
+    return jsonify({"messages": [msg_service.message_to_dict(m, "visitor", atts.get(m.id, ())) for m in rows],
+                    "has_more": len(rows) == limit})
+
+
+@bp.route(f"{API}/messages", methods=["POST"])
+@_limited
+@visitor_required
+def message_send() -> ResponseReturnValue:
+    """Send a message (idempotent by ``client_id``); without ``conversation_id`` the current one or a new one."""
+    data = _body()
+    conversation_id = data.get("conversation_id")
+    if conversation_id is not None:
+        if not isinstance(conversation_id, int) or isinstance(conversation_id, bool) or conversation_id > MAX_ID:
+            raise NotFound("No such conversation.")
+    else:
+        widget_service.require_prechat_done(g.visitor, g.widget_inbox)
+    keys = data.get("attachments") or []
+    if not isinstance(keys, list):
+        raise ValidationError("attachments must be a list of ids.", field="attachments")
+    result = msg_service.send_visitor_message(g.visitor, conversation_id, data.get("content", ""),
+                                              data.get("client_id"), keys)
+    msg = result.message
+    conv = db.session.get(Conversation, msg.conversation_id)
+    assert conv is not None
+    atts = msg_service.attachments_by_message([msg.id])
+    return jsonify({"message": msg_service.message_to_dict(msg, "visitor", atts.get(msg.id, ())),
+                    "created": result.created,
+                    "conversation": _conversation_json(conv, g.widget_inbox)}), 201 if result.created else 200
+
+
+@bp.route(f"{API}/conversations/<int:conversation_id>/read", methods=["POST"])
+@_limited
+@visitor_required
+def conversation_read(conversation_id: int) -> ResponseReturnValue:
+    """The visitor saw the conversation (operator messages get read ticks)."""
+    _conversation(conversation_id)
+    conv = conv_service.mark_read_by_visitor(g.visitor, conversation_id)
+    return jsonify({"id": conv.id, "visitor_unread_count": conv.visitor_unread_count})
+
+
+@bp.route(f"{API}/prechat", methods=["POST"])
+@_limited
+@visitor_required
+def prechat() -> ResponseReturnValue:
+    """Pre-chat form: validated server side, stored on the contact, starts the conversation."""
+    data = _body()
+    conv, sent = widget_service.submit_prechat(g.visitor, g.widget_inbox, data.get("fields"), data.get("message"),
+                                               data.get("client_id"))
+    body = {"conversation": _conversation_json(conv, g.widget_inbox)}
+    if sent is not None:
+        body["message"] = msg_service.message_to_dict(sent.message, "visitor")
+    return jsonify(body), 201
+
+
+@bp.route(f"{API}/offline", methods=["POST"])
+@_limited
+@visitor_required
+def offline_form() -> ResponseReturnValue:
+    """Offline form (email + message): a conversation operators see."""
+    conv, sent = widget_service.submit_offline(g.visitor, _body())
+    return jsonify({"conversation": _conversation_json(conv, g.widget_inbox),
+                    "message": msg_service.message_to_dict(sent.message, "visitor")}), 201
+
+
+@bp.route(f"{API}/conversations/<int:conversation_id>/csat", methods=["POST"])
+@_limited
+@visitor_required
+def csat(conversation_id: int) -> ResponseReturnValue:
+    """Rate a resolved conversation (1–5 and a comment), once."""
+    data = _body()
+    if conversation_id > MAX_ID:
+        raise NotFound("No such conversation.")
+    response = widget_service.submit_csat(g.visitor, g.widget_inbox, conversation_id, data.get("rating"),
+                                          data.get("comment"))
+    return jsonify({"rating": response.rating, "comment": response.comment}), 201

@@ -1,0 +1,306 @@
+"""What the widget shows and accepts besides chat: config, business hours, queue, forms, CSAT.
+
+- Business hours are evaluated in the inbox's time zone; outside them the widget says
+  when the team is back and offers the offline form.
+- Pre-chat and offline forms are validated here (the frame's checks are only a courtesy).
+- The queue estimate is the median pickup time over a recent window, hidden when the
+  sample is too small (PRODUCT.md 3: an honest queue).
+"""
+from __future__ import annotations
+
+import statistics
+import uuid
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from messenger.db import transaction
+from messenger.errors import Conflict
+from messenger.errors import Forbidden
+from messenger.errors import ValidationError
+from messenger.extensions import db
+from messenger.models import Contact
+from messenger.models import Conversation
+from messenger.models import CsatResponse
+from messenger.models import Inbox
+from messenger.models import InboxMember
+from messenger.models import User
+from messenger.services import contacts as contact_service
+from messenger.services import conversations as conv_service
+from messenger.services import messages as msg_service
+from messenger.services.visitors import Visitor
+from messenger.services.visitors import require_not_blocked
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WAIT_WINDOW = timedelta(days=7)
+WAIT_MIN_SAMPLES = 5
+FIELD_TYPES = ("text", "email", "phone", "textarea", "select", "checkbox", "number")
+FIELD_LIMIT = 1000
+MAX_FORM_FIELDS = 30
+
+
+def _zone(inbox: Inbox) -> ZoneInfo:
+    try:
+        return ZoneInfo(inbox.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _parse_hhmm(value: object) -> time | None:
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        return None
+    try:
+        hours, minutes = int(value[:2]), int(value[3:])
+    except ValueError:
+        return None
+    if hours == 24 and minutes == 0:
+        return time.max
+    if not (0 <= hours < 24 and 0 <= minutes < 60):
+        return None
+    return time(hours, minutes)
+
+
+def _intervals(inbox: Inbox, day: datetime) -> list[tuple[datetime, datetime]]:
+    """Open intervals starting on the local date of ``day`` (an overnight one ends the next day)."""
+    spans = (inbox.business_hours or {}).get(DAYS[day.weekday()]) or []
+    result = []
+    for span in spans if isinstance(spans, list) else []:
+        if not isinstance(span, (list, tuple)) or len(span) != 2:
+            continue
+        start, end = _parse_hhmm(span[0]), _parse_hhmm(span[1])
+        if start is None or end is None or start == end:
+            continue
+        begin = day.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+        finish = day.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+        if end == time.max:
+            finish = day.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        elif end < start:
+            finish += timedelta(days=1)
+        result.append((begin, finish))
+    return result
+
+
+def business_hours_state(inbox: Inbox, now: datetime | None = None) -> dict[str, Any]:
+    """``{"enabled", "open", "next_open_at", "timezone"}`` for the inbox at ``now``."""
+    now = now or conv_service.now()
+    zone = _zone(inbox)
+    state: dict[str, Any] = {"enabled": bool(inbox.business_hours_enabled), "open": True,
+                             "next_open_at": None, "timezone": zone.key}
+    if not inbox.business_hours_enabled:
+        return state
+    local = now.astimezone(zone)
+    for offset in (-1, 0):
+        for begin, finish in _intervals(inbox, local + timedelta(days=offset)):
+            if begin <= local < finish:
+                return state
+    state["open"] = False
+    for offset in range(0, 8):
+        starts = [b for b, _ in _intervals(inbox, local + timedelta(days=offset)) if b > local]
+        if starts:
+            state["next_open_at"] = min(starts).astimezone(ZoneInfo("UTC")).isoformat()
+            break
+    return state
+
+
+def someone_online(inbox: Inbox) -> bool:
+    """Whether an active operator who may answer this inbox is online."""
+    members = sa.select(InboxMember.user_id).where(InboxMember.inbox_id == inbox.id)
+    found = db.session.scalar(sa.select(User.id).where(
+        User.active.is_(True), User.availability == "online",
+        sa.or_(User.id.in_(members), User.role == "admin")).limit(1))
+    return found is not None
+
+
+def _prechat_fields(inbox: Inbox) -> list[dict[str, Any]]:
+    """The inbox's pre-chat fields, keeping only well-formed definitions."""
+    fields = []
+    for item in (inbox.prechat_fields or [])[:MAX_FORM_FIELDS]:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        kind = item.get("type") if item.get("type") in FIELD_TYPES else "text"
+        options = [o for o in item.get("options") or [] if isinstance(o, str)] if kind == "select" else []
+        fields.append({"name": item["name"][:64], "label": str(item.get("label") or item["name"])[:200],
+                       "type": kind, "required": bool(item.get("required")), "options": options})
+    return fields
+
+
+def public_config(inbox: Inbox) -> dict[str, Any]:
+    """The inbox settings the widget needs (never the HMAC secret or routing internals)."""
+    hours = business_hours_state(inbox)
+    online = someone_online(inbox)
+    available = hours["open"] and online
+    proactive = inbox.proactive if isinstance(inbox.proactive, dict) else {}
+    return {
+        "name": inbox.name, "color": inbox.color, "greeting": inbox.greeting, "away_message": inbox.away_message,
+        "locale": inbox.locale, "business_hours": hours, "online": online, "available": available,
+        "hidden": bool(inbox.hide_when_offline) and not available,
+        "prechat": {"enabled": bool(inbox.prechat_enabled), "fields": _prechat_fields(inbox)},
+        "csat_enabled": bool(inbox.csat_enabled), "reply_after_resolve": bool(inbox.reply_after_resolve),
+        "identity_required": bool(inbox.enforce_identity),
+        "proactive": {k: proactive.get(k) for k in ("enabled", "delay_s", "url_pattern", "message", "period_s")},
+    }
+
+
+def queue_info(conv: Conversation, inbox: Inbox) -> dict[str, Any]:
+    """Position, estimated wait and the offline-form offer for a waiting visitor."""
+    info: dict[str, Any] = {"waiting": False, "position": None, "estimated_wait_s": None, "offer_offline": False}
+    if conv.status not in ("open", "pending") or conv.assignee_id is not None or conv.first_reply_at is not None:
+        return info
+    info["waiting"] = True
+    from messenger.services import assignment
+
+    position_of = getattr(assignment, "queue_position", None)
+    if callable(position_of):
+        info["position"] = position_of(conv.id)
+    info["estimated_wait_s"] = estimated_wait_s(inbox.id)
+    since = conv.waiting_since or conv.created_at
+    if inbox.queue_timeout_s and since is not None:
+        info["offer_offline"] = conv_service.now() - since > timedelta(seconds=inbox.queue_timeout_s)
+    return info
+
+
+def estimated_wait_s(inbox_id: int) -> int | None:
+    """Median time to first reply over the last week; None with fewer than 5 samples."""
+    since = conv_service.now() - WAIT_WINDOW
+    rows = db.session.execute(sa.select(
+        sa.func.extract("epoch", Conversation.first_reply_at - Conversation.created_at))
+        .where(Conversation.inbox_id == inbox_id, Conversation.first_reply_at.is_not(None),
+               Conversation.created_at >= since)
+        .order_by(Conversation.created_at.desc()).limit(500)).scalars().all()
+    samples = [float(r) for r in rows if r is not None and r >= 0]
+    if len(samples) < WAIT_MIN_SAMPLES:
+        return None
+    return int(statistics.median(samples))
+
+
+def visitor_conversations(visitor: Visitor, limit: int) -> list[Conversation]:
+    """The visitor's conversations in this inbox: the one in progress first, then newest."""
+    return list(db.session.scalars(
+        sa.select(Conversation).where(Conversation.contact_id == visitor.contact_id,
+                                      Conversation.inbox_id == visitor.inbox_id)
+        .order_by((Conversation.status == "resolved").asc(), Conversation.id.desc()).limit(limit)))
+
+
+def require_prechat_done(visitor: Visitor, inbox: Inbox) -> None:
+    """A first conversation in an inbox with required pre-chat fields must start with the form."""
+    if not inbox.prechat_enabled or not any(f["required"] for f in _prechat_fields(inbox)):
+        return
+    if visitor_conversations(visitor, 1):
+        return
+    raise ValidationError("Please fill in the form first.", code="prechat_required")
+
+
+def _form(data: object) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValidationError("Send the form as an object.", field="fields")
+    if len(data) > MAX_FORM_FIELDS:
+        raise ValidationError("Too many fields.", field="fields")
+    return data
+
+
+def validate_prechat(inbox: Inbox, data: object) -> dict[str, Any]:
+    """Check the submitted values against the inbox's pre-chat fields; return the clean values."""
+    values = _form(data)
+    clean: dict[str, Any] = {}
+    for field in _prechat_fields(inbox):
+        name, kind, raw = field["name"], field["type"], values.get(field["name"])
+        if kind == "checkbox":
+            if raw is not None and not isinstance(raw, bool):
+                raise ValidationError("Must be true or false.", field=name)
+            if field["required"] and raw is not True:
+                raise ValidationError("This field is required.", field=name)
+            clean[name] = bool(raw)
+            continue
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool) and kind == "number":
+            raw = str(raw)
+        if kind == "email":
+            value = contact_service.clean_email(raw, name, required=field["required"])
+        elif kind == "phone":
+            value = contact_service.clean_phone(raw, name, required=field["required"])
+        else:
+            value = contact_service.clean_text(raw, name, FIELD_LIMIT, required=field["required"])
+        if value is not None and kind == "select" and value not in field["options"]:
+            raise ValidationError("Choose one of the options.", field=name)
+        if value is not None and kind == "number":
+            try:
+                float(value)
+            except ValueError:
+                raise ValidationError("Must be a number.", field=name) from None
+        if value is not None:
+            clean[name] = value
+    return clean
+
+
+def submit_prechat(visitor: Visitor, inbox: Inbox, data: object, message: object = None,
+                   client_id: object = None) -> tuple[Conversation, msg_service.SendResult | None]:
+    """Pre-chat form: validate, store on the contact, start the conversation (and its first message)."""
+    values = validate_prechat(inbox, data)
+    profile = {"name": values.get("name"), "email": values.get("email"), "phone": values.get("phone"),
+               "custom_attributes": {k: v for k, v in values.items() if k not in ("name", "email", "phone")}}
+    with transaction():
+        require_not_blocked(visitor)
+        contact = db.session.get(Contact, visitor.contact_id, with_for_update=True)
+        assert contact is not None
+        contact_service.apply_profile(contact, profile)
+        conv, _ = conv_service.create_conversation(visitor, custom_attributes={"prechat": values})
+        sent = None
+        if message not in (None, ""):
+            sent = msg_service.send_visitor_message(visitor, conv.id, message, client_id)
+    return conv, sent
+
+
+def submit_offline(visitor: Visitor, data: object) -> tuple[Conversation, msg_service.SendResult]:
+    """Offline form (email + message): a conversation operators see, the email on the contact."""
+    values = _form(data)
+    email = contact_service.clean_email(values.get("email"), required=True)
+    name = contact_service.clean_text(values.get("name"), "name", 255)
+    content = msg_service.clean_content(values.get("message"))
+    client_id = values.get("client_id") or str(uuid.uuid4())
+    with transaction():
+        require_not_blocked(visitor)
+        contact = db.session.get(Contact, visitor.contact_id, with_for_update=True)
+        assert contact is not None
+        contact_service.apply_profile(contact, {"name": name, "email": email, "phone": None,
+                                                 "custom_attributes": {}})
+        sent = msg_service.send_visitor_message(visitor, None, content, client_id)
+        conv = db.session.get(Conversation, sent.message.conversation_id, with_for_update=True)
+        assert conv is not None
+        attributes = dict(conv.custom_attributes or {})
+        attributes.update({"offline_form": True, "reply_to": email})
+        conv.custom_attributes = attributes
+    return conv, sent
+
+
+def submit_csat(visitor: Visitor, inbox: Inbox, conversation_id: int, rating: object,
+                comment: object) -> CsatResponse:
+    """CSAT: 1–5 and a comment, once per conversation, only after resolve, only if the inbox asks."""
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+        raise ValidationError("Rating must be a whole number from 1 to 5.", field="rating")
+    text = contact_service.clean_text(comment, "comment", 2000) or ""
+    with transaction():
+        require_not_blocked(visitor)
+        conv = conv_service.get_for_visitor(visitor, conversation_id, lock=True)
+        if not inbox.csat_enabled:
+            raise Forbidden("Ratings are off for this chat.", code="csat_disabled")
+        if conv.status != "resolved":
+            raise Conflict("You can rate the chat once it is resolved.", code="not_resolved")
+        new_id = db.session.execute(
+            pg.insert(CsatResponse).values(conversation_id=conv.id, assignee_id=conv.assignee_id, rating=rating,
+                                           comment=text)
+            .on_conflict_do_nothing(index_elements=["conversation_id"]).returning(CsatResponse.id)).scalar()
+        if new_id is None:
+            raise Conflict("You already rated this chat.", code="already_rated")
+        response = db.session.get(CsatResponse, new_id)
+        assert response is not None
+    return response
+
+
+def csat_for(conversation_id: int) -> CsatResponse | None:
+    """The rating of a conversation, if any."""
+    return db.session.scalar(sa.select(CsatResponse).where(CsatResponse.conversation_id == conversation_id))
