@@ -75,18 +75,18 @@ DECLARE
     changed text[] := ARRAY[]::text[];
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        IF NEW.status IS DISTINCT FROM OLD.status THEN changed := changed || 'status'; END IF;
-        IF NEW.assignee_id IS DISTINCT FROM OLD.assignee_id THEN changed := changed || 'assignee_id'; END IF;
-        IF NEW.team_id IS DISTINCT FROM OLD.team_id THEN changed := changed || 'team_id'; END IF;
-        IF NEW.priority IS DISTINCT FROM OLD.priority THEN changed := changed || 'priority'; END IF;
+        IF NEW.status IS DISTINCT FROM OLD.status THEN changed := array_append(changed, 'status'); END IF;
+        IF NEW.assignee_id IS DISTINCT FROM OLD.assignee_id THEN changed := array_append(changed, 'assignee_id'); END IF;
+        IF NEW.team_id IS DISTINCT FROM OLD.team_id THEN changed := array_append(changed, 'team_id'); END IF;
+        IF NEW.priority IS DISTINCT FROM OLD.priority THEN changed := array_append(changed, 'priority'); END IF;
         IF NEW.last_activity_at IS DISTINCT FROM OLD.last_activity_at THEN
-            changed := changed || 'last_activity_at'; END IF;
+            changed := array_append(changed, 'last_activity_at'); END IF;
         IF NEW.unread_count IS DISTINCT FROM OLD.unread_count
            OR NEW.visitor_unread_count IS DISTINCT FROM OLD.visitor_unread_count THEN
-            changed := changed || 'unread'; END IF;
+            changed := array_append(changed, 'unread'); END IF;
         IF NEW.contact_last_seen_at IS DISTINCT FROM OLD.contact_last_seen_at
            OR NEW.agent_last_seen_at IS DISTINCT FROM OLD.agent_last_seen_at THEN
-            changed := changed || 'seen'; END IF;
+            changed := array_append(changed, 'seen'); END IF;
     END IF;
     INSERT INTO events (kind, inbox_id, conversation_id, contact_id, user_id, private, payload)
     VALUES (
