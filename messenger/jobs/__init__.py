@@ -19,7 +19,9 @@ logger = logging.getLogger(__name__)
 QUEUES = ("assignment", "scanning", "webhooks", "default")
 
 # Modules holding job functions; the worker imports them before forking.
-JOB_MODULES: list[str] = []
+JOB_MODULES: list[str] = [
+    "messenger.jobs.assignment",
+]
 
 
 def get_queue(name: str) -> Queue:
