@@ -85,6 +85,8 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         "SSE_QUEUE_SIZE": _int(environ.get("SSE_QUEUE_SIZE"), 256),
         "LONGPOLL_WAIT_S": _int(environ.get("LONGPOLL_WAIT_S"), 25),
         "PRESENCE_GRACE_S": _int(environ.get("PRESENCE_GRACE_S"), 30),
+        "HUB_POLL_S": _int(environ.get("HUB_POLL_S"), 2),
+        "HUB_RING_SIZE": _int(environ.get("HUB_RING_SIZE"), 4096),
         "STREAM_TICKET_TTL_S": _int(environ.get("STREAM_TICKET_TTL_S"), 60),
         "VISITOR_TOKEN_TTL_S": _int(environ.get("VISITOR_TOKEN_TTL_S"), 180 * 24 * 3600),
         # Rate limits (Flask-Limiter strings).

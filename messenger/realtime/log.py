@@ -36,6 +36,8 @@ class LogEvent:
 
 
 _COLUMNS = "id, kind, inbox_id, conversation_id, contact_id, user_id, private, payload, created_at"
+# The same read for a raw psycopg connection (the hub's): named parameters p (position), n (limit).
+SELECT_AFTER = f"SELECT {_COLUMNS} FROM events WHERE id > %(p)s ORDER BY id LIMIT %(n)s"
 
 
 def _engine() -> sa.Engine:

@@ -7,3 +7,4 @@ from messenger.blueprints.operator import auth  # noqa: E402,F401
 from messenger.blueprints.operator import health  # noqa: E402,F401
 from messenger.blueprints.operator import pages  # noqa: E402,F401
 from messenger.blueprints.operator import api  # noqa: E402,F401
+from messenger.blueprints.operator import stream  # noqa: E402,F401

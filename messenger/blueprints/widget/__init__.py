@@ -12,3 +12,4 @@ csrf.exempt(bp)
 
 from messenger.blueprints.widget import pages  # noqa: E402,F401
 from messenger.blueprints.widget import api  # noqa: E402,F401
+from messenger.blueprints.widget import stream  # noqa: E402,F401

@@ -1,0 +1,78 @@
+"""Operator realtime endpoints: the SSE stream, the long-poll fallback, typing, availability.
+
+Auth happens here, in the view; the stream body gets plain values only (no
+``stream_with_context``, no session held while streaming). See docs/contracts.md.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask import jsonify
+from flask import request
+from flask.typing import ResponseReturnValue
+
+from messenger.blueprints.operator import bp
+from messenger.blueprints.operator.auth import login_required
+from messenger.errors import ValidationError
+from messenger.models import User
+from messenger.realtime.access import OperatorScope
+from messenger.realtime.http import poll_response
+from messenger.realtime.http import requested_position
+from messenger.realtime.http import sse_response
+from messenger.services import presence
+from messenger.services import typing
+from messenger.services.inboxes import visible_inbox_ids
+
+
+def operator_scope(user: User) -> OperatorScope:
+    """The plain-value principal of an operator's stream."""
+    inbox_ids = None if user.role == "admin" else frozenset(visible_inbox_ids(user))
+    return OperatorScope(user_id=user.id, session_version=user.session_version, inbox_ids=inbox_ids)
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("Send a JSON object.")
+    return body
+
+
+def _start() -> tuple[OperatorScope, int | None]:
+    """The caller's scope and requested position; the stream or poll counts as a presence heartbeat."""
+    after = requested_position()
+    scope = operator_scope(g.operator)
+    presence.operator_seen(scope.user_id)
+    return scope, after
+
+
+@bp.route("/api/v1/stream")
+@login_required
+def operator_stream() -> ResponseReturnValue:
+    """SSE: events of the operator's inboxes, colleagues' presence, typing."""
+    return sse_response(*_start())
+
+
+@bp.route("/api/v1/events")
+@login_required
+def operator_events() -> ResponseReturnValue:
+    """Long-poll fallback: ``{"events": [...], "position": P}`` or ``{"resync": true, ...}``."""
+    return poll_response(*_start())
+
+
+@bp.route("/api/v1/conversations/<int:conversation_id>/typing", methods=["POST"])
+@login_required
+def operator_typing(conversation_id: int) -> ResponseReturnValue:
+    """``{"on": bool, "private": bool}``: the operator is (not) typing a reply or a note."""
+    body = _json_body()
+    sent = typing.operator_typing(g.operator, conversation_id, body.get("on"), private=body.get("private", False))
+    return jsonify({"ok": True, "sent": sent})
+
+
+@bp.route("/api/v1/me/availability", methods=["POST"])
+@login_required
+def set_my_availability() -> ResponseReturnValue:
+    """``{"availability": "online" | "busy" | "offline"}`` for the signed-in operator."""
+    body = _json_body()
+    user = presence.set_availability(g.operator.id, g.operator.id, body.get("availability"))
+    return jsonify({"user_id": user.id, "availability": user.availability})

@@ -1,0 +1,95 @@
+"""Visitor realtime endpoints: stream ticket, SSE stream, long-poll fallback, typing.
+
+EventSource cannot send headers, so the stream takes a short-lived single-purpose ticket
+in the query (CASES 20), obtained with the visitor token; everything else takes the
+``X-Visitor-Token`` header (``visitor_required``). Auth happens in the view; the stream
+body gets plain values only.
+"""
+from __future__ import annotations
+
+from flask import current_app
+from flask import g
+from flask import jsonify
+from flask import request
+from flask.typing import ResponseReturnValue
+
+from messenger.blueprints.widget import bp
+from messenger.blueprints.widget.api import visitor_required
+from messenger.errors import Unauthorized
+from messenger.errors import ValidationError
+from messenger.extensions import db
+from messenger.models import Inbox
+from messenger.realtime.access import VisitorScope
+from messenger.realtime.http import poll_response
+from messenger.realtime.http import requested_position
+from messenger.realtime.http import sse_response
+from messenger.security.origins import check_request_origin
+from messenger.security.tokens import VisitorClaims
+from messenger.security.tokens import read_stream_ticket
+from messenger.security.tokens import sign_stream_ticket
+from messenger.services import presence
+from messenger.services import typing
+from messenger.services.visitors import Visitor
+from messenger.services.visitors import require_not_blocked
+from messenger.services.visitors import resolve_visitor
+
+TICKET_AUDIENCE = "visitor"
+_INVALID_TICKET = "The stream ticket is invalid or expired; fetch a new one."
+
+
+def _scope(visitor: Visitor) -> VisitorScope:
+    return VisitorScope(session_id=visitor.session_id, contact_id=visitor.contact_id, inbox_id=visitor.inbox_id)
+
+
+def _visitor_from_ticket() -> Visitor:
+    """The visitor named by ``?ticket=``, checked like a token (revocation, origin, block list)."""
+    claims = read_stream_ticket(request.args.get("ticket"), TICKET_AUDIENCE)
+    visitor = resolve_visitor(VisitorClaims(*claims)) if claims is not None else None
+    inbox = db.session.get(Inbox, visitor.inbox_id) if visitor is not None else None
+    if visitor is None or inbox is None:
+        raise Unauthorized(_INVALID_TICKET, code="invalid_ticket")
+    g.widget_inbox = inbox
+    check_request_origin(inbox)
+    require_not_blocked(visitor)
+    return visitor
+
+
+@bp.route("/api/v1/stream-ticket", methods=["POST"])
+@visitor_required
+def stream_ticket() -> ResponseReturnValue:
+    """A ticket for one stream connection, valid STREAM_TICKET_TTL_S seconds."""
+    visitor: Visitor = g.visitor
+    ticket = sign_stream_ticket(TICKET_AUDIENCE, visitor.session_id, visitor.token_id)
+    response = jsonify({"ticket": ticket, "expires_in": int(current_app.config["STREAM_TICKET_TTL_S"])})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/api/v1/stream")
+def visitor_stream() -> ResponseReturnValue:
+    """SSE: the visitor's own conversations only (no notes, no operator-only fields)."""
+    visitor = _visitor_from_ticket()
+    after = requested_position()
+    presence.visitor_seen(visitor.session_id)
+    return sse_response(_scope(visitor), after)
+
+
+@bp.route("/api/v1/events")
+@visitor_required
+def visitor_events() -> ResponseReturnValue:
+    """Long-poll fallback with the visitor token header."""
+    visitor: Visitor = g.visitor
+    after = requested_position()
+    presence.visitor_seen(visitor.session_id)
+    return poll_response(_scope(visitor), after)
+
+
+@bp.route("/api/v1/conversations/<int:conversation_id>/typing", methods=["POST"])
+@visitor_required
+def visitor_typing(conversation_id: int) -> ResponseReturnValue:
+    """``{"on": bool}``: the visitor is (not) typing; operators of the inbox see it."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("Send a JSON object.")
+    sent = typing.visitor_typing(g.visitor, conversation_id, body.get("on"))
+    return jsonify({"ok": True, "sent": sent})

@@ -1,0 +1,72 @@
+"""Fixtures for the realtime tests: a second live server with short timings, and a small world."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.conftest import LiveServer
+from tests.factories import PASSWORD
+from tests.factories import make_conversation
+from tests.factories import make_inbox
+from tests.factories import make_user
+from tests.factories import make_visitor
+from tests.realtime.helpers import Http
+
+FAST_ENV = {"SSE_HEARTBEAT_S": "1", "SSE_NAMED_HEARTBEAT_S": "2", "PRESENCE_GRACE_S": "2", "HUB_RING_SIZE": "16",
+            "SSE_QUEUE_SIZE": "32", "LONGPOLL_WAIT_S": "3", "HUB_POLL_S": "1"}
+
+
+@pytest.fixture(scope="module")
+def fast_server(app, env_for_servers: dict[str, str]) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    """A gunicorn+gevent server with 1 s heartbeats, a 16-event ring, 32-item queues, 2 s presence grace."""
+    server = LiveServer(dict(env_for_servers, **FAST_ENV))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class World:
+    inbox: Any
+    other_inbox: Any
+    admin: Any
+    agent: Any
+    outsider: Any
+    visitor: Any
+    visitor_token: str
+    conversation: Any
+    other_visitor: Any
+    other_token: str
+    other_conversation: Any
+
+
+@pytest.fixture
+def world() -> World:
+    """One inbox with an agent, an admin, an operator of another inbox only, two visitors with a conversation each."""
+    inbox = make_inbox()
+    other_inbox = make_inbox()
+    admin = make_user(role="admin")
+    agent = make_user(inboxes=[inbox])
+    outsider = make_user(inboxes=[other_inbox])
+    visitor, token = make_visitor(inbox)
+    conversation = make_conversation(inbox, visitor)
+    other_visitor, other_token = make_visitor(inbox)
+    other_conversation = make_conversation(inbox, other_visitor)
+    return World(inbox, other_inbox, admin, agent, outsider, visitor, token, conversation, other_visitor,
+                 other_token, other_conversation)
+
+
+def operator_http(server: LiveServer, user: Any) -> Http:
+    """A signed-in operator client for ``server``."""
+    client = Http(server.url)
+    client.login(user.email, PASSWORD)
+    return client
+
+
+def new_client_id() -> str:
+    return str(uuid.uuid4())
