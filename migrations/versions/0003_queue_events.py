@@ -54,27 +54,10 @@ DROP TRIGGER IF EXISTS conversations_queue_events ON conversations;
 DROP FUNCTION IF EXISTS messenger_queue_event();
 """
 
-# Repairs 0002's messenger_conversation_event by rewriting its own source:
-# "changed || 'status'" read the untyped literal as text[] ("malformed array literal"), which
-# failed every COMMIT that changed a conversation's status, assignee, team... (savepoint tests
-# never reach COMMIT, so it went unnoticed); "changed || text 'status'" appends the element.
-FIX_CHANGED = """
-DO $fix$
-DECLARE src text;
-BEGIN
-    SELECT pg_get_functiondef('messenger_conversation_event'::regproc) INTO src;
-    EXECUTE replace(src, {old}, {new});
-END $fix$;
-"""
-UNTYPED = "$q$changed || '$q$"
-TYPED = "$q$changed || text '$q$"
-
 
 def upgrade():
-    op.execute(FIX_CHANGED.format(old=UNTYPED, new=TYPED))
     op.execute(UPGRADE)
 
 
 def downgrade():
     op.execute(DOWNGRADE)
-    op.execute(FIX_CHANGED.format(old=TYPED, new=UNTYPED))
