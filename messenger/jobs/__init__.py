@@ -21,6 +21,7 @@ QUEUES = ("assignment", "scanning", "webhooks", "default")
 # Modules holding job functions; the worker imports them before forking.
 JOB_MODULES: list[str] = [
     "messenger.jobs.assignment",
+    "messenger.jobs.scanning",
 ]
 
 

@@ -7,4 +7,5 @@ from messenger.blueprints.operator import auth  # noqa: E402,F401
 from messenger.blueprints.operator import health  # noqa: E402,F401
 from messenger.blueprints.operator import pages  # noqa: E402,F401
 from messenger.blueprints.operator import api  # noqa: E402,F401
+from messenger.blueprints.operator import attachments  # noqa: E402,F401
 from messenger.blueprints.operator import stream  # noqa: E402,F401

@@ -1,0 +1,119 @@
+"""Widget attachment endpoints: upload, signed URLs, downloads (visitor side).
+
+- ``POST /widget/api/v1/conversations/<id>/attachments`` (multipart, field ``file``,
+  ``X-Visitor-Token``) → 201 attachment JSON; pass its ``id`` in ``attachment_keys``
+  when sending the message.
+- ``POST /widget/api/v1/attachment-urls`` ``{"ids": [...]}`` → short-lived signed URLs
+  for ``<img>``/``<video>``/download links, which cannot carry the token header.
+- ``GET /widget/api/v1/attachments/<key>`` and ``…/<key>/thumb``: with the token header
+  or a ``?sig=`` minted above. Someone else's file is a 404; only ``clean`` files are
+  served (409 ``scanning`` / ``malware_detected`` / ``unavailable`` otherwise).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask import g
+from flask import jsonify
+from flask import request
+from flask import url_for
+from flask.typing import ResponseReturnValue
+
+from messenger.blueprints.files import MultipartUpload
+from messenger.blueprints.files import send_download
+from messenger.blueprints.widget import bp
+from messenger.blueprints.widget.api import visitor_required
+from messenger.errors import NotFound
+from messenger.errors import TooLarge
+from messenger.errors import ValidationError
+from messenger.extensions import db
+from messenger.extensions import limiter
+from messenger.models import Inbox
+from messenger.security import attachment_urls
+from messenger.security.origins import check_request_origin
+from messenger.security.ratelimit import client_ip
+from messenger.services import attachments as attachment_service
+from messenger.services.visitors import require_not_blocked
+
+API = "/api/v1"
+MAX_URL_IDS = 50
+
+
+def _upload_limit() -> str:
+    return str(current_app.config.get("UPLOAD_RATE_LIMIT", "30 per minute"))
+
+
+@bp.route(f"{API}/conversations/<int(max=2147483647):conversation_id>/attachments", methods=["POST"])
+@limiter.limit(_upload_limit, key_func=client_ip)
+@visitor_required
+def upload(conversation_id: int) -> ResponseReturnValue:
+    """Receive one file into the visitor's conversation (status ``pending`` until scanned)."""
+    att = attachment_service.upload_by_visitor(g.visitor, conversation_id, MultipartUpload(request),
+                                               declared_length=request.content_length)
+    return jsonify(attachment_service.upload_to_dict(att)), 201
+
+
+@bp.route(f"{API}/attachment-urls", methods=["POST"])
+@visitor_required
+def signed_urls() -> ResponseReturnValue:
+    """Signed download URLs for the visitor's clean attachments (unknown or not ready ids are left out)."""
+    if (request.content_length or 0) > 16 * 1024:
+        raise TooLarge("The request is too large.")
+    body: Any = request.get_json(silent=True)
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or len(ids) > MAX_URL_IDS or not all(isinstance(i, str) for i in ids):
+        raise ValidationError(f"Send {{\"ids\": [...]}} with at most {MAX_URL_IDS} attachment ids.", field="ids")
+    urls: dict[str, dict[str, str]] = {}
+    for key in dict.fromkeys(ids):
+        try:
+            att = attachment_service.get_for_visitor(g.visitor, key)
+        except NotFound:
+            continue
+        if att.status != "clean":
+            continue
+        entry = {"url": _signed_url(att.key, "file")}
+        if att.thumb_key:
+            entry["thumb_url"] = _signed_url(att.key, "thumb")
+        urls[att.key] = entry
+    return jsonify({"urls": urls, "expires_in": attachment_urls.ttl_s()})
+
+
+def _signed_url(key: str, variant: str) -> str:
+    sig = attachment_urls.sign(key, variant, g.visitor.session_id, g.visitor.token_id)
+    endpoint = "widget.download_thumb" if variant == "thumb" else "widget.download"
+    return url_for(endpoint, key=key, sig=sig)
+
+
+def _visitor_for(key: str, variant: str) -> None:
+    """``g.visitor`` from the token header, else from a signature bound to this key and variant."""
+    if request.headers.get("X-Visitor-Token") is not None or "sig" not in request.args:
+        visitor_required(lambda: None)()
+        return
+    claims = attachment_urls.read(request.args.get("sig"), key, variant)
+    visitor = attachment_service.visitor_for_url(claims) if claims is not None else None
+    if visitor is None:
+        # Same answer as an unknown file: an expired or foreign link reveals nothing.
+        raise NotFound("This link has expired or is not valid.", code="link_expired")
+    inbox = db.session.get(Inbox, visitor.inbox_id)
+    if inbox is None:
+        raise NotFound("This link has expired or is not valid.", code="link_expired")
+    check_request_origin(inbox)
+    require_not_blocked(visitor)
+    g.visitor = visitor
+
+
+@bp.route(f"{API}/attachments/<key>", methods=["GET"])
+def download(key: str) -> ResponseReturnValue:
+    """The file itself (``Content-Disposition: attachment`` unless a raster image)."""
+    _visitor_for(key, "file")
+    att = attachment_service.get_for_visitor(g.visitor, key)
+    return send_download(attachment_service.download(att))
+
+
+@bp.route(f"{API}/attachments/<key>/thumb", methods=["GET"])
+def download_thumb(key: str) -> ResponseReturnValue:
+    """The image preview (made by the scan job)."""
+    _visitor_for(key, "thumb")
+    att = attachment_service.get_for_visitor(g.visitor, key)
+    return send_download(attachment_service.download(att, thumbnail=True))
