@@ -93,15 +93,17 @@ def chat(uploads: Path) -> dict[str, Any]:
     return {"inbox": inbox, "visitor": visitor, "token": token, "conv": conv}
 
 
-def visitor_upload(client, chat: dict[str, Any], data: bytes, name: str, **headers: str):  # type: ignore[no-untyped-def]
+def visitor_upload(client, chat: dict[str, Any], data: bytes, name: str,  # type: ignore[no-untyped-def]
+                   **headers: str):
     return client.post(f"/widget/api/v1/conversations/{chat['conv'].id}/attachments",
                        data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data",
                        headers={"X-Visitor-Token": chat["token"], **headers})
 
 
-def visitor_get(client, chat: dict[str, Any], key: str, suffix: str = "", **headers: str):  # type: ignore[no-untyped-def]
-    return client.get(f"/widget/api/v1/attachments/{key}{suffix}", headers={"X-Visitor-Token": chat["token"],
-                                                                           **headers})
+def visitor_get(client, chat: dict[str, Any], key: str, suffix: str = "",  # type: ignore[no-untyped-def]
+                **headers: str):
+    return client.get(f"/widget/api/v1/attachments/{key}{suffix}",
+                      headers={"X-Visitor-Token": chat["token"], **headers})
 
 
 def sign_in(client, user) -> str:  # type: ignore[no-untyped-def]
