@@ -14,6 +14,8 @@ from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.factories import make_visitor
+from messenger.services import messages as msg_service
+from tests.realtime.helpers import SSE
 from tests.realtime.helpers import Http
 
 FAST_ENV = {"SSE_HEARTBEAT_S": "1", "SSE_NAMED_HEARTBEAT_S": "2", "PRESENCE_GRACE_S": "2", "HUB_RING_SIZE": "16",
@@ -70,3 +72,41 @@ def operator_http(server: LiveServer, user: Any) -> Http:
 
 def new_client_id() -> str:
     return str(uuid.uuid4())
+
+
+def visitor_ticket(server: LiveServer, token: str) -> str:
+    """A fresh stream ticket for the visitor with ``token``."""
+    status, body = Http(server.url).request("POST", "/widget/api/v1/stream-ticket",
+                                            headers={"X-Visitor-Token": token})
+    assert status == 200, body
+    assert body["expires_in"] == 60
+    return str(body["ticket"])
+
+
+def visitor_stream(server: LiveServer, token: str, after: int | None = None) -> SSE:
+    """An open visitor SSE stream (ticket fetched with the visitor token)."""
+    query = f"?ticket={visitor_ticket(server, token)}" + (f"&after={after}" if after is not None else "")
+    return SSE(server.url, "/widget/api/v1/stream" + query)
+
+
+def operator_stream(server: LiveServer, user: Any, after: int | None = None,
+                    last_event_id: int | None = None, client: Http | None = None) -> SSE:
+    """An open operator SSE stream (signs in first unless ``client`` is given)."""
+    client = client or operator_http(server, user)
+    headers = {"Cookie": client.cookie_header()}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = str(last_event_id)
+    return SSE(server.url, "/api/v1/stream" + (f"?after={after}" if after is not None else ""), headers)
+
+
+def send_replies(user: Any, conversation_id: int, n: int, *, private: bool = False, text: str = "reply") -> list[int]:
+    """``n`` committed operator messages; their ids in order."""
+    return [msg_service.send_operator_message(user, conversation_id, f"{text} {i}", new_client_id(),
+                                              private=private).message.id for i in range(n)]
+
+
+def head() -> int:
+    """The newest committed log position."""
+    from messenger.realtime.log import head_position
+
+    return head_position()
