@@ -549,3 +549,51 @@ def test_widget_upload_checks_the_inbox_origin(client, uploads) -> None:
     assert bad.status_code == 403
     assert files_in(uploads, "incoming") == [] and files_in(uploads, "files") == []
     assert visitor_upload(client, chat, PDF, "a.pdf", Origin="https://shop.example").status_code == 201
+
+
+def test_unreadable_content_ends_as_error_never_clean(client, chat, uploads) -> None:
+    buf = io.BytesIO()
+    Image.effect_noise((256, 256), 80).convert("RGB").save(buf, "JPEG")
+    truncated = buf.getvalue()[: len(buf.getvalue()) // 2]
+    resp = visitor_upload(client, chat, truncated, "half.jpg")
+    assert resp.status_code == 201, resp.get_json()
+    att = scan(resp.get_json()["id"])
+    assert att.status == "error" and att.thumb_key is None
+    assert visitor_get(client, chat, att.key).get_json()["error"] == "unavailable"
+    # An encrypted zip member cannot be checked by the built-in scanner: error, not clean.
+    data = bytearray(zip_bytes({"secret.txt": b"top secret " * 10}))
+    local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+    data[local + 6] |= 0x01
+    data[central + 8] |= 0x01
+    resp = visitor_upload(client, chat, bytes(data), "secret.zip")
+    assert resp.status_code == 201, resp.get_json()
+    att = scan(resp.get_json()["id"])
+    assert att.status == "error" and "Archive" in (att.scan_detail or "")
+    entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "attachment.scan_error",
+                                                        AuditLog.target_id == str(att.id)))
+    assert entry is not None
+
+
+@pytest.mark.parametrize(("reply", "verdict", "detail"), [
+    ("stream: OK", "clean", None),
+    ("stream: Win.Test.EICAR_HDB-1 FOUND", "infected", "Win.Test.EICAR_HDB-1"),
+    ("INSTREAM size limit exceeded. ERROR", "error", "INSTREAM size limit exceeded. ERROR"),
+])
+def test_clamd_replies_map_to_verdicts(reply, verdict, detail) -> None:
+    from messenger.services.scanning import parse_clamd_reply
+
+    result = parse_clamd_reply(reply)
+    assert (result.verdict, result.detail) == (verdict, detail)
+
+
+def test_clamd_over_tcp_unreachable_is_unavailable_not_clean(tmp_path) -> None:
+    from messenger.services.scanning import ScannerUnavailable
+    from messenger.services.scanning import clamd_scan
+    from tests.conftest import free_port
+
+    target = tmp_path / "f.txt"
+    target.write_bytes(b"hello")
+    with pytest.raises(ScannerUnavailable):
+        clamd_scan(target, host=f"127.0.0.1:{free_port()}", timeout=2)
+    with pytest.raises(ScannerUnavailable):
+        clamd_scan(target, socket_path=str(tmp_path / "none.sock"), timeout=2)

@@ -24,9 +24,10 @@ from tests.factories import make_visitor
 pytestmark = [pytest.mark.committing, pytest.mark.browser]
 
 UPLOAD_JS = """
-async ({url, token, b64, name, type}) => {
+async ({url, token, b64, name, type, padTo}) => {
   const m = await import('/static/js/shared/upload.js');
-  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  let bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  if (padTo) { const big = new Uint8Array(padTo); big.set(bytes); bytes = big; }
   const file = new File([bytes], name, {type});
   const progress = [];
   const up = m.uploadFile(url, file, {headers: {'X-Visitor-Token': token}, onProgress: (p) => progress.push(p)});
@@ -46,7 +47,11 @@ async ({token, id}) => {
   const body = await r.json();
   const img = document.createElement('img');
   document.body.append(img);
-  await new Promise((resolve, reject) => { img.onload = resolve; img.onerror = reject; img.src = body.urls[id].thumb_url; });
+  await new Promise((resolve, reject) => {
+    img.onload = resolve;
+    img.onerror = reject;
+    img.src = body.urls[id].thumb_url;
+  });
   const m = await import('/static/js/shared/upload.js');
   return {w: img.naturalWidth, h: img.naturalHeight, expires: body.expires_in,
           previewable: m.isPreviewable({status: 'clean', content_type: 'image/png', has_thumbnail: true})};
@@ -80,6 +85,11 @@ def test_upload_helper_progress_errors_and_signed_thumbnail_in_chromium(live_ser
                                         "name": "x.png", "type": "image/png"})
         assert not bad["ok"] and bad["name"] == "UploadError" and bad["status"] == 422
         assert bad["code"] == "type_not_allowed" and "not allowed" in bad["message"]
+        # 30 MB starting like a PNG: refused at the 10 MB image limit while streaming, a clear 413.
+        huge = page.evaluate(UPLOAD_JS, {"url": url, "token": token, "b64": base64.b64encode(photo[:64]).decode(),
+                                         "name": "huge.png", "type": "image/png", "padTo": 30 * 1024 * 1024})
+        assert not huge["ok"] and huge["status"] == 413 and huge["code"] == "too_large"
+        assert huge["message"] == "This file is too large (limit 10 MB)."
         # The scan job (the worker's part), then the widget-style signed thumbnail URL in an <img>.
         redis = app.extensions["redis"]
         SimpleWorker([Queue("scanning", connection=redis)], connection=redis).work(burst=True)

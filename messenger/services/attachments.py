@@ -441,7 +441,7 @@ def scan_attachment(attachment_id: int) -> str:
     if content_type in RASTER_TYPES:
         try:
             size, thumb_key = _process_image(storage, key, content_type)
-        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        except Exception as exc:  # any decoder failure (bombs included) means "not servable", not "retry"
             logger.warning("attachment %s: image processing failed: %s", attachment_id, exc)
             return _settle(attachment_id, "error", "The image could not be processed.", engine=result.engine)
     try:
