@@ -110,3 +110,11 @@ def head() -> int:
     from messenger.realtime.log import head_position
 
     return head_position()
+
+
+def ready_operator_stream(server: LiveServer, user: Any) -> tuple[Http, SSE]:
+    """A signed-in client and its operator stream, once the stream said ``ready``."""
+    client = operator_http(server, user)
+    stream = operator_stream(server, user, client=client)
+    stream.wait_count("ready", 1)
+    return client, stream

@@ -20,6 +20,7 @@ from tests.realtime.conftest import head
 from tests.realtime.conftest import new_client_id
 from tests.realtime.conftest import operator_http
 from tests.realtime.conftest import operator_stream
+from tests.realtime.conftest import ready_operator_stream
 from tests.realtime.conftest import send_replies
 from tests.realtime.conftest import visitor_stream
 from tests.realtime.helpers import SSE
@@ -210,13 +211,9 @@ def test_a_slow_consumer_is_dropped_alone_and_replays(fast_server, world: World)
 
 def test_password_change_closes_open_operator_streams_within_a_heartbeat(fast_server, world: World) -> None:  # type: ignore[no-untyped-def]
     """CASES 21: the session is revoked, so the open stream closes (heartbeat 1 s here) and stays closed."""
-    client = operator_http(fast_server, world.agent)
-    stream = operator_stream(fast_server, world.agent, client=client)
-    admin_client = operator_http(fast_server, world.admin)
-    deactivated = operator_stream(fast_server, world.admin, client=admin_client)
+    client, stream = ready_operator_stream(fast_server, world.agent)
+    _, deactivated = ready_operator_stream(fast_server, world.admin)
     try:
-        stream.wait_count("ready", 1)
-        deactivated.wait_count("ready", 1)
         user_service.set_password(None, world.agent.id, "another long password")
         changed_at = time.monotonic()
         assert stream.wait_for(lambda s: s.ended, 5)
@@ -233,10 +230,8 @@ def test_password_change_closes_open_operator_streams_within_a_heartbeat(fast_se
 
 
 def test_hub_reports_state_position_and_lag_in_healthz(live_server, world: World) -> None:  # type: ignore[no-untyped-def]
-    client = operator_http(live_server, world.agent)
-    stream = operator_stream(live_server, world.agent, client=client)
+    client, stream = ready_operator_stream(live_server, world.agent)
     try:
-        stream.wait_count("ready", 1)
         assert wait_until(lambda: client.request("GET", "/healthz")[1]["hub"]["position"] >= head())
         status, health = client.request("GET", "/healthz")
         assert status == 200
