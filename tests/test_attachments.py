@@ -597,3 +597,35 @@ def test_clamd_over_tcp_unreachable_is_unavailable_not_clean(tmp_path) -> None:
         clamd_scan(target, host=f"127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(ScannerUnavailable):
         clamd_scan(target, socket_path=str(tmp_path / "none.sock"), timeout=2)
+
+
+def test_sweep_rescans_stuck_pending_files_and_purges_old_unsent_uploads(client, chat, uploads, app) -> None:
+    from rq import Queue
+
+    from messenger.jobs.scanning import sweep_attachments
+
+    keys = {name: visitor_upload(client, chat, data, name).get_json()["id"]
+            for name, data in (("stuck.pdf", PDF), ("old.pdf", PDF), ("virus.txt", EICAR), ("sent.pdf", PDF),
+                               ("fresh.pdf", PDF))}
+    for name in ("old.pdf", "virus.txt", "sent.pdf"):
+        scan(keys[name])
+    msg_service.send_visitor_message(chat["visitor"], chat["conv"].id, "", "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                                     attachment_keys=[keys["sent.pdf"], keys["stuck.pdf"]])
+    db.session.execute(sa.update(Attachment).where(Attachment.key != keys["fresh.pdf"])
+                       .values(created_at=sa.func.now() - sa.text("interval '2 days'")))
+    db.session.commit()
+    redis = app.extensions["redis"]
+    redis.flushdb()  # the upload-time jobs are gone, as after a Redis outage
+    result = sweep_attachments()
+    assert result == {"stale": 1, "rescanned": 1, "purged": 1}
+    queued = Queue("scanning", connection=redis).job_ids
+    stuck_id = db.session.scalar(sa.select(Attachment.id).where(Attachment.key == keys["stuck.pdf"]))
+    assert queued == [f"scan-attachment-{stuck_id}"]
+    assert sweep_attachments()["rescanned"] == 0  # already queued: not enqueued twice
+    remaining = set(db.session.scalars(sa.select(Attachment.key)))
+    assert remaining == {keys["stuck.pdf"], keys["virus.txt"], keys["sent.pdf"], keys["fresh.pdf"]}
+    stored = {p.name for p in files_in(uploads, "files")}
+    assert keys["old.pdf"] not in stored and keys["sent.pdf"] in stored
+    assert [p.name for p in files_in(uploads, "quarantine")] == [keys["virus.txt"]]
+    assert any(j.startswith("attachments-sweep-") for j in Queue("scanning", connection=redis)
+               .scheduled_job_registry.get_job_ids())

@@ -167,7 +167,7 @@ def test_scanner_down_keeps_the_file_pending_and_undownloadable_then_the_retry_c
     resp = download(client, setup, key)
     assert resp.status_code == 409 and resp.get_json()["error"] == "scanning"
     registry = setup["queue"].scheduled_job_registry
-    job_ids = registry.get_job_ids()
+    job_ids = [j for j in registry.get_job_ids() if j.startswith("scan-attachment-")]
     assert len(job_ids) == 1, "the failed scan must be scheduled for a retry"
     job = Job.fetch(job_ids[0], connection=setup["redis"])
     assert job.retries_left == 1

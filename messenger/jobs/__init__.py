@@ -7,6 +7,7 @@ sweepers pick up whatever was not enqueued.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -43,3 +44,27 @@ def enqueue(queue: str, func: str, *args: Any, delay: timedelta | None = None, *
     except Exception:
         logger.exception("could not enqueue %s%r on %s", func, args, queue)
         return None
+
+
+def schedule_periodic(queue: str, func: str, name: str, interval_s: int) -> None:
+    """Schedule the next run of periodic job ``name`` (one job id per time slot) and mark it alive in Redis."""
+    slot = int(time.time() + interval_s) // interval_s
+    enqueue(queue, func, delay=timedelta(seconds=interval_s), job_id=f"{name}-{slot}", result_ttl=0)
+    redis = current_app.extensions.get("redis")
+    try:
+        if redis is not None:
+            redis.set(f"messenger:periodic:{name}", "1", ex=interval_s * 3)
+    except Exception:
+        logger.exception("could not mark the periodic job %s as scheduled", name)
+
+
+def ensure_periodic(queue: str, func: str, name: str, interval_s: int) -> None:
+    """Start the chain of ``schedule_periodic`` unless its Redis marker says one is scheduled."""
+    redis = current_app.extensions.get("redis")
+    try:
+        if redis is None or not redis.set(f"messenger:periodic:{name}", "1", nx=True, ex=interval_s * 3):
+            return
+    except Exception:
+        logger.exception("could not check the periodic job %s", name)
+        return
+    schedule_periodic(queue, func, name, interval_s)

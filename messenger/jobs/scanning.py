@@ -11,3 +11,9 @@ from messenger.services import attachments
 def scan_attachment(attachment_id: int) -> str:
     """Scan one uploaded attachment and settle its status."""
     return attachments.scan_attachment(attachment_id)
+
+
+def sweep_attachments() -> dict[str, int]:
+    """Periodic: schedule the next sweep, re-enqueue stuck scans, purge old unsent uploads."""
+    attachments.schedule_sweep()
+    return attachments.sweep()

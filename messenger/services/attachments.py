@@ -41,6 +41,10 @@ from flask import current_app
 from PIL import Image
 from PIL import ImageOps
 from PIL import UnidentifiedImageError
+from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.job import JobStatus
 
 from messenger.db import after_commit
 from messenger.db import transaction
@@ -49,6 +53,9 @@ from messenger.errors import NotFound
 from messenger.errors import TooLarge
 from messenger.errors import ValidationError
 from messenger.extensions import db
+from messenger.jobs import enqueue
+from messenger.jobs import ensure_periodic
+from messenger.jobs import schedule_periodic
 from messenger.models import Attachment
 from messenger.models import ContactSession
 from messenger.models import Conversation
@@ -119,6 +126,9 @@ ZIP_BASED = frozenset({"application/zip"} | {m for m in ALLOWED_TYPES if m.start
 _ZIP_OFFICE_BY_EXTENSION = {t.extensions[0]: m for m, t in ALLOWED_TYPES.items() if m.startswith((_OOXML, _ODF))}
 STATUS_LABELS = {"pending": "scanning…", "clean": "", "infected": "file removed: malware detected",
                  "error": "file unavailable: it could not be checked"}
+SCAN_QUEUE = "scanning"
+JOBS = "messenger.jobs.scanning"
+SWEEP_INTERVAL_S = 300
 _THUMB_SUFFIX = "_thumb"
 _SNIFF_BYTES = 4096
 _NAME_MAX = 150
@@ -396,16 +406,80 @@ def upload_by_operator(user: User, conversation_id: object, source: UploadSource
     return _receive(target, source, user_id=user.id, contact_id=None)
 
 
+def _scan_job_id(attachment_id: int) -> str:
+    return f"scan-attachment-{attachment_id}"
+
+
 def request_scan(attachment_id: int) -> None:
     """Enqueue the scan job (queue ``scanning``), retried with backoff while the scanner is down."""
-    from rq import Retry
-
-    from messenger.jobs import enqueue
-
     intervals = [int(x) for x in str(current_app.config.get("SCAN_RETRY_INTERVALS", "10,30,60,120,300,600,900"))
                  .split(",") if x.strip()]
-    enqueue("scanning", "messenger.jobs.scanning.scan_attachment", attachment_id,
+    enqueue(SCAN_QUEUE, f"{JOBS}.scan_attachment", attachment_id, job_id=_scan_job_id(attachment_id),
             retry=Retry(max=len(intervals), interval=intervals), job_timeout=300, result_ttl=3600)
+    ensure_sweeper()
+
+
+def ensure_sweeper() -> None:
+    """Start the periodic sweep chain unless one is already scheduled."""
+    ensure_periodic(SCAN_QUEUE, f"{JOBS}.sweep_attachments", "attachments-sweep", SWEEP_INTERVAL_S)
+
+
+def schedule_sweep() -> None:
+    """Schedule the next sweep (the sweep job calls this first, so the chain keeps going)."""
+    schedule_periodic(SCAN_QUEUE, f"{JOBS}.sweep_attachments", "attachments-sweep", SWEEP_INTERVAL_S)
+
+
+def _scan_in_flight(attachment_id: int) -> bool:
+    redis = current_app.extensions.get("redis")
+    if redis is None:
+        return False
+    try:
+        job = Job.fetch(_scan_job_id(attachment_id), connection=redis)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED,
+                                              JobStatus.DEFERRED)
+
+
+def sweep() -> dict[str, int]:
+    """Re-enqueue scans stuck in ``pending`` (lost enqueue, retries used up); purge old unsent uploads.
+
+    Files still pending after ``SCAN_STALE_AFTER_S`` (default 1 h) are logged as an error:
+    the scanner is probably down, and they stay undownloadable until it is back.
+    """
+    purged = purge_unsent(_cfg("UNSENT_UPLOAD_TTL_S", 24 * 3600))
+    stale_after = _cfg("SCAN_STALE_AFTER_S", 3600)
+    with transaction():
+        stale = list(db.session.scalars(sa.select(Attachment.id).where(
+            Attachment.status == "pending",
+            Attachment.created_at < sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, stale_after))
+            .order_by(Attachment.id).limit(1000)))
+    rescanned = 0
+    for attachment_id in stale:
+        if not _scan_in_flight(attachment_id):
+            request_scan(attachment_id)
+            rescanned += 1
+    if stale:
+        logger.error("%d attachments still pending after %d s: is the scanner down?", len(stale), stale_after)
+    return {"stale": len(stale), "rescanned": rescanned, "purged": purged}
+
+
+def purge_unsent(older_than_s: int) -> int:
+    """Delete uploads never sent in a message within ``older_than_s`` (row, file, thumbnail).
+
+    Infected ones stay: their row and quarantined bytes are evidence for the admin.
+    """
+    storage = get_storage()
+    with transaction():
+        rows = db.session.execute(sa.delete(Attachment).where(
+            Attachment.message_id.is_(None), Attachment.status != "infected",
+            Attachment.created_at < sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, older_than_s))
+            .returning(Attachment.key, Attachment.thumb_key)).all()
+    for key, thumb_key in rows:
+        storage.delete(key)
+        if thumb_key:
+            storage.delete(thumb_key)
+    return len(rows)
 
 
 def upload_to_dict(att: Attachment) -> dict[str, Any]:
