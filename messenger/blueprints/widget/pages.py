@@ -16,6 +16,7 @@ def _register_demo(state) -> None:  # type: ignore[no-untyped-def]
 
 
 def demo_page() -> ResponseReturnValue:
-    """A sample customer page with the first inbox's widget embedded."""
-    inbox = db.session.scalar(sa.select(Inbox).order_by(Inbox.id).limit(1))
-    return render_template("widget/demo.html", inbox=inbox)
+    """A sample customer page with the first inbox's widget embedded (and the second inbox's, if any)."""
+    inboxes = list(db.session.scalars(sa.select(Inbox).order_by(Inbox.id).limit(2)))
+    return render_template("widget/demo.html", inbox=inboxes[0] if inboxes else None,
+                           second=inboxes[1] if len(inboxes) > 1 else None)

@@ -1,0 +1,100 @@
+"""The widget in real Chromium against a real gunicorn+gevent server: /demo as a customer site."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from messenger.extensions import db
+from messenger.models import Conversation
+from messenger.models import Message
+from messenger.services import messages as msg_service
+from tests.factories import make_inbox
+from tests.factories import make_user
+
+pytestmark = [pytest.mark.committing, pytest.mark.browser]
+
+
+def launcher_of(page, inbox):  # type: ignore[no-untyped-def]
+    return page.locator(f"button[data-inbox='{inbox.website_token}']")
+
+
+def frame_of(page, inbox):  # type: ignore[no-untyped-def]
+    return page.frame_locator(f"iframe[src*='inbox={inbox.website_token}']")
+
+
+def incoming(inbox_id: int) -> list[str]:
+    db.session.expire_all()
+    return list(db.session.scalars(
+        sa.select(Message.content).join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.inbox_id == inbox_id, Message.type == "incoming").order_by(Message.id)))
+
+
+def test_demo_widget_chat_reload_offline_and_two_inboxes(live_server, browser, artifacts) -> None:  # type: ignore[no-untyped-def]
+    inbox = make_inbox(name="Acme support", origins=[live_server.url], greeting="Hi! How can we help?")
+    second = make_inbox(name="Wholesale", origins=[live_server.url], color="#0a7d32")
+    admin = make_user(role="admin", name="Olga")
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, locale="en-US")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(live_server.url + "/demo")
+        launchers = page.locator("button[aria-label='Chat']")
+        launcher_of(page, inbox).wait_for()
+        launcher_of(page, second).wait_for()
+        assert launchers.count() == 2
+        page.wait_for_timeout(300)
+        assert page.locator("iframe").count() == 0, "the frame must wait for a click"
+        page.screenshot(path=str(artifacts / "widget-closed.png"))
+
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator(".msg.them", has_text="How can we help").wait_for()
+        chat.locator("#input").fill("Hello from the widget")
+        chat.locator("#input").press("Enter")
+        chat.locator(".msg.me", has_text="Hello from the widget").locator(".meta", has_text="Sent").wait_for()
+        assert incoming(inbox.id) == ["Hello from the widget"]
+
+        conv = db.session.scalar(sa.select(Conversation).where(Conversation.inbox_id == inbox.id))
+        msg_service.send_operator_message(admin, conv.id, "Hi, Olga here. <b>not bold</b>", str(uuid.uuid4()))
+        chat.locator(".msg.them", has_text="Olga here").wait_for(timeout=15000)
+        assert chat.locator(".msg.them b").count() == 0, "operator text must be rendered as text"
+        page.screenshot(path=str(artifacts / "widget-open.png"))
+
+        # Reload: the same browser sees its history.
+        page.reload()
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator(".msg.them", has_text="Olga here").wait_for()
+        chat.locator(".msg.me", has_text="Hello from the widget").wait_for()
+
+        # Offline: two messages wait as "sending", then arrive exactly once, in order.
+        context.set_offline(True)
+        chat.locator("#banner", has_text="offline").wait_for()
+        for text in ("first while offline", "second while offline"):
+            chat.locator("#input").fill(text)
+            chat.locator("#input").press("Enter")
+        chat.locator(".msg.me", has_text="second while offline").locator(".meta", has_text="Sending").wait_for()
+        assert incoming(inbox.id) == ["Hello from the widget"]
+        context.set_offline(False)
+        chat.locator(".msg.me", has_text="second while offline").locator(".meta", has_text="Sent").wait_for(
+            timeout=20000)
+        page.wait_for_timeout(1500)
+        assert incoming(inbox.id) == ["Hello from the widget", "first while offline", "second while offline"]
+
+        # The second launcher is an independent chat with its own session and conversation.
+        launcher_of(page, second).click()
+        other = frame_of(page, second)
+        other.locator("#input").fill("Wholesale question")
+        other.locator("#input").press("Enter")
+        other.locator(".msg.me", has_text="Wholesale question").locator(".meta", has_text="Sent").wait_for()
+        assert other.locator(".msg", has_text="Olga here").count() == 0
+        assert incoming(second.id) == ["Wholesale question"]
+        contacts = db.session.scalars(sa.select(Conversation.contact_id).where(
+            Conversation.inbox_id.in_([inbox.id, second.id]))).all()
+        assert len(set(contacts)) == 2
+        assert errors == []
+    finally:
+        context.close()

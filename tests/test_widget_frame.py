@@ -1,0 +1,63 @@
+"""Loader and frame pages: sizes, headers, embedding rules."""
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from tests.factories import make_inbox
+
+STATIC = Path(__file__).resolve().parent.parent / "messenger" / "static"
+FRAME_ASSETS = ("widget/frame.js", "widget/frame.css")
+
+
+def gz(data: bytes) -> int:
+    return len(gzip.compress(data, 9))
+
+
+def test_loader_is_small_cacheable_and_cross_origin(client) -> None:
+    resp = client.get("/widget/loader.js")
+    assert resp.status_code == 200 and resp.mimetype == "text/javascript"
+    assert gz(resp.get_data()) <= 2048, gz(resp.get_data())
+    assert resp.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert "max-age=300" in resp.headers["Cache-Control"]
+    assert "innerHTML" not in resp.get_data(as_text=True)
+
+
+def test_frame_bundle_is_under_30_kb_gzipped(client) -> None:
+    inbox = make_inbox()
+    html = client.get(f"/widget/frame?inbox={inbox.website_token}").get_data()
+    total = gz(html) + sum(gz((STATIC / asset).read_bytes()) for asset in FRAME_ASSETS)
+    for asset in FRAME_ASSETS:
+        assert client.get(f"/static/{asset}").status_code == 200
+        assert asset.split("/")[-1].encode() in html
+    assert total <= 30 * 1024, total
+    assert b"innerHTML" not in (STATIC / "widget/frame.js").read_bytes()
+
+
+def test_frame_may_be_framed_only_by_allowed_origins(client) -> None:
+    inbox = make_inbox(origins=["https://shop.example", "https://*.brand.example"])
+    resp = client.get(f"/widget/frame?inbox={inbox.website_token}", headers={"Referer": "https://shop.example/p"})
+    assert resp.status_code == 200
+    csp = resp.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://shop.example https://*.brand.example" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "X-Frame-Options" not in resp.headers
+    assert b'data-parent="https://shop.example"' in resp.get_data()
+    evil = client.get(f"/widget/frame?inbox={inbox.website_token}", headers={"Referer": "https://evil.example/"})
+    assert evil.status_code == 403
+    assert client.get("/widget/frame?inbox=nope-nope-nope").status_code == 404
+
+
+def test_frame_language_follows_the_visitor_unless_the_inbox_overrides(client) -> None:
+    inbox = make_inbox()
+    ru = client.get(f"/widget/frame?inbox={inbox.website_token}", headers={"Accept-Language": "ru-RU,ru;q=0.9"})
+    assert b'<html lang="ru">' in ru.get_data()
+    fixed = make_inbox(locale="en")
+    en = client.get(f"/widget/frame?inbox={fixed.website_token}", headers={"Accept-Language": "ru-RU"})
+    assert b'<html lang="en">' in en.get_data()
+
+
+def test_frame_escapes_the_inbox_name(client) -> None:
+    inbox = make_inbox(name='"><img src=x onerror=alert(1)>')
+    body = client.get(f"/widget/frame?inbox={inbox.website_token}").get_data(as_text=True)
+    assert "<img src=x" not in body and "&lt;img src=x" in body
