@@ -80,3 +80,20 @@ def prune_events(keep_hours: int) -> None:
     from messenger.realtime.log import prune_events as prune
 
     click.echo(f"deleted {prune(keep_hours)} events")
+
+
+@cli.command("seed-bench")
+@click.option("--conversations", default=100_000, show_default=True)
+@click.option("--messages", default=1_000_000, show_default=True, help="Total messages (spread evenly).")
+@click.option("--inboxes", default=4, show_default=True)
+@click.option("--operators", default=20, show_default=True)
+@click.option("--password", default="bench-password", show_default=True, help="Password of the bench operators.")
+def seed_bench(conversations: int, messages: int, inboxes: int, operators: int, password: str) -> None:
+    """Bulk-seed conversations and messages for benchmarks (no events are emitted)."""
+    from messenger.seeding import seed
+
+    if conversations < 1 or messages < 0:
+        raise click.BadParameter("conversations must be positive and messages not negative")
+    result = seed(conversations, messages // conversations, inboxes=inboxes, operators=operators, password=password)
+    click.echo(f"seeded {result.conversations} conversations and {result.messages} messages "
+               f"in {result.seconds:.1f}s (operators bench-op1..{operators}@example.com / {password})")

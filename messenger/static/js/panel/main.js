@@ -1,0 +1,293 @@
+// Panel bootstrap: wires the list, the conversation, the composer, the sidebar, search,
+// the live stream, keyboard shortcuts, notifications and the column resizers.
+
+import {get, post} from "./api.js";
+import {Composer} from "./composer.js";
+import {ConversationView} from "./conversation.js";
+import {$, $$, contactName, h, isTyping, toast} from "./dom.js";
+import {ConversationList} from "./list.js";
+import {alertOperator, bindSettings, setTitleCount} from "./notify.js";
+import {connectStream} from "./realtime.js";
+import {Search} from "./search.js";
+import {Sidebar} from "./sidebar.js";
+import {emit, mergeCard, on, store} from "./store.js";
+
+const panel = $("#panel");
+const list = new ConversationList();
+const view = new ConversationView();
+const composer = new Composer(view);
+const sidebar = new Sidebar();
+const search = new Search();
+let opening = Promise.resolve();
+
+// ---- opening conversations ----------------------------------------------------------------
+async function open(id) {
+  if (!id) return;
+  list.select(id);
+  panel.classList.add("show-conv");
+  history.replaceState(null, "", `#c${id}`);
+  composer.load(id);
+  try {
+    await view.open(id);
+  } catch (err) {
+    toast(err.message);
+    view.close();
+    return;
+  }
+  const card = store.cards.get(id);
+  if (card && view.id === id) sidebar.show(card.contact_id);
+}
+on("open", (id) => { opening = open(id); });
+on("reveal", async (item) => {
+  opening = open(item.conversation);
+  await opening;
+  view.reveal(item.message);
+});
+$("#back-to-list").addEventListener("click", () => panel.classList.remove("show-conv"));
+$("#toggle-details").addEventListener("click", () => panel.classList.toggle("show-side"));
+
+// ---- cards changing ----------------------------------------------------------------------
+let countsTimer = null;
+function refreshCounts() {
+  clearTimeout(countsTimer);
+  countsTimer = setTimeout(async () => {
+    const p = list.params;
+    try {
+      const counts = await get("/api/v1/conversations/counts", {status: p.status, inbox_id: p.inbox_id,
+        team_id: p.team_id, label_id: p.label_id, priority: p.priority});
+      for (const [tab, n] of Object.entries(counts)) $(`[data-count="${tab}"]`).textContent = n > 9999 ? "9999+" : n;
+    } catch (e) { /* counts are cosmetic */ }
+  }, 300);
+}
+
+function updateTitle() {
+  let n = 0;
+  for (const c of store.cards.values()) if (c.assignee_id === store.me.id && c.status !== "resolved") n += c.unread_count || 0;
+  setTitleCount(n);
+}
+
+on("card", (card) => {
+  list.upsert(card);
+  if (card.id === view.id) view.renderHeader();
+  updateTitle();
+  refreshCounts();
+});
+on("list-changed", updateTitle);
+
+// ---- filters and tabs --------------------------------------------------------------------
+function fill(select, items, label) {
+  select.append(...items.map((x) => h("option", {value: x.id}, label(x))));
+}
+
+function currentFilters() {
+  return {status: $("#f-status").value, sort: $("#f-sort").value, inbox_id: $("#f-inbox").value,
+    team_id: $("#f-team").value, label_id: $("#f-label").value, priority: $("#f-priority").value};
+}
+
+function setTab(tab) {
+  $$("#tabs [data-tab]").forEach((b) => {
+    b.classList.toggle("active", b.dataset.tab === tab);
+    b.setAttribute("aria-selected", b.dataset.tab === tab ? "true" : "false");
+  });
+  localStorage.setItem("messenger.tab", tab);
+  return list.reset(Object.assign({tab}, currentFilters()));
+}
+$$("#tabs [data-tab]").forEach((b) => b.addEventListener("click", () => setTab(b.dataset.tab)));
+$$("#filters select").forEach((s) => s.addEventListener("change", () => { list.reset(currentFilters()); refreshCounts(); }));
+$("#more-filters").addEventListener("click", (e) => {
+  const more = $("#filters-more");
+  more.hidden = !more.hidden;
+  e.target.setAttribute("aria-expanded", String(!more.hidden));
+});
+
+// ---- live events -------------------------------------------------------------------------
+async function cardFromEvent(data) {
+  if (store.cards.has(data.id)) return mergeCard(data);
+  try { return mergeCard(await get(`/api/v1/conversations/${data.id}`)); } catch (e) { return null; }
+}
+
+let readTimer = null;
+function markReadSoon() {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => { if (view.id && document.visibilityState === "visible") view.markRead(); }, 600);
+}
+
+async function onEvent(kind, data) {
+  switch (kind) {
+    case "conversation.created":
+    case "conversation.updated": {
+      const before = store.cards.get(data.id);
+      const card = await cardFromEvent(data);
+      if (!card) return;
+      emit("card", card);
+      const newlyMine = card.assignee_id === store.me.id && (!before || before.assignee_id !== store.me.id);
+      if (newlyMine || (kind === "conversation.created" && !card.assignee_id)) {
+        alertOperator({title: newlyMine ? "New conversation for you" : "New conversation", body: contactName(card.contact),
+          tag: `conv-${card.id}-${card.assignee_id}`, mine: newlyMine, onClick: () => emit("open", card.id)});
+      }
+      break;
+    }
+    case "message.created":
+    case "message.updated":
+      view.upsertMessage(data);
+      if (kind === "message.created" && data.type === "incoming") {
+        const card = store.cards.get(data.conversation_id);
+        if (data.conversation_id === view.id) markReadSoon();
+        const mine = card && card.assignee_id === store.me.id;
+        const unassigned = card && !card.assignee_id;
+        if (mine || unassigned) {
+          alertOperator({title: card ? contactName(card.contact) : "New message", body: data.content || "Attachment",
+            tag: `msg-${data.id}`, mine, onClick: () => emit("open", data.conversation_id)});
+        }
+      }
+      break;
+    case "attachment.updated":
+      view.attachmentUpdated(data);
+      break;
+    case "contact.updated":
+      for (const card of store.cards.values()) {
+        if (card.contact_id === data.id) { card.contact = Object.assign({}, card.contact, data); emit("card", card); }
+      }
+      sidebar.refresh(data.id);
+      break;
+    case "contact.session":
+      sidebar.refresh(data.contact_id);
+      break;
+    case "presence.updated":
+    case "presence": {
+      const op = store.directory.operators.find((o) => o.id === data.user_id);
+      if (op && data.availability) op.availability = data.availability;
+      if (data.user_id === store.me.id && data.availability) showAvailability(data.availability);
+      break;
+    }
+    case "typing":
+      composer.onTyping(data);
+      break;
+    case "resync":
+      await list.reset();
+      refreshCounts();
+      if (view.id) open(view.id);
+      break;
+    default:
+      break;
+  }
+}
+
+function onStatus(state) {
+  const el = $("#conn-status");
+  el.textContent = ["live", "open", "connected", "leader", "follower"].includes(state) ? "" : state === "polling" ? "Live updates by polling" : "Reconnecting…";
+}
+
+// ---- availability ------------------------------------------------------------------------
+function showAvailability(value) {
+  $("#availability").value = value;
+  $("#avail-dot").className = `dot ${value}`;
+}
+$("#availability").addEventListener("change", async (e) => {
+  const value = e.target.value;
+  try {
+    const res = await post("/api/v1/me/availability", {availability: value});
+    showAvailability(res.availability);
+    store.me.availability = res.availability;
+  } catch (err) {
+    toast(err.message);
+    showAvailability(store.me.availability);
+  }
+});
+
+// ---- overlays and shortcuts ----------------------------------------------------------------
+const overlays = ["#search-overlay", "#help-overlay", "#settings-overlay"];
+function closeOverlays() {
+  if (document.activeElement && document.activeElement.closest(".overlay")) document.activeElement.blur();
+  overlays.forEach((o) => { $(o).hidden = true; });
+}
+$$(".overlay [data-close]").forEach((b) => b.addEventListener("click", closeOverlays));
+$$(".overlay").forEach((o) => o.addEventListener("click", (e) => { if (e.target === o) closeOverlays(); }));
+$("#open-search").addEventListener("click", () => search.open());
+$("#open-help").addEventListener("click", () => { $("#help-overlay").hidden = false; });
+$("#open-settings").addEventListener("click", () => { $("#settings-overlay").hidden = false; });
+
+function move(delta) {
+  const id = list.neighbour(delta);
+  if (id) emit("open", id);
+}
+
+document.addEventListener("keydown", (e) => {
+  const overlayOpen = overlays.some((o) => !$(o).hidden);
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") { e.preventDefault(); closeOverlays(); search.open(); return; }
+  if (e.altKey && (e.key === "ArrowDown" || e.key === "ArrowUp")) { e.preventDefault(); move(e.key === "ArrowDown" ? 1 : -1); return; }
+  if (e.key === "Escape" && overlayOpen) { e.preventDefault(); closeOverlays(); return; }
+  if (overlayOpen || isTyping(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
+  const k = e.key;
+  if (k === "/") { e.preventDefault(); search.open(); }
+  else if (k === "?") { e.preventDefault(); $("#help-overlay").hidden = false; }
+  else if (k === "j" || k === "J") { e.preventDefault(); move(1); }
+  else if (k === "k" || k === "K") { e.preventDefault(); move(-1); }
+  else if ((k === "e" || k === "E") && view.id) { e.preventDefault(); view.toggleResolved(); }
+  else if ((k === "a" || k === "A") && view.id) { e.preventDefault(); view.assign({user_id: store.me.id}); }
+  else if ((k === "r" || k === "R") && view.id) { e.preventDefault(); composer.focus("reply"); }
+  else if ((k === "n" || k === "N") && view.id) { e.preventDefault(); composer.focus("note"); }
+});
+
+window.addEventListener("hashchange", () => {
+  const m = /^#c(\d+)$/.exec(location.hash);
+  if (m && Number(m[1]) !== view.id) emit("open", Number(m[1]));
+});
+
+window.addEventListener("focus", () => {
+  const card = view.id && store.cards.get(view.id);
+  if (card && card.unread_count > 0) view.markRead();
+});
+
+// ---- resizable columns -------------------------------------------------------------------
+function initResizers() {
+  const saved = JSON.parse(localStorage.getItem("messenger.cols") || "{}");
+  if (saved.list) panel.style.setProperty("--list-w", `${saved.list}px`);
+  if (saved.side) panel.style.setProperty("--side-w", `${saved.side}px`);
+  $$(".resizer").forEach((bar) => {
+    bar.addEventListener("pointerdown", (e) => {
+      e.preventDefault();
+      bar.setPointerCapture(e.pointerId);
+      bar.classList.add("active");
+      const which = bar.dataset.resize;
+      const moveTo = (ev) => {
+        const width = which === "list" ? Math.min(600, Math.max(240, ev.clientX))
+          : Math.min(520, Math.max(220, window.innerWidth - ev.clientX));
+        panel.style.setProperty(which === "list" ? "--list-w" : "--side-w", `${width}px`);
+        saved[which] = width;
+      };
+      const stop = () => {
+        bar.classList.remove("active");
+        bar.removeEventListener("pointermove", moveTo);
+        localStorage.setItem("messenger.cols", JSON.stringify(saved));
+        list.schedule();
+      };
+      bar.addEventListener("pointermove", moveTo);
+      bar.addEventListener("pointerup", stop, {once: true});
+    });
+  });
+}
+
+// ---- start -------------------------------------------------------------------------------
+async function start() {
+  const dir = await get("/api/v1/directory");
+  store.me = dir.me;
+  store.directory = dir;
+  fill($("#f-inbox"), dir.inboxes, (x) => x.name);
+  fill($("#f-team"), dir.teams, (x) => x.name);
+  fill($("#f-label"), dir.labels, (x) => x.name);
+  if (dir.inboxes.length < 2) $("#f-inbox").hidden = true;
+  if (!dir.teams.length) $("#f-team").hidden = true;
+  if (!dir.labels.length) $("#f-label").hidden = true;
+  showAvailability(dir.me.availability);
+  bindSettings();
+  initResizers();
+  connectStream({onEvent: (k, d) => onEvent(k, d).catch(() => {}), onStatus});
+  await setTab(localStorage.getItem("messenger.tab") || "mine");
+  refreshCounts();
+  const m = /^#c(\d+)$/.exec(location.hash);
+  if (m) emit("open", Number(m[1]));
+  panel.dataset.ready = "1";
+}
+
+start().catch((err) => toast(`The panel could not start: ${err.message}`, 10000));

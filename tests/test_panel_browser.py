@@ -1,0 +1,262 @@
+"""The operator panel in real Chromium against a real gunicorn+gevent server."""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from messenger.extensions import db
+from messenger.models import CannedResponse
+from messenger.models import Contact
+from messenger.models import Conversation
+from messenger.models import Label
+from messenger.models import Message
+from messenger.services import messages as msg_service
+from messenger.services import visitors as visitor_service
+from tests.factories import PASSWORD
+from tests.factories import make_inbox
+from tests.factories import make_user
+
+pytestmark = [pytest.mark.committing, pytest.mark.browser]
+
+FIRST_CARD_ID = """() => {
+  const cards = Array.from(document.querySelectorAll('.card-c'));
+  cards.sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
+  return cards.length ? Number(cards[0].dataset.id) : null;
+}"""
+
+
+def _visitor_conversation(inbox, name: str, email: str, text: str) -> int:  # type: ignore[no-untyped-def]
+    visitor, _ = visitor_service.start_session(inbox, ip="203.0.113.7",
+                                               user_agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/120")
+    contact = db.session.get(Contact, visitor.contact_id)
+    contact.name, contact.email = name, email
+    db.session.commit()
+    result = msg_service.send_visitor_message(visitor, None, text, str(uuid.uuid4()))
+    return result.message.conversation_id
+
+
+def wait_until(page, expression: str, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll a JS expression from Python (the panel's CSP forbids Playwright's eval-based waits)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(50)
+
+
+def close_quietly(context) -> None:  # type: ignore[no-untyped-def]
+    """Leave the panel and let in-flight requests finish before the tables are truncated."""
+    for page in context.pages:
+        page.goto("about:blank")
+    time.sleep(0.5)
+    context.close()
+
+
+def _sign_in(page, base: str, email: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base + "/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#panel[data-ready='1']", timeout=15000)
+
+
+@pytest.fixture
+def team_setup(app):  # type: ignore[no-untyped-def]
+    inbox = make_inbox(name="Website")
+    me = make_user(name="Anna Operator", email=f"anna-{uuid.uuid4().hex[:6]}@example.com", inboxes=[inbox])
+    colleague = make_user(name="Ben Colleague", inboxes=[inbox])
+    db.session.add_all([CannedResponse(short_code="hello", content="Hello! Thanks for reaching out. How can I help?"),
+                        CannedResponse(short_code="refund", content="Refunds reach your card within 5 working days."),
+                        Label(name="billing", color="#d64f6a"), Label(name="vip", color="#6571d8")])
+    db.session.commit()
+    convs = [
+        _visitor_conversation(inbox, "Grace Hopper", "grace@example.org", "Hi, my invoice for March shows the wrong VAT."),
+        _visitor_conversation(inbox, "Linus Berg", "linus@example.org", "Can I export my data as CSV?"),
+        _visitor_conversation(inbox, "Ada Lovelace", "ada@example.org", "The checkout page keeps failing <b>ugh</b>"),
+    ]
+    return {"inbox": inbox, "me": me, "colleague": colleague, "convs": convs}
+
+
+def test_panel_live_reply_resolve_draft_canned(live_server, browser, artifacts, team_setup):
+    grace, linus, ada = team_setup["convs"]
+    me = team_setup["me"]
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        _sign_in(page, live_server.url, me.email)
+        page.click("[data-tab=all]")
+        wait_until(page, "document.querySelectorAll('.card-c').length === 3")
+        assert page.evaluate(FIRST_CARD_ID) == ada
+        wait_until(page, "document.querySelector('[data-count=all]').textContent === '3'")
+
+        # A visitor writes in the oldest conversation: it moves to the top, live.
+        page.click(f".card-c[data-id='{linus}']")
+        page.wait_for_selector(".msg.incoming >> text=export my data")
+        visitor = visitor_service.Visitor
+        conv = db.session.get(Conversation, grace)
+        session_row = db.session.execute(sa.text(
+            "SELECT id, token_id FROM contact_sessions WHERE contact_id = :c"), {"c": conv.contact_id}).one()
+        grace_visitor = visitor(session_row[0], conv.contact_id, conv.inbox_id, session_row[1])
+        msg_service.send_visitor_message(grace_visitor, grace, "Any news about the invoice?", str(uuid.uuid4()))
+        wait_until(page, f"({FIRST_CARD_ID})() === {grace}")
+        page.wait_for_selector(f".card-c[data-id='{grace}'] .c-unread")
+
+        # Reply from the composer with Enter.
+        page.click(f".card-c[data-id='{grace}']")
+        page.wait_for_selector(".msg.incoming >> text=Any news about the invoice?")
+        page.fill("#composer-input", "We are fixing the VAT line today.")
+        page.press("#composer-input", "Enter")
+        page.wait_for_selector(".msg.outgoing:not(.pending) >> text=We are fixing the VAT line today.")
+        db.session.expire_all()
+        assert db.session.scalar(sa.select(Message.content).where(
+            Message.conversation_id == grace, Message.type == "outgoing")) == "We are fixing the VAT line today."
+
+        # Canned response with "/" and keyboard selection.
+        page.fill("#composer-input", "")
+        page.type("#composer-input", "/ref")
+        page.wait_for_selector("#canned:not([hidden]) .canned-item.active >> text=/refund")
+        page.press("#composer-input", "Enter")
+        assert page.input_value("#composer-input") == "Refunds reach your card within 5 working days."
+
+        # The draft survives a reload.
+        page.fill("#composer-input", "Draft: checking with finance")
+        page.wait_for_timeout(600)
+        page.reload()
+        page.wait_for_selector("#panel[data-ready='1']")
+        page.wait_for_selector(".msg.outgoing >> text=We are fixing the VAT line today.")
+        assert page.input_value("#composer-input") == "Draft: checking with finance"
+
+        page.click("#composer-input")
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(artifacts / "panel-conversation.png"))
+
+        # Search overlay.
+        page.keyboard.press("/")
+        page.fill("#search-input", "invoice")
+        page.wait_for_selector(".sr mark")
+        page.screenshot(path=str(artifacts / "panel-search.png"))
+        page.keyboard.press("Escape")
+
+        # Help overlay.
+        page.keyboard.press("?")
+        page.wait_for_selector("#help-overlay:not([hidden])")
+        page.screenshot(path=str(artifacts / "panel-help.png"))
+        page.keyboard.press("Escape")
+
+        # Resolve with the keyboard shortcut.
+        page.keyboard.press("e")
+        page.wait_for_selector("#act-status >> text=Reopen")
+        db.session.expire_all()
+        assert db.session.get(Conversation, grace).status == "resolved"
+        assert page.evaluate("document.querySelector(`.card-c[data-id='%d']`)" % grace) is None
+        assert not errors, errors
+    finally:
+        close_quietly(context)
+
+
+@contextmanager
+def conversation_page(browser, live_server, user, conversation_id: int) -> Iterator[Any]:  # type: ignore
+    """A signed-in panel with one conversation open; the browser context closes afterwards."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        _sign_in(page, live_server.url, user.email)
+        page.goto(f"{live_server.url}/app#c{conversation_id}")
+        page.wait_for_selector(".msg.incoming")
+        yield page
+    finally:
+        close_quietly(context)
+
+
+def test_colleague_resolves_while_i_type_then_reopen_and_send(live_server, browser, team_setup):
+    grace = team_setup["convs"][0]
+    with conversation_page(browser, live_server, team_setup["me"], grace) as page:
+        page.fill("#composer-input", "Here is the corrected invoice")
+        from messenger.services import conversations as conv_service
+
+        conv_service.change_status(team_setup["colleague"], grace, "resolved")
+        page.wait_for_selector("#act-status >> text=Reopen", timeout=15000)  # live: they see it resolved
+        page.press("#composer-input", "Enter")
+        page.wait_for_selector("#conv-notice.danger >> text=resolved while you were typing")
+        page.click("#conv-notice >> text=Reopen and send")
+        page.wait_for_selector(".msg.outgoing:not(.pending) >> text=Here is the corrected invoice")
+        page.wait_for_selector("#act-status >> text=Resolve")
+        db.session.expire_all()
+        assert db.session.get(Conversation, grace).status == "open"
+
+
+def test_reply_to_a_conversation_a_colleague_just_took_is_sent_with_a_warning(live_server, browser, team_setup):
+    grace = team_setup["convs"][0]
+    colleague = team_setup["colleague"]
+    with conversation_page(browser, live_server, team_setup["me"], grace) as page:
+        from messenger.services import conversations as conv_service
+
+        conv = db.session.get(Conversation, grace)
+        conv.assignee_id = colleague.id
+        conv_service.bump(conv)
+        db.session.commit()
+        page.wait_for_selector(f"#conv-notice >> text={colleague.name} is handling this conversation")
+        page.fill("#composer-input", "Adding one detail for you")
+        page.press("#composer-input", "Enter")
+        page.wait_for_selector(".msg.outgoing:not(.pending) >> text=Adding one detail for you")
+        db.session.expire_all()
+        assert db.session.get(Conversation, grace).assignee_id == colleague.id
+
+
+def test_stale_version_updates_the_ui(live_server, browser, team_setup):
+    grace = team_setup["convs"][0]
+    with conversation_page(browser, live_server, team_setup["me"], grace) as page:
+        from messenger.services import conversations as conv_service
+
+        conv_service.set_priority(team_setup["colleague"], grace, "urgent")
+        wait_until(page, "document.querySelector('#act-priority').value === '4'")
+        # Simulate the change arriving only after my click: the panel still holds the old version.
+        page.evaluate(f"""() => import('/static/js/panel/store.js').then(m => {{
+            const c = m.store.cards.get({grace}); c.version = c.version - 1; c.priority = 0;
+            document.querySelector('#act-priority').value = '0'; }})""")
+        page.click("#act-status")
+        page.wait_for_selector("#toast >> text=changed this conversation")
+        wait_until(page, "document.querySelector('#act-priority').value === '4'")
+        db.session.expire_all()
+        assert db.session.get(Conversation, grace).status == "open"
+
+
+def test_ten_thousand_conversations_scroll_with_bounded_dom(live_server, browser, artifacts):
+    from messenger.seeding import seed
+
+    inbox = make_inbox(name="Scale")
+    me = make_user(name="Scale Operator", inboxes=[inbox])
+    seed(10_000, 0, inbox_ids=[inbox.id], operator_ids=[me.id])
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Conversation).where(
+        Conversation.inbox_id == inbox.id, Conversation.status == "open"))
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        _sign_in(page, live_server.url, me.email)
+        page.click("[data-tab=all]")
+        page.wait_for_selector(".card-c")
+        most = 0
+        started = time.monotonic()
+        while time.monotonic() - started < 240:
+            page.evaluate("() => { const s = document.querySelector('#list-scroll'); s.scrollTop = s.scrollHeight; }")
+            page.wait_for_timeout(60)
+            most = max(most, page.evaluate("document.querySelectorAll('.card-c').length"))
+            if page.evaluate("document.querySelector('#list-foot').textContent") == f"{total} conversations":
+                break
+        assert page.evaluate("document.querySelector('#list-foot').textContent") == f"{total} conversations"
+        assert total > 5000
+        assert most <= 40, most
+        ids = page.evaluate("Array.from(document.querySelectorAll('.card-c'), c => Number(c.dataset.id))")
+        assert len(ids) == len(set(ids))
+        page.screenshot(path=str(artifacts / "panel-10k-end.png"))
+    finally:
+        close_quietly(context)
