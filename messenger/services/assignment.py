@@ -24,7 +24,6 @@ to me", another inbox sharing the operator).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -41,6 +40,8 @@ from messenger.errors import NotFound
 from messenger.errors import ValidationError
 from messenger.extensions import db
 from messenger.jobs import enqueue
+from messenger.jobs import ensure_periodic
+from messenger.jobs import schedule_periodic
 from messenger.models import Conversation
 from messenger.models import Inbox
 from messenger.models import InboxMember
@@ -61,10 +62,10 @@ LOCK_OPERATOR = 72_711
 WAITING = ("open", "pending")  # statuses that sit in the queue when unassigned
 LOAD = ("open", "pending")  # statuses that count against an operator's capacity
 SWEEP_INTERVAL_S = 60
+SWEEP_NAME = "assignment-sweep"
 ESCALATION_GRACE_S = 30  # the sweeper escalates what the scheduler missed by this much
 DRAIN_PENDING_TTL_S = 30
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_sweeper_checked_at = 0.0
 
 
 @dataclass(frozen=True)
@@ -269,17 +270,9 @@ def sweep() -> dict[str, int]:
     return {"requeued": requeued, "assigned": assigned, "escalated": escalated}
 
 
-def schedule_sweep(delay_s: int = SWEEP_INTERVAL_S) -> None:
-    """Schedule the next sweep (one id per time slot, so concurrent chains collapse into one)."""
-    slot = int(time.time() + delay_s) // delay_s
-    enqueue(QUEUE, f"{JOBS}.sweep_assignments", delay=timedelta(seconds=delay_s),
-            job_id=f"assignment-sweep-{slot}", result_ttl=0)
-    redis = current_app.extensions.get("redis")
-    try:
-        if redis is not None:
-            redis.set("messenger:assignment:sweeper", "1", ex=delay_s * 3)
-    except Exception:
-        logger.exception("could not mark the assignment sweeper as scheduled")
+def schedule_sweep() -> None:
+    """Schedule the next periodic sweep (the sweep job calls this first, so a crash cannot stop the chain)."""
+    schedule_periodic(QUEUE, f"{JOBS}.sweep_assignments", SWEEP_NAME, SWEEP_INTERVAL_S)
 
 
 def forget_drain_request(inbox_id: int) -> None:
@@ -659,16 +652,4 @@ def _forget_drain_request(inbox_id: int) -> None:
 
 
 def _ensure_sweeper() -> None:
-    """Start the periodic sweep chain if none is alive (checked at most every few seconds per process)."""
-    global _sweeper_checked_at
-    if time.monotonic() - _sweeper_checked_at < 10:
-        return
-    _sweeper_checked_at = time.monotonic()
-    redis = current_app.extensions.get("redis")
-    try:
-        if redis is None or not redis.set("messenger:assignment:sweeper", "1", nx=True, ex=SWEEP_INTERVAL_S * 3):
-            return
-    except Exception:
-        logger.exception("could not check the assignment sweeper")
-        return
-    schedule_sweep()
+    ensure_periodic(QUEUE, f"{JOBS}.sweep_assignments", SWEEP_NAME, SWEEP_INTERVAL_S)
