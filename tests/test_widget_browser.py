@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from messenger.extensions import db
+from messenger.models import Attachment
 from messenger.models import Conversation
 from messenger.models import Message
 from messenger.services import messages as msg_service
@@ -96,5 +97,44 @@ def test_demo_widget_chat_reload_offline_and_two_inboxes(live_server, browser, a
             Conversation.inbox_id.in_([inbox.id, second.id]))).all()
         assert len(set(contacts)) == 2
         assert errors == []
+    finally:
+        context.close()
+
+
+def test_attachments_mobile_and_russian(live_server, browser, artifacts, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    inbox = make_inbox(name="Поддержка", origins=[live_server.url], greeting="Здравствуйте! Чем помочь?",
+                       color="#8a3ffc")
+    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="ru-RU", is_mobile=True,
+                                  has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/demo")
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator(".msg.them", has_text="Чем помочь").wait_for()
+        box = page.locator("iframe").bounding_box()
+        assert box is not None and box["width"] == 375 and box["height"] == 740, box
+        assert chat.locator("#input").get_attribute("placeholder") == "Напишите сообщение…"
+        chat.locator("#input").fill("Привет! <script>alert(1)</script>")
+        chat.locator("#input").press("Enter")
+        chat.locator(".msg.me", has_text="<script>alert(1)</script>").locator(".meta", has_text="Отправлено").wait_for()
+        # A file by the button: progress, then the message with the attachment.
+        png = tmp_path / "photo.png"
+        from PIL import Image
+
+        Image.new("RGB", (40, 30), (200, 40, 40)).save(png)
+        chat.locator("#file").set_input_files(str(png))
+        chat.locator(".msg.me", has_text="photo.png").locator(".meta", has_text="Отправлено").wait_for()
+        assert "photo.png" in [a.filename for a in db.session.scalars(sa.select(Attachment))]
+        # A forbidden type: a clear error, nothing sent.
+        bad = tmp_path / "page.html"
+        bad.write_text("<html><script>alert(1)</script></html>")
+        chat.locator("#file").set_input_files(str(bad))
+        chat.locator("#banner", has_text="page.html").wait_for()
+        assert chat.locator(".msg.me", has_text="page.html").count() == 0
+        page.screenshot(path=str(artifacts / "widget-mobile-ru.png"))
+        chat.locator("#close").click()
+        page.locator("iframe").wait_for(state="hidden")
+        assert launcher_of(page, inbox).get_attribute("aria-expanded") == "false"
     finally:
         context.close()

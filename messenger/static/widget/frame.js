@@ -1,4 +1,6 @@
 // Messenger chat frame: vanilla JS, every piece of user text goes through textContent.
+import { attachmentLabel, isPreviewable, uploadFile } from '/static/js/shared/upload.js';
+
 const $ = (id) => document.getElementById(id);
 const B = document.body.dataset;
 const INBOX = B.inbox;
@@ -34,6 +36,7 @@ const T = {
     comment: 'Комментарий (необязательно)', thanks: 'Спасибо за отзыв!', resolved: 'Разговор завершён.',
     online: 'Обычно отвечаем за несколько минут', blocked: 'Чат недоступен.', tooBig: 'Файл слишком большой',
     badType: 'Такой тип файла нельзя загрузить', uploadFailed: 'Не удалось загрузить', star: '{n} из 5',
+    scanning: 'Проверка…', infected: 'Файл удалён: найдено вредоносное ПО', unavailable: 'Файл недоступен',
   },
 };
 let lang = /^ru/i.test(navigator.language || '') ? 'ru' : (B.lang === 'ru' ? 'ru' : 'en');
@@ -41,7 +44,8 @@ const t = (k, v = {}) => T[lang][k].replace(/\{(\w)\}/g, (_, x) => v[x]);
 
 const S = { token: null, config: null, conv: null, msgs: new Map(), hasMore: false, open: false, unread: 0,
   parent: B.parent || null, online: true, gen: 0, pos: null, page: null, typingAt: 0, typingTimer: 0, waiting: [] };
-let outbox = load(OUT, []);
+let outbox = load(OUT, []).filter((o) => !o.uploading);
+const urls = new Map();
 
 function load(key, fallback) {
   try { return JSON.parse(localStorage.getItem(key)) ?? fallback; } catch (_) { return fallback; }
@@ -113,15 +117,25 @@ function bubble(m) {
   const mine = m.type === 'incoming';
   const node = el('div', 'msg ' + (mine ? 'me' : 'them') + (m.failed ? ' failed' : ''), m.content);
   for (const a of m.attachments || []) {
-    const link = el('a', 'att', a.filename);
-    link.href = a.url || '#';
-    link.target = '_blank';
-    link.rel = 'noopener noreferrer';
-    if (a.progress != null) {
-      const bar = link.appendChild(el('span', 'bar'));
-      bar.appendChild(el('i')).style.width = Math.round(a.progress * 100) + '%';
+    const u = urls.get(a.id);
+    const link = node.appendChild(el(u ? 'a' : 'span', 'att', u && isPreviewable(a) ? null : a.filename));
+    if (u) {
+      link.href = u.url;
+      link.target = '_blank';
+      link.rel = 'noopener noreferrer';
+      if (isPreviewable(a) && u.thumb_url) {
+        const img = link.appendChild(el('img'));
+        img.src = u.thumb_url;
+        img.alt = a.filename;
+      }
     }
-    node.appendChild(link);
+    const label = lang === 'ru' ? ({ pending: t('scanning'), infected: t('infected'), error: t('unavailable') }[a.status] || '')
+      : attachmentLabel(a);
+    if (label) node.appendChild(el('span', 'meta', label));
+    if (a.progress != null) {
+      const bar = node.appendChild(el('span', 'bar'));
+      bar.appendChild(el('i')).style.width = Math.round(a.progress) + '%';
+    }
   }
   if (mine) {
     const meta = node.appendChild(el('span', 'meta', tick(m)));
@@ -143,8 +157,22 @@ function render(keepOffset) {
   const pending = outbox.map((o) => ({ ...o, type: 'incoming', pending: true, attachments: o.files }));
   for (const m of [...sent, ...pending.filter((p) => !S.msgs.has(p.client_id))]) nodes.push(bubble(m));
   list.replaceChildren(...nodes);
+  signUrls(sent);
   if (keepOffset) list.scrollTop = list.scrollHeight - before;
   else if (bottom) list.scrollTop = list.scrollHeight;
+}
+
+async function signUrls(messages) {
+  const ids = messages.flatMap((m) => m.attachments || [])
+    .filter((a) => a.status === 'clean' && !urls.has(a.id)).map((a) => a.id);
+  if (!ids.length) return;
+  ids.forEach((id) => urls.set(id, null));
+  try {
+    const r = await api('POST', '/attachment-urls', { ids: ids.slice(0, 50) });
+    for (const [id, u] of Object.entries(r.urls || {})) urls.set(id, u);
+    setTimeout(() => { for (const id of ids) urls.delete(id); }, (r.expires_in || 120) * 900);
+    render();
+  } catch (_) { ids.forEach((id) => urls.delete(id)); }
 }
 
 // ---- session + conversation ------------------------------------------------------------------
@@ -317,6 +345,7 @@ async function flush() {
   clearTimeout(flushTimer);
   try {
     for (const item of [...outbox]) {
+      if (item.uploading) break;
       if (item.failed) continue;
       try {
         const r = await api('POST', '/messages', { content: item.content, client_id: item.client_id,
@@ -513,39 +542,24 @@ async function ensureConversation() {
   await setConversation(await api('POST', '/conversations', {}));
   return S.conv;
 }
-function upload(file, conv, onProgress) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    const body = new FormData();
-    body.append('file', file, file.name);
-    xhr.open('POST', `${API}/conversations/${conv.id}/attachments`);
-    xhr.setRequestHeader('X-Visitor-Token', S.token);
-    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-    xhr.onload = () => {
-      let data = {};
-      try { data = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-      if (xhr.status < 300) resolve(data.attachment || data);
-      else reject(Object.assign(new Error(data.message || t('uploadFailed')), { status: xhr.status, code: data.error }));
-    };
-    xhr.onerror = () => reject(Object.assign(new Error(t('uploadFailed')), { network: true }));
-    xhr.send(body);
-  });
-}
 async function sendFiles(files) {
   for (const file of files) {
-    const note = { client_id: crypto.randomUUID(), content: '', files: [{ filename: file.name, progress: 0 }], attempts: 0 };
+    const note = { client_id: crypto.randomUUID(), content: '', files: [{ filename: file.name, progress: 0 }],
+      attempts: 0, uploading: true };
     outbox.push(note);
     render();
     try {
       const conv = await ensureConversation();
-      const att = await upload(file, conv, (p) => { note.files[0].progress = p; render(); });
-      note.files = [{ id: att.id || att.key, filename: file.name }];
+      const up = uploadFile(`${API}/conversations/${conv.id}/attachments`, file, {
+        headers: { 'X-Visitor-Token': S.token }, onProgress: (p) => { note.files[0].progress = p; render(); } });
+      note.files = [await up.promise];
+      note.uploading = false;
       saveOut();
       flush();
     } catch (e) {
       outbox = outbox.filter((o) => o !== note);
       render();
-      const text = e.status === 413 ? t('tooBig') : e.status === 415 ? t('badType') : e.message || t('uploadFailed');
+      const text = { too_large: t('tooBig'), type_not_allowed: t('badType') }[e.code] || (lang === 'en' && e.message) || t('uploadFailed');
       banner(file.name + ': ' + text);
     }
   }

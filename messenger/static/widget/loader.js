@@ -42,7 +42,7 @@
       (w.innerWidth <= 480 ? ';inset:0;width:100%;height:100%' : ';bottom:92px;right:' + x +
         ';width:370px;height:min(620px,calc(100vh - 120px));border-radius:14px;box-shadow:0 8px 30px #0004'));
   }
-  function state(o) { open = o; size(); at(btn, { 'aria-expanded': o }); send(o ? 'open' : 'close'); emit(o ? 'open' : 'close'); }
+  function state(o) { open = o; size(); at(btn, { 'aria-expanded': !!o }); send(o ? 'open' : 'close'); emit(o ? 'open' : 'close'); }
   L.load = function () {
     if (fr) return;
     fr = at(d.createElement('iframe'), { src: base + '/widget/frame?inbox=' + encodeURIComponent(tok), title: 'Chat' });
