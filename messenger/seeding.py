@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from messenger.db import transaction
 from messenger.extensions import db
 from messenger.models import Inbox
+from messenger.models import Label
+from messenger.models import Team
 from messenger.models import User
 from messenger.services import inboxes as inbox_service
 from messenger.services import users as user_service
@@ -50,6 +52,17 @@ def _array(values: list[str]) -> str:
     return "ARRAY[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
+def _get_or_create(model: type[Team] | type[Label], *, name: str) -> int:
+    with transaction():
+        found = db.session.scalar(sa.select(model.id).where(model.name == name))
+        if found is None:
+            row = model(name=name)
+            db.session.add(row)
+            db.session.flush()
+            found = row.id
+    return int(found)
+
+
 def _operators(count: int, password: str, inbox_ids: list[int]) -> list[int]:
     ids = []
     for n in range(1, count + 1):
@@ -74,8 +87,11 @@ def seed(conversations: int, messages_per_conversation: int, *, inboxes: int = 4
                      for n in range(1, inboxes + 1)]
     if operator_ids is None:
         operator_ids = _operators(operators, password, inbox_ids)
+    team_ids = [_get_or_create(Team, name=f"Bench team {i}") for i in (1, 2)]
+    label_ids = [_get_or_create(Label, name=name) for name in ("vip", "billing", "bug")]
     k, n, per = len(inbox_ids), conversations, messages_per_conversation
-    params = {"inboxes": inbox_ids, "ops": operator_ids, "n": n, "per": per}
+    params = {"inboxes": inbox_ids, "ops": operator_ids, "n": n, "per": per, "teams": team_ids,
+              "labels": label_ids}
     with transaction() as session:
         session.execute(sa.text("SET LOCAL session_replication_role = replica"))
         session.execute(sa.text("SET LOCAL maintenance_work_mem = '256MB'"))
@@ -97,13 +113,15 @@ def seed(conversations: int, messages_per_conversation: int, *, inboxes: int = 4
                 RETURNING id)
             INSERT INTO seed_contacts SELECT row_number() OVER (ORDER BY id), id FROM ins"""), params)
         session.execute(sa.text(f"""
-            INSERT INTO conversations (inbox_id, contact_id, display_id, status, priority, assignee_id, created_at,
+            INSERT INTO conversations (inbox_id, contact_id, display_id, status, priority, assignee_id, team_id,
+                                       created_at,
                                        updated_at, last_activity_at, waiting_since, unread_count, last_message_preview,
                                        last_message_type)
             SELECT o.inbox_id, c.id, o.base + (c.rn - 1) / {k},
                    s.status,
                    CASE WHEN c.rn % 7 = 0 THEN 1 + (c.rn % 4)::int ELSE 0 END,
                    CASE WHEN c.rn % 4 = 0 THEN NULL ELSE (CAST(:ops AS int[]))[1 + (c.rn % cardinality(CAST(:ops AS int[])))] END,
+                   CASE WHEN c.rn % 3 = 0 THEN (CAST(:teams AS int[]))[1 + (c.rn / 3) % 2] END,
                    t.activity - ((c.rn % 48) * interval '1 hour'), t.activity, t.activity,
                    CASE WHEN s.status IN ('open', 'pending') AND c.rn % 3 = 0 THEN t.activity END,
                    CASE WHEN c.rn % 5 = 0 THEN (c.rn % 4)::int ELSE 0 END,
@@ -117,6 +135,11 @@ def seed(conversations: int, messages_per_conversation: int, *, inboxes: int = 4
                                             WHEN c.rn % 10 = 7 THEN 'snoozed' ELSE 'resolved' END AS status) s
             CROSS JOIN LATERAL (SELECT now() - ((c.rn * 7919) % :n) * interval '20 seconds' AS activity) t"""),
             params)
+        session.execute(sa.text("""
+            INSERT INTO conversation_labels (conversation_id, label_id)
+            SELECT id, (CAST(:labels AS int[]))[1 + (id / 10) % 3] FROM conversations
+            WHERE inbox_id = ANY(CAST(:inboxes AS int[])) AND id % 10 = 0
+            ON CONFLICT DO NOTHING"""), params)
         for inbox_id in inbox_ids:
             session.execute(sa.text("UPDATE inboxes SET next_display_id = coalesce((SELECT max(display_id) + 1 "
                                     "FROM conversations WHERE inbox_id = :id), 1) WHERE id = :id"), {"id": inbox_id})

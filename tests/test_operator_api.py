@@ -335,3 +335,20 @@ def test_state_changes_need_csrf_and_login(world, app):
     anonymous = app.test_client()
     assert anonymous.get("/api/v1/conversations").status_code == 401
     assert world["api"].send("POST", f"/api/v1/conversations/{conv.id}/status", ["x"]).status_code == 422
+
+
+def test_search_finds_old_rare_words_beyond_the_recent_window(world, monkeypatch):
+    """Rare words outside the newest-rows window are found through the GIN index, newest first."""
+    from messenger.services import search as search_service
+
+    visitor, _ = make_visitor(world["inbox"])
+    msg_service.send_visitor_message(visitor, None, "zebracorn appears early", str(uuid.uuid4()))
+    msg_service.send_visitor_message(visitor, None, "zebracorn again", str(uuid.uuid4()))
+    for i in range(4):
+        msg_service.send_visitor_message(visitor, None, f"filler message {i}", str(uuid.uuid4()))
+    monkeypatch.setattr(search_service, "RECENT_WINDOW", 2)
+    found = world["api"].get("/api/v1/search", q="zebracorn").get_json()["messages"]
+    assert [m["snippet"][0][0] for m in found] == ["zebracorn", "zebracorn"]
+    assert found[0]["message_id"] > found[1]["message_id"]
+    fillers = world["api"].get("/api/v1/search", q="filler").get_json()["messages"]
+    assert len(fillers) == 4

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
+from sqlalchemy.dialects import postgresql as pg
 
 from messenger.errors import ValidationError
 from messenger.extensions import db
@@ -218,15 +218,14 @@ class Page:
 
 
 def list_conversations(user: User, q: ListQuery) -> Page:
-    """One keyset page of conversation cards visible to ``user``."""
+    """One keyset page of conversation cards visible to ``user`` (one SQL statement)."""
     where = _filters(user, q) + _tab(user, q.tab)
     if q.cursor is not None:
         where.append(_keyset(q.sort, q.cursor))
-    rows = list(db.session.scalars(sa.select(Conversation).where(*where).order_by(*_order(q.sort))
-                                   .limit(q.limit + 1)))
+    rows = _card_rows(sa.and_(*where), _order(q.sort), q.limit + 1)
     more = len(rows) > q.limit
     rows = rows[:q.limit]
-    return Page(cards(rows), encode_cursor(q.sort, rows[-1]) if more and rows else None)
+    return Page([_card(*row) for row in rows], encode_cursor(q.sort, rows[-1][0]) if more and rows else None)
 
 
 def tab_counts(user: User, q: ListQuery) -> dict[str, int]:
@@ -239,38 +238,33 @@ def tab_counts(user: User, q: ListQuery) -> dict[str, int]:
     return {"mine": int(row[0]), "unassigned": int(row[1]), "all": int(row[2])}
 
 
-def labels_by_conversation(ids: Sequence[int]) -> dict[int, list[int]]:
-    """Label ids of several conversations in one query."""
-    result: dict[int, list[int]] = {}
-    if not ids:
-        return result
-    for cid, lid in db.session.execute(sa.select(ConversationLabel.conversation_id, ConversationLabel.label_id)
-                                       .where(ConversationLabel.conversation_id.in_(list(ids)))
-                                       .order_by(ConversationLabel.label_id)):
-        result.setdefault(cid, []).append(lid)
-    return result
+CONTACT_COLUMNS = (Contact.name, Contact.email, Contact.phone, Contact.identifier)
 
 
-def contact_summary(contact: Contact | None) -> dict[str, Any] | None:
-    """The few contact fields a card shows."""
-    if contact is None:
-        return None
-    return {"id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone,
-            "identifier": contact.identifier}
+def _card_rows(where: sa.ColumnElement[bool], order: Sequence[sa.ColumnElement[Any]],
+               limit: int | None) -> list[sa.Row[Any]]:
+    """Conversations with their contact's card fields and label ids, in one statement."""
+    labels = (sa.select(sa.func.array_agg(pg.aggregate_order_by(ConversationLabel.label_id,
+                                                                 ConversationLabel.label_id)))
+              .where(ConversationLabel.conversation_id == Conversation.id).scalar_subquery())
+    stmt = (sa.select(Conversation, *CONTACT_COLUMNS, labels)
+            .join(Contact, Contact.id == Conversation.contact_id).where(where).order_by(*order))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(db.session.execute(stmt).all())
+
+
+def _card(conv: Conversation, name: str | None, email: str | None, phone: str | None, identifier: str | None,
+          labels: list[int] | None) -> dict[str, Any]:
+    data = conversation_to_dict(conv, "operator")
+    data["contact"] = {"id": conv.contact_id, "name": name, "email": email, "phone": phone, "identifier": identifier}
+    data["labels"] = list(labels or [])
+    return data
 
 
 def cards(convs: Sequence[Conversation]) -> list[dict[str, Any]]:
-    """Conversation cards: the operator shape plus contact summary and label ids (3 queries in all)."""
+    """Cards of these conversations (same order): operator shape, contact summary, label ids."""
     if not convs:
         return []
-    contact_ids = {c.contact_id for c in convs}
-    contacts = {ct.id: ct for ct in db.session.scalars(
-        sa.select(Contact).options(so.defer(Contact.search)).where(Contact.id.in_(contact_ids)))}
-    labels = labels_by_conversation([c.id for c in convs])
-    out = []
-    for conv in convs:
-        data = conversation_to_dict(conv, "operator")
-        data["contact"] = contact_summary(contacts.get(conv.contact_id))
-        data["labels"] = labels.get(conv.id, [])
-        out.append(data)
-    return out
+    found = {row[0].id: row for row in _card_rows(Conversation.id.in_([c.id for c in convs]), [], None)}
+    return [_card(*found[c.id]) for c in convs if c.id in found]

@@ -9,6 +9,7 @@ itself: no HTML from the server is ever trusted.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,8 @@ HEADLINE_OPTIONS = f'StartSel="{START}", StopSel="{STOP}", MaxWords=18, MinWords
                    'FragmentDelimiter=" … "'
 MAX_QUERY = 200
 MAX_TERMS = 8
+RECENT_WINDOW = 20_000
+CONTACTS_LIMIT = 10
 _TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
 
 
@@ -68,29 +71,58 @@ def _visible(user: User) -> list[sa.ColumnElement[bool]]:
     return [Conversation.inbox_id.in_(visible_inbox_ids(user) or [-1])]
 
 
+def _newest_matches(table: sa.Table, query: sa.ColumnElement[Any],
+                    filters: Callable[[sa.Select[Any], Any], sa.Select[Any]], limit: int) -> list[int]:
+    """Ids of the newest matching rows, fast for common and for rare words alike.
+
+    A common word is found among the newest ``RECENT_WINDOW`` rows (a bounded backward
+    scan of the primary key); only if that window holds too few matches are the older
+    rows searched through the GIN index, where a rare word has a short posting list.
+    """
+    recent = sa.select(table).order_by(table.c.id.desc()).limit(RECENT_WINDOW).subquery()
+    ids = list(db.session.scalars(filters(sa.select(recent.c.id), recent)
+                                  .where(recent.c.search.bool_op("@@")(query))
+                                  .order_by(recent.c.id.desc()).limit(limit)))
+    if len(ids) >= limit:
+        return ids
+    floor = db.session.scalar(sa.select(table.c.id).order_by(table.c.id.desc()).offset(RECENT_WINDOW - 1).limit(1))
+    if floor is None:
+        return ids
+    # "id + 0" keeps the planner off the primary-key order: the GIN bitmap is the cheap path here.
+    older = (filters(sa.select(table.c.id), table).where(table.c.search.bool_op("@@")(query), table.c.id < floor)
+             .order_by((table.c.id + 0).desc()).limit(limit - len(ids)))
+    return ids + list(db.session.scalars(older))
+
+
 def search(user: User, text: object, *, limit: int = 20) -> dict[str, Any]:
     """Messages (newest first) and contacts matching ``text`` among the inboxes ``user`` may see."""
     query = sa.func.to_tsquery("simple", build_tsquery(text))
     limit = max(1, min(limit, 50))
     visible = _visible(user)
-    # Match first (GIN), highlight only the page: ts_headline is costly per row.
-    hits = (sa.select(Message.id, Message.conversation_id, Message.type, Message.content, Message.created_at)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Message.search.bool_op("@@")(query), Message.type.in_(("incoming", "outgoing", "note")),
-                   Message.deleted_at.is_(None), *visible)
-            .order_by(Message.id.desc()).limit(limit).subquery())
+
+    def message_filters(stmt: sa.Select[Any], src: Any) -> sa.Select[Any]:
+        stmt = stmt.where(src.c.type.in_(("incoming", "outgoing", "note")), src.c.deleted_at.is_(None))
+        if visible:
+            stmt = stmt.join(Conversation, Conversation.id == src.c.conversation_id).where(*visible)
+        return stmt
+
+    def contact_filters(stmt: sa.Select[Any], src: Any) -> sa.Select[Any]:
+        return stmt.where(src.c.erased_at.is_(None), sa.exists().where(Conversation.contact_id == src.c.id, *visible))
+
+    message_ids = _newest_matches(Message.__table__, query, message_filters, limit)
     rows = db.session.execute(sa.select(
-        hits.c.id, hits.c.conversation_id, hits.c.type, hits.c.created_at,
-        sa.func.ts_headline("simple", hits.c.content, query, HEADLINE_OPTIONS),
+        Message.id, Message.conversation_id, Message.type, Message.created_at,
+        sa.func.ts_headline("simple", Message.content, query, HEADLINE_OPTIONS),
         Conversation.display_id, Conversation.status, Contact.id, Contact.name, Contact.email)
-        .join(Conversation, Conversation.id == hits.c.conversation_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
         .join(Contact, Contact.id == Conversation.contact_id)
-        .order_by(hits.c.id.desc())).all()
+        .where(Message.id.in_(message_ids)).order_by(Message.id.desc())).all() if message_ids else []
     messages = [{
         "message_id": r[0], "conversation_id": r[1], "type": r[2], "created_at": r[3].isoformat(),
         "snippet": segments(r[4]), "display_id": r[5], "status": r[6],
         "contact": {"id": r[7], "name": r[8], "email": r[9]},
     } for r in rows]
+    contact_ids = _newest_matches(Contact.__table__, query, contact_filters, CONTACTS_LIMIT)
     latest = (sa.select(Conversation.id, Conversation.display_id, Conversation.status)
               .where(Conversation.contact_id == Contact.id, *visible)
               .order_by(Conversation.id.desc()).limit(1).lateral())
@@ -100,8 +132,7 @@ def search(user: User, text: object, *, limit: int = 20) -> dict[str, Any]:
                                       query, HEADLINE_OPTIONS),
                   latest.c.id, latest.c.display_id, latest.c.status)
         .join(latest, sa.true())
-        .where(Contact.search.bool_op("@@")(query), Contact.erased_at.is_(None))
-        .order_by(Contact.id.desc()).limit(10)).all()
+        .where(Contact.id.in_(contact_ids)).order_by(Contact.id.desc())).all() if contact_ids else []
     contacts = [{
         "id": r[0], "name": r[1], "email": r[2], "phone": r[3], "snippet": segments(r[4]),
         "conversation_id": r[5], "display_id": r[6], "status": r[7],

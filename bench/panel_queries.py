@@ -1,0 +1,244 @@
+"""Operator panel query benchmark: list, filtered list, search and open on 100k/1M data.
+
+Runs on its own embedded PostgreSQL in ``instance/bench/pg`` (git-ignored) and builds the
+dataset with ``flask messenger seed-bench`` the first time (100,000 conversations,
+1,000,000 messages); later runs reuse it. Each API call goes through the real Flask
+app in-process (routing, session, services, SQL, JSON), so the times are server time
+without the network. Before measuring, the SQL of each kind of call is EXPLAINed and
+any sequential scan of conversations, messages or contacts is reported.
+
+Prints, as its last line:
+``{"name": "panel_queries", "list_p95_ms": …, "filtered_p95_ms": …, "search_p95_ms": …, "open_p95_ms": …}``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CONVERSATIONS = 100_000
+MESSAGES = 1_000_000
+BIG_TABLES = ("conversations", "messages", "contacts", "conversation_labels")
+
+
+def p95(samples: list[float]) -> float:
+    """95th percentile in milliseconds, one decimal."""
+    ordered = sorted(samples)
+    return round(ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000, 1)
+
+
+class Recorder:
+    """Collects the SQL statements the app runs, to EXPLAIN them."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, Any]] = []
+        self.on = False
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if self.on and statement.lstrip().upper().startswith("SELECT"):
+            self.statements.append((statement, parameters))
+
+
+def explain(engine: Any, statements: list[tuple[str, Any]]) -> tuple[list[str], list[tuple[float, str]]]:
+    """Sequential scans of the big tables in these plans, and each statement's execution time."""
+    problems, timings = [], []
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        for statement, params in statements:
+            cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
+            plan = "\n".join(row[0] for row in cur.fetchall())
+            short = " ".join(statement.split())[:200]
+            for table in BIG_TABLES:
+                if re.search(rf"Seq Scan on {table}\b", plan):
+                    problems.append(f"Seq Scan on {table} in: {short}…")
+            found = re.search(r"Execution Time: ([0-9.]+) ms", plan)
+            timings.append((float(found.group(1)) if found else 0.0, short))
+    finally:
+        raw.close()
+    return problems, timings
+
+
+def main() -> None:  # noqa: C901 - a linear script
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40, help="samples per query shape")
+    parser.add_argument("--verbose", action="store_true", help="print the slowest statements (EXPLAIN ANALYZE)")
+    parser.add_argument("--data-dir", default=str(ROOT / "instance" / "bench"))
+    args = parser.parse_args()
+
+    from flask_migrate import upgrade
+
+    from messenger import create_app
+    from messenger.config import normalise_database_url
+    from messenger.devservers import ensure_database
+    from messenger.devservers import start_postgres
+    from messenger.devservers import start_redis
+
+    base = Path(args.data_dir)
+    pg = start_postgres(base / "pg")
+    redis = start_redis(base / "redis", persist=False)
+    try:
+        url = ensure_database(pg.url, "messenger_bench")
+        os.environ.setdefault("MESSENGER_INSTANCE", str(base / "instance"))
+        app = create_app({
+            "SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "REDIS_URL": redis.url,
+            "RATELIMIT_STORAGE_URI": "redis+" + redis.url, "RATELIMIT_ENABLED": False,
+            "SECRET_KEY": "bench-secret", "WTF_CSRF_ENABLED": False, "TESTING": True,
+        })
+        import sqlalchemy as sa
+
+        from messenger.extensions import db
+
+        with app.app_context():
+            upgrade()
+            have = db.session.scalar(sa.text("SELECT count(*) FROM conversations"))
+            if have < CONVERSATIONS:
+                print(f"seeding {CONVERSATIONS} conversations / {MESSAGES} messages …", flush=True)
+                started = time.monotonic()
+                result = app.test_cli_runner().invoke(args=["messenger", "seed-bench", "--conversations",
+                                                            str(CONVERSATIONS), "--messages", str(MESSAGES)])
+                print(result.output.strip(), f"(wall {time.monotonic() - started:.1f}s)", flush=True)
+                if result.exit_code != 0:
+                    raise SystemExit(f"seeding failed: {result.exception!r}")
+            counts = db.session.execute(sa.text(
+                "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages)")).one()
+            print(f"dataset: {counts[0]} conversations, {counts[1]} messages", flush=True)
+            agent_email = "bench-op2@example.com"   # an agent: the inbox-visibility filter applies
+            me_id = db.session.scalar(sa.text("SELECT id FROM users WHERE email = :e"), {"e": agent_email})
+            inbox_ids = list(db.session.scalars(sa.text(
+                "SELECT inbox_id FROM inbox_members WHERE user_id = :u ORDER BY inbox_id"), {"u": me_id}))
+            team_id = db.session.scalar(sa.text("SELECT id FROM teams WHERE name = 'Bench team 1'"))
+            label_id = db.session.scalar(sa.text("SELECT id FROM labels WHERE name = 'vip'"))
+            rng = random.Random(7)
+            sample_ids = list(db.session.scalars(sa.text(
+                "SELECT id FROM conversations TABLESAMPLE SYSTEM (1) LIMIT 400")))
+            emails = list(db.session.scalars(sa.text(
+                "SELECT email FROM contacts TABLESAMPLE SYSTEM (1) WHERE email IS NOT NULL LIMIT 50")))
+            db.session.remove()
+
+        client = app.test_client()
+        resp = client.post("/login", data={"email": agent_email, "password": "bench-password"})
+        assert resp.status_code == 302, resp.status_code
+
+        def call(path: str, **params: Any) -> dict[str, Any]:
+            r = client.get(path, query_string=params)
+            assert r.status_code == 200, (path, params, r.status_code, r.get_data(as_text=True)[:300])
+            return r.get_json()  # type: ignore[no-any-return]
+
+        def timed(fn: Callable[[], Any]) -> float:
+            t0 = time.perf_counter()
+            fn()
+            return time.perf_counter() - t0
+
+        tabs = ("all", "mine", "unassigned")
+        sorts = ("latest", "newest", "priority", "oldest_waiting")
+
+        def list_shapes() -> list[Callable[[], Any]]:
+            shapes: list[Callable[[], Any]] = []
+            for tab in tabs:
+                for sort in sorts:
+                    shapes.append(lambda tab=tab, sort=sort: call("/api/v1/conversations", tab=tab, sort=sort,
+                                                                  limit=50))
+            return shapes
+
+        # Keyset pages deep in the list: walk 30 pages once to collect cursors, then time them.
+        cursors: list[tuple[str, str, str]] = []
+        for tab in tabs:
+            for sort in ("latest", "oldest_waiting"):
+                cursor = None
+                for _ in range(30):
+                    page = call("/api/v1/conversations", tab=tab, sort=sort, limit=50,
+                                **({"cursor": cursor} if cursor else {}))
+                    cursor = page["next_cursor"]
+                    if not cursor:
+                        break
+                    cursors.append((tab, sort, cursor))
+        filtered_shapes: list[Callable[[], Any]] = [
+            lambda: call("/api/v1/conversations", tab="all", status="pending", limit=50),
+            lambda: call("/api/v1/conversations", tab="all", status="resolved", limit=50),
+            lambda: call("/api/v1/conversations", tab="all", status="any", limit=50),
+            lambda: call("/api/v1/conversations", tab="mine", status="snoozed", limit=50),
+            lambda: call("/api/v1/conversations", tab="all", inbox_id=inbox_ids[0], limit=50),
+            lambda: call("/api/v1/conversations", tab="all", team_id=team_id, limit=50),
+            lambda: call("/api/v1/conversations", tab="all", label_id=label_id, limit=50),
+            lambda: call("/api/v1/conversations", tab="all", priority=4, limit=50),
+            lambda: call("/api/v1/conversations", tab="unassigned", inbox_id=inbox_ids[1], sort="oldest_waiting",
+                         limit=50),
+            lambda: call("/api/v1/conversations", tab="all", status="any", sort="priority", label_id=label_id,
+                         limit=50),
+        ]
+        words = ["refund", "invoice missing", "password", "delivery late", "webhook", "coupon expired",
+                 "charged twice", "checkout", "license", "mobile app"]
+        search_terms = words + emails[:10] + ["+1 555 0004242", "customer4242"]
+
+        def open_conversation(cid: int) -> None:
+            call(f"/api/v1/conversations/{cid}")
+            call(f"/api/v1/conversations/{cid}/messages", limit=50)
+
+        # EXPLAIN one call of each kind.
+        recorder = Recorder()
+        with app.app_context():
+            sa.event.listen(db.engine, "before_cursor_execute", recorder)
+            recorder.on = True
+            for shape in list_shapes()[:4] + filtered_shapes:
+                shape()
+            tab, sort, cursor = cursors[len(cursors) // 2]
+            call("/api/v1/conversations", tab=tab, sort=sort, limit=50, cursor=cursor)
+            call("/api/v1/search", q="refund")
+            call("/api/v1/search", q=emails[0])
+            open_conversation(sample_ids[0])
+            recorder.on = False
+            problems, timings = explain(db.engine, [s for s in recorder.statements
+                                                    if any(t in s[0] for t in BIG_TABLES)])
+        print(f"EXPLAIN: {len(recorder.statements)} statements checked; "
+              + ("all use indexes on the big tables" if not problems else f"{len(problems)} sequential scans"),
+              flush=True)
+        for line in problems:
+            print("  ", line, flush=True)
+        if args.verbose:
+            for ms, short in sorted(timings, reverse=True)[:12]:
+                print(f"  {ms:7.2f} ms  {short}", flush=True)
+
+        # Warm up, then measure.
+        for shape in list_shapes():
+            shape()
+        list_samples: list[float] = []
+        filtered_samples: list[float] = []
+        search_samples: list[float] = []
+        open_samples: list[float] = []
+        shapes = list_shapes()
+        for _ in range(args.rounds):
+            list_samples.append(timed(rng.choice(shapes)))
+            tab, sort, cursor = rng.choice(cursors)
+            list_samples.append(timed(lambda: call("/api/v1/conversations", tab=tab, sort=sort, limit=50,
+                                                   cursor=cursor)))
+            filtered_samples.append(timed(rng.choice(filtered_shapes)))
+            q = rng.choice(search_terms)
+            search_samples.append(timed(lambda: call("/api/v1/search", q=q)))
+            cid = rng.choice(sample_ids)
+            open_samples.append(timed(lambda: open_conversation(cid)))
+        for name, samples in (("list", list_samples), ("filtered", filtered_samples), ("search", search_samples),
+                              ("open", open_samples)):
+            print(f"{name:9s} n={len(samples):4d} median={statistics.median(samples) * 1000:6.1f} ms "
+                  f"p95={p95(samples):6.1f} ms max={max(samples) * 1000:6.1f} ms", flush=True)
+        print(json.dumps({"name": "panel_queries", "list_p95_ms": p95(list_samples),
+                          "filtered_p95_ms": p95(filtered_samples), "search_p95_ms": p95(search_samples),
+                          "open_p95_ms": p95(open_samples)}), flush=True)
+    finally:
+        redis.stop()
+        pg.stop()
+
+
+if __name__ == "__main__":
+    main()
