@@ -15,10 +15,12 @@ from messenger.extensions import db
 from messenger.jobs import get_queue
 from messenger.jobs.assignment import assign_conversation
 from messenger.jobs.assignment import sweep_assignments
+from messenger.models import Conversation
 from messenger.models import Event
 from messenger.models import Inbox
 from messenger.models import Team
 from messenger.models import TeamMember
+from messenger.models import User
 from messenger.services import assignment
 from messenger.services import conversations as conv_service
 from messenger.services import messages as msg_service
@@ -44,6 +46,16 @@ def _load(user_id: int, count: int) -> None:
     other = make_inbox()
     for _ in range(count):
         make_conversation(other, assignee_id=user_id)
+
+
+def _two_operators_one_assigned(app, **settings: object) -> tuple[User, User, int]:  # type: ignore[no-untyped-def]
+    """An auto inbox, two online operators, one conversation assigned (round robin: the first)."""
+    inbox = _auto_inbox(**settings)
+    first, second = make_user(inboxes=[inbox]), make_user(inboxes=[inbox])
+    c = make_conversation(inbox).id
+    work(app)
+    assert conv(c).assignee_id == first.id
+    return first, second, c
 
 
 def test_round_robin_cycles_over_online_operators_in_a_durable_order(app):
@@ -154,12 +166,9 @@ def test_an_operator_coming_online_drains_the_queue(app):
 
 
 def test_jobs_are_idempotent(app):
-    inbox = _auto_inbox()
-    make_user(inboxes=[inbox])
-    make_user(inboxes=[inbox])
-    c = make_conversation(inbox).id
-    work(app)
-    first = conv(c).assignee_id
+    user, _, c = _two_operators_one_assigned(app)
+    first = user.id
+    inbox = db.session.get(Inbox, conv(c).inbox_id)
     version = conv(c).version
     assert assign_conversation(c) == first
     get_queue("assignment").enqueue("messenger.jobs.assignment.assign_conversation", c)
@@ -235,11 +244,7 @@ def _escalation_jobs() -> list[str]:
 
 
 def test_escalation_reassigns_after_the_timeout_and_a_first_reply_cancels_it(app):
-    inbox = _auto_inbox(first_reply_timeout_s=1)
-    slow, quick = make_user(inboxes=[inbox]), make_user(inboxes=[inbox])
-    c = make_conversation(inbox).id
-    work(app)
-    assert conv(c).assignee_id == slow.id
+    slow, quick, c = _two_operators_one_assigned(app, first_reply_timeout_s=1)
     assert len(_escalation_jobs()) == 1
     time.sleep(1.2)
     work(app, scheduler=True)
@@ -257,10 +262,7 @@ def test_escalation_reassigns_after_the_timeout_and_a_first_reply_cancels_it(app
 
 
 def test_a_stale_or_repeated_escalation_changes_nothing(app):
-    inbox = _auto_inbox(first_reply_timeout_s=60)
-    first, second = make_user(inboxes=[inbox]), make_user(inboxes=[inbox])
-    c = make_conversation(inbox).id
-    work(app)
+    first, second, c = _two_operators_one_assigned(app, first_reply_timeout_s=60)
     row = conv(c)
     token = assignment._escalation_token(row.assignee_id, row.assigned_at)
     assert token is not None
@@ -276,10 +278,8 @@ def test_escalation_to_a_team(app):
     first = make_user(inboxes=[inbox])
     outside_team = make_user(inboxes=[inbox], availability="busy")
     senior = make_user(inboxes=[inbox], availability="offline")
-    team = Team(name=f"Seniors {uuid.uuid4().hex[:6]}")
-    db.session.add(team)
-    db.session.flush()
-    db.session.add(TeamMember(team_id=team.id, user_id=senior.id))
+    team = db.session.get(Team, _team(senior.id))
+    assert team is not None
     db.session.execute(sa.update(Inbox).where(Inbox.id == inbox.id).values(escalation_team_id=team.id))
     db.session.commit()
     c = make_conversation(inbox).id
@@ -294,11 +294,7 @@ def test_escalation_to_a_team(app):
 
 
 def test_escalation_notify_mode_keeps_the_assignee_and_says_so_once(app):
-    inbox = _auto_inbox(first_reply_timeout_s=1, escalation_mode="notify")
-    op = make_user(inboxes=[inbox])
-    make_user(inboxes=[inbox])
-    c = make_conversation(inbox).id
-    work(app)
+    op, _, c = _two_operators_one_assigned(app, first_reply_timeout_s=1, escalation_mode="notify")
     row = conv(c)
     token = assignment._escalation_token(row.assignee_id, row.assigned_at)
     time.sleep(1.2)
@@ -307,3 +303,42 @@ def test_escalation_notify_mode_keeps_the_assignee_and_says_so_once(app):
     assert conv(c).assignee_id == op.id
     notes = activities(c, "escalation")
     assert len(notes) == 1 and notes[0].content == f"No reply within 1 second from {op.name}"
+
+
+def _team(*members: int) -> int:
+    team = Team(name=f"Team {uuid.uuid4().hex[:6]}")
+    db.session.add(team)
+    db.session.flush()
+    db.session.add_all(TeamMember(team_id=team.id, user_id=uid) for uid in members)
+    db.session.commit()
+    return team.id
+
+
+def test_a_team_conversation_waits_for_its_team_without_blocking_the_queue(app):
+    inbox = _auto_inbox()
+    generalist = make_user(inboxes=[inbox], availability="offline")
+    expert = make_user(inboxes=[inbox], availability="offline")
+    team_id = _team(expert.id)
+    for_team = make_conversation(inbox, team_id=team_id).id
+    anyone = make_conversation(inbox).id
+    work(app)
+    set_user(generalist.id, availability="online")
+    assignment.on_operator_online(generalist.id)
+    work(app)
+    # The older conversation needs the team; the generalist takes the next one instead.
+    assert conv(for_team).assignee_id is None and conv(anyone).assignee_id == generalist.id
+    set_user(expert.id, availability="online")
+    assignment.on_operator_online(expert.id)
+    work(app)
+    assert conv(for_team).assignee_id == expert.id
+
+
+def test_sweeper_escalates_a_timer_that_redis_lost(app):
+    _, second, c = _two_operators_one_assigned(app, first_reply_timeout_s=5)
+    app.extensions["redis"].flushdb()  # the scheduled escalation is gone
+    db.session.execute(sa.update(Conversation).where(Conversation.id == c).values(
+        assigned_at=ago(5 + assignment.ESCALATION_GRACE_S + 1)))
+    db.session.commit()
+    assert sweep_assignments()["escalated"] == 1
+    assert conv(c).assignee_id == second.id and len(activities(c, "escalation")) == 1
+    assert sweep_assignments()["escalated"] == 0

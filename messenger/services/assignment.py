@@ -24,6 +24,7 @@ to me", another inbox sharing the operator).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -398,7 +399,7 @@ def _eligible(inbox_id: int, team_id: int | None) -> sa.Select[Any]:
     return query
 
 
-def _free_seats(inbox: Inbox, *, team_id: int | None = None, exclude: set[int | None] = frozenset()) -> list[Seat]:
+def _free_seats(inbox: Inbox, *, team_id: int | None = None, exclude: Collection[int | None] = ()) -> list[Seat]:
     """Online members below both capacities, each locked and re-counted; ordered by user id."""
     candidates = [uid for uid in db.session.scalars(_eligible(inbox.id, team_id)) if uid not in exclude]
     if not candidates:
@@ -447,24 +448,24 @@ def _claim_next(inbox_id: int) -> int | None:
         inbox = db.session.get(Inbox, inbox_id, populate_existing=True)
         if inbox is None or not inbox.auto_assignment:
             return None
-        waiting = db.session.execute(
-            sa.select(Conversation.id, Conversation.team_id).where(_queue_filter(inbox_id))
-            .order_by(Conversation.waiting_since, Conversation.id).limit(200)).all()
-        if not waiting:
-            return None
+        if not db.session.scalar(sa.select(sa.exists().where(_queue_filter(inbox_id)))):
+            return None  # nothing waits: no operator lock taken
         all_seats = _free_seats(inbox)
         if not all_seats:
             return None
-        team_seats: dict[int, set[int]] = {}
-        for conversation_id, team_id in waiting:
+        free = {seat.user_id for seat in all_seats}
+        teams = set(db.session.scalars(sa.select(TeamMember.team_id).where(TeamMember.user_id.in_(free))))
+        # Oldest first, skipping only conversations of teams with nobody free (no head-of-line blocking).
+        candidates = db.session.execute(
+            sa.select(Conversation.id, Conversation.team_id).where(
+                _queue_filter(inbox_id), sa.or_(Conversation.team_id.is_(None), Conversation.team_id.in_(teams)))
+            .order_by(Conversation.waiting_since, Conversation.id).limit(20)).all()
+        for conversation_id, team_id in candidates:
             seats = all_seats
             if team_id is not None:
-                if team_id not in team_seats:
-                    team_seats[team_id] = set(db.session.scalars(
-                        sa.select(TeamMember.user_id).where(TeamMember.team_id == team_id)))
-                seats = [s for s in all_seats if s.user_id in team_seats[team_id]]
-            if not seats:
-                continue
+                members = set(db.session.scalars(sa.select(TeamMember.user_id).where(
+                    TeamMember.team_id == team_id, TeamMember.user_id.in_(free))))
+                seats = [s for s in all_seats if s.user_id in members]
             conv = _lock_conversation(conversation_id, skip_locked=True)
             if conv is None or not _is_queued(conv) or conv.team_id != team_id:
                 continue
