@@ -81,7 +81,6 @@ def uploads(app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # ty
     monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
     monkeypatch.setitem(app.config, "CLAMD_SOCKET", "")
     monkeypatch.setitem(app.config, "CLAMD_HOST", "")
-    monkeypatch.setitem(app.config, "RATELIMIT_ENABLED", False)
     return tmp_path / "uploads"
 
 
@@ -629,3 +628,18 @@ def test_sweep_rescans_stuck_pending_files_and_purges_old_unsent_uploads(client,
     assert [p.name for p in files_in(uploads, "quarantine")] == [keys["virus.txt"]]
     assert any(j.startswith("attachments-sweep-") for j in Queue("scanning", connection=redis)
                .scheduled_job_registry.get_job_ids())
+
+
+def test_multi_picture_jpeg_from_a_phone_camera_is_accepted(client, chat, uploads) -> None:
+    buf = io.BytesIO()
+    first, second = Image.new("RGB", (60, 40), (1, 2, 3)), Image.new("RGB", (60, 40), (9, 9, 9))
+    first.save(buf, "MPO", save_all=True, append_images=[second])
+    with Image.open(io.BytesIO(buf.getvalue())) as probe:
+        assert probe.format == "MPO"
+    resp = visitor_upload(client, chat, buf.getvalue(), "PXL_2026.jpg")
+    assert resp.status_code == 201, resp.get_json()
+    att = scan(resp.get_json()["id"])
+    assert att.status == "clean" and (att.width, att.height) == (60, 40)
+    served = visitor_get(client, chat, att.key)
+    with Image.open(io.BytesIO(served.data)) as img:
+        assert img.format == "JPEG"

@@ -90,7 +90,6 @@ def setup(app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any
     monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
     monkeypatch.setitem(app.config, "CLAMD_SOCKET", "")
     monkeypatch.setitem(app.config, "CLAMD_HOST", "")
-    monkeypatch.setitem(app.config, "RATELIMIT_ENABLED", False)
     inbox = make_inbox()
     visitor, token = make_visitor(inbox)
     conv = make_conversation(inbox, visitor)

@@ -121,6 +121,9 @@ ALLOWED_TYPES: dict[str, FileType] = {
     "application/zip": FileType("archive", ("zip",)),
 }
 RASTER_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+# Pillow format → detected type; MPO is the multi-picture JPEG many phone cameras write.
+_PILLOW_FORMATS = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
+                   "WEBP": "image/webp"}
 ZIP_BASED = frozenset({"application/zip"} | {m for m in ALLOWED_TYPES if m.startswith((_OOXML, _ODF))})
 # Zip-based office files that libmagic may report as plain zip when their first member is unusual.
 _ZIP_OFFICE_BY_EXTENSION = {t.extensions[0]: m for m, t in ALLOWED_TYPES.items() if m.startswith((_OOXML, _ODF))}
@@ -291,7 +294,7 @@ def _check_image(path: Path, mime: str) -> tuple[int, int]:
                 if width * height > max_pixels or width * height * frames > 4 * max_pixels:
                     raise ValidationError(f"This image has too many pixels (limit {max_pixels:,}).",
                                           code="image_too_large", limit=max_pixels)
-                if Image.MIME.get(img.format or "") != mime:
+                if _PILLOW_FORMATS.get(img.format or "") != mime:
                     raise ValidationError("This image could not be read.", code="invalid_image")
                 img.verify()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -44,6 +44,14 @@ def _upload_limit() -> str:
     return str(current_app.config.get("UPLOAD_RATE_LIMIT", "30 per minute"))
 
 
+def _download_limit() -> str:
+    return str(current_app.config.get("ATTACHMENT_DOWNLOAD_RATE_LIMIT", "300 per minute"))
+
+
+# The widget API's header check (token, origin, block list) without a view of its own.
+_require_header_visitor = visitor_required(lambda: None)
+
+
 @bp.route(f"{API}/conversations/<int(max=2147483647):conversation_id>/attachments", methods=["POST"])
 @limiter.limit(_upload_limit, key_func=client_ip)
 @visitor_required
@@ -55,6 +63,7 @@ def upload(conversation_id: int) -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/attachment-urls", methods=["POST"])
+@limiter.limit(_download_limit, key_func=client_ip)
 @visitor_required
 def signed_urls() -> ResponseReturnValue:
     """Signed download URLs for the visitor's clean attachments (unknown or not ready ids are left out)."""
@@ -88,7 +97,7 @@ def _signed_url(key: str, variant: str) -> str:
 def _visitor_for(key: str, variant: str) -> None:
     """``g.visitor`` from the token header, else from a signature bound to this key and variant."""
     if request.headers.get("X-Visitor-Token") is not None or "sig" not in request.args:
-        visitor_required(lambda: None)()
+        _require_header_visitor()
         return
     claims = attachment_urls.read(request.args.get("sig"), key, variant)
     visitor = attachment_service.visitor_for_url(claims) if claims is not None else None
@@ -104,6 +113,7 @@ def _visitor_for(key: str, variant: str) -> None:
 
 
 @bp.route(f"{API}/attachments/<key>", methods=["GET"])
+@limiter.limit(_download_limit, key_func=client_ip)
 def download(key: str) -> ResponseReturnValue:
     """The file itself (``Content-Disposition: attachment`` unless a raster image)."""
     _visitor_for(key, "file")
@@ -112,6 +122,7 @@ def download(key: str) -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/attachments/<key>/thumb", methods=["GET"])
+@limiter.limit(_download_limit, key_func=client_ip)
 def download_thumb(key: str) -> ResponseReturnValue:
     """The image preview (made by the scan job)."""
     _visitor_for(key, "thumb")
