@@ -35,9 +35,17 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: object) -> bool:
+    """A client-sent integer id that can exist: no bools, no negatives, nothing past int4."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 def get_for_operator(user: User, conversation_id: object, *, lock: bool = False) -> Conversation:
     """The conversation if ``user`` may see its inbox; NotFound otherwise."""
-    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool) or conversation_id <= 0:
+    if not valid_id(conversation_id):
         raise NotFound("No such conversation.")
     conv = db.session.get(Conversation, conversation_id, with_for_update=lock or None, populate_existing=lock)
     if conv is None or not can_see_inbox(user, conv.inbox_id):
@@ -47,7 +55,7 @@ def get_for_operator(user: User, conversation_id: object, *, lock: bool = False)
 
 def get_for_visitor(visitor: Visitor, conversation_id: object, *, lock: bool = False) -> Conversation:
     """The conversation if it belongs to this visitor's contact in this inbox; NotFound otherwise."""
-    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool) or conversation_id <= 0:
+    if not valid_id(conversation_id):
         raise NotFound("No such conversation.")
     conv = db.session.get(Conversation, conversation_id, with_for_update=lock or None, populate_existing=lock)
     if conv is None or conv.contact_id != visitor.contact_id or conv.inbox_id != visitor.inbox_id:
