@@ -195,3 +195,21 @@ def test_builtin_scanner_through_the_worker_with_image_thumbnail_event(client, s
     atts = msg_service.attachments_by_message([sent.message.id])[sent.message.id]
     payload = msg_service.message_to_dict(sent.message, "visitor", atts)
     assert {a["id"]: a["status"] for a in payload["attachments"]} == {bad: "infected", image: "clean"}
+
+
+def test_an_operators_unsent_upload_never_reaches_the_visitor_stream(client, setup) -> None:
+    from messenger.services import attachments as attachment_service
+    from tests.factories import make_user
+    from tests.test_attachments import _Source
+
+    op = make_user(inboxes=[setup["inbox"]])
+    draft = attachment_service.upload_by_operator(op, setup["conv"].id, _Source("wrong-customer.pdf", PDF)).key
+    sent = attachment_service.upload_by_operator(op, setup["conv"].id, _Source("offer.pdf", PDF)).key
+    run_jobs(setup)
+    msg_service.send_operator_message(op, setup["conv"].id, "here", "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2910",
+                                      attachment_keys=[sent])
+    events = attachment_events(setup["conv"].id)
+    assert [(e["id"], e["status"], e["private"]) for e in events if e["id"] == draft] == [(draft, "clean", True)]
+    # Scanned while still a draft: private; once sent in a reply, the visitor gets it.
+    assert [(e["status"], e["message_id"] is not None, e["private"]) for e in events if e["id"] == sent] == [
+        ("clean", False, True), ("clean", True, False)]
