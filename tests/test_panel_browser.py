@@ -119,6 +119,14 @@ def test_panel_live_reply_resolve_draft_canned(live_server, browser, artifacts, 
         assert db.session.scalar(sa.select(Message.content).where(
             Message.conversation_id == grace, Message.type == "outgoing")) == "We are fixing the VAT line today."
 
+        # An attachment by the file button, with progress, sent with the reply.
+        page.set_input_files("#attach-input", files=[{"name": "steps.txt", "mimeType": "text/plain",
+                                                      "buffer": b"1. open settings\n2. click export\n"}])
+        page.wait_for_selector("#uploads .upload.done")
+        page.fill("#composer-input", "Here are the steps")
+        page.press("#composer-input", "Enter")
+        page.wait_for_selector(".msg.outgoing:not(.pending) .att >> text=steps.txt")
+
         # Canned response with "/" and keyboard selection.
         page.fill("#composer-input", "")
         page.type("#composer-input", "/ref")
@@ -151,6 +159,12 @@ def test_panel_live_reply_resolve_draft_canned(live_server, browser, artifacts, 
         page.wait_for_selector("#help-overlay:not([hidden])")
         page.screenshot(path=str(artifacts / "panel-help.png"))
         page.keyboard.press("Escape")
+
+        # Assign to me with the keyboard shortcut.
+        page.keyboard.press("a")
+        wait_until(page, f"document.querySelector('#act-assign').value === 'user:{me.id}'")
+        db.session.expire_all()
+        assert db.session.get(Conversation, grace).assignee_id == me.id
 
         # Resolve with the keyboard shortcut.
         page.keyboard.press("e")

@@ -1,6 +1,7 @@
 // The composer: reply / private note, Enter to send, per-conversation drafts shared across
 // tabs, "/" canned responses, emoji, attachments with progress, typing + collision warning.
 
+import {uploadFile} from "../shared/upload.js";
 import {ApiError, csrfToken, get, post} from "./api.js";
 import {applyConflict} from "./conversation.js";
 import {$, h, toast, uuid} from "./dom.js";
@@ -187,27 +188,22 @@ export class Composer {
     if (!this.convId) return;
     for (const file of files.slice(0, 10)) {
       const bar = h("progress", {max: 100, value: 0});
-      const item = {key: null, name: file.name, done: false, failed: false};
+      const item = {key: null, name: file.name, done: false, failed: false, abort: () => {}};
       const remove = h("button", {type: "button", class: "icon-btn", "aria-label": `Remove ${file.name}`, onclick: () => {
-        xhr.abort(); this.uploads = this.uploads.filter((u) => u !== item); item.el.remove();
+        item.abort(); this.uploads = this.uploads.filter((u) => u !== item); item.el.remove();
       }}, "×");
       item.el = h("div", {class: "upload"}, h("span", {}, file.name), bar, remove);
       $("#uploads").append(item.el);
       this.uploads.push(item);
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", `/api/v1/conversations/${this.convId}/attachments`);
-      xhr.setRequestHeader("X-CSRFToken", csrfToken());
-      xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100); };
-      xhr.onload = () => {
-        let body = {};
-        try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
-        if (xhr.status === 201) { item.key = body.id; item.done = true; bar.value = 100; }
-        else { item.failed = true; item.el.classList.add("error"); bar.replaceWith(h("span", {}, body.message || "upload failed")); }
-      };
-      xhr.onerror = () => { item.failed = true; item.el.classList.add("error"); bar.replaceWith(h("span", {}, "network error")); };
-      const form = new FormData();
-      form.append("file", file);
-      xhr.send(form);
+      const upload = uploadFile(`/api/v1/conversations/${this.convId}/attachments`, file,
+        {headers: {"X-CSRFToken": csrfToken()}, onProgress: (pct) => { bar.value = pct; }});
+      item.abort = upload.abort;
+      upload.promise.then((body) => { item.key = body.id; item.done = true; bar.value = 100; item.el.classList.add("done"); }).catch((err) => {
+        if (err.code === "aborted") return;
+        item.failed = true;
+        item.el.classList.add("error");
+        bar.replaceWith(h("span", {}, err.message));
+      });
     }
   }
 

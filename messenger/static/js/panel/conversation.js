@@ -1,5 +1,6 @@
 // The open conversation: header actions, messages grouped by day, scroll-up paging, live updates.
 
+import {attachmentLabel, formatSize, isPreviewable} from "../shared/upload.js";
 import {ApiError, get, post, put} from "./api.js";
 import {$, clock, contactName, dayLabel, h, toast} from "./dom.js";
 import {emit, inboxName, mergeCard, operatorName, store} from "./store.js";
@@ -201,19 +202,16 @@ export class ConversationView {
     else this.assign({team_id: Number(raw)});
   }
 
-  /** Manual assignment through the routing API (docs/contracts.md). */
+  /** Manual assignment through the routing API (POST /assign; docs/contracts.md). */
   assign(target) {
     if (!this.id) return;
-    const base = `/api/v1/conversations/${this.id}`;
-    let call;
-    if (target.unassign) call = () => post(`${base}/unassign`, {version: this.card.version});
-    else if (target.team_id) call = () => post(`${base}/assign`, {team_id: target.team_id, version: this.card.version});
-    else call = () => post(`${base}/assign`, {user_id: target.user_id, version: this.card.version});
+    const body = {version: this.card.version};
+    if (target.unassign) body.user_id = null;
+    else if (target.team_id) body.team_id = target.team_id;
+    else body.user_id = target.user_id;
     const name = target.user_id === store.me.id ? "you" : target.user_id ? operatorName(target.user_id) : "";
-    return this.action(async () => {
-      const result = await call();
-      return result.conversation || result;
-    }, name ? `Assigned to ${name}` : "Assignment updated");
+    return this.action(() => post(`/api/v1/conversations/${this.id}/assign`, body),
+      target.unassign ? "Unassigned" : name ? `Assigned to ${name}` : "Assigned to the team");
   }
 
   // ---- messages -------------------------------------------------------------------------
@@ -309,22 +307,15 @@ export class ConversationView {
     if (!list || !list.length) return null;
     return h("div", {class: "atts"}, list.map((a) => {
       const href = `/api/v1/attachments/${encodeURIComponent(a.id)}`;
-      if (a.status === "infected") return h("span", {class: "att bad"}, `⚠ ${a.filename} was blocked by the virus scanner`);
-      if (a.status === "pending") return h("span", {class: "att"}, `⏳ ${a.filename} (checking…)`);
-      if (a.status === "error") return h("span", {class: "att bad"}, `⚠ ${a.filename} could not be checked`);
-      if (a.has_thumbnail) {
+      const label = attachmentLabel(a);
+      if (label) return h("span", {class: `att${a.status === "pending" ? "" : " bad"}`}, `${a.filename}: ${label}`);
+      if (isPreviewable(a)) {
         return h("a", {class: "att img", href, target: "_blank", rel: "noopener", title: a.filename},
           h("img", {src: `${href}/thumb`, alt: a.filename, loading: "lazy"}));
       }
-      return h("a", {class: "att", href, target: "_blank", rel: "noopener"}, `📄 ${a.filename}`, h("span", {class: "muted"}, size(a.size)));
+      return h("a", {class: "att", href, target: "_blank", rel: "noopener"}, a.filename, h("span", {class: "muted"}, formatSize(a.size)));
     }));
   }
-}
-
-function size(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1048576) return `${(bytes / 1024).toFixed(0)} KB`;
-  return `${(bytes / 1048576).toFixed(1)} MB`;
 }
 
 function snoozeTime(kind) {

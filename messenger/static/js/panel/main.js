@@ -1,13 +1,13 @@
 // Panel bootstrap: wires the list, the conversation, the composer, the sidebar, search,
 // the live stream, keyboard shortcuts, notifications and the column resizers.
 
+import {connectShared} from "../shared/tabstream.js";
 import {get, post} from "./api.js";
 import {Composer} from "./composer.js";
 import {ConversationView} from "./conversation.js";
 import {$, $$, contactName, h, isTyping, toast} from "./dom.js";
 import {ConversationList} from "./list.js";
 import {alertOperator, bindSettings, setTitleCount} from "./notify.js";
-import {connectStream} from "./realtime.js";
 import {Search} from "./search.js";
 import {Sidebar} from "./sidebar.js";
 import {emit, mergeCard, on, store} from "./store.js";
@@ -174,8 +174,9 @@ async function onEvent(kind, data) {
 }
 
 function onStatus(state) {
-  const el = $("#conn-status");
-  el.textContent = ["live", "open", "connected", "leader", "follower"].includes(state) ? "" : state === "polling" ? "Live updates by polling" : "Reconnecting…";
+  if (state === "unauthorized") { location.href = "/login?next=/app"; return; }
+  $("#conn-status").textContent = {live: "", polling: "Live updates by polling", connecting: "Connecting…",
+    offline: "Offline: reconnecting…"}[state] ?? "";
 }
 
 // ---- availability ------------------------------------------------------------------------
@@ -282,7 +283,8 @@ async function start() {
   showAvailability(dir.me.availability);
   bindSettings();
   initResizers();
-  connectStream({onEvent: (k, d) => onEvent(k, d).catch(() => {}), onStatus});
+  connectShared({name: "messenger-operator", streamUrl: "/api/v1/stream", pollUrl: "/api/v1/events",
+    onEvent: (kind, data) => { onEvent(kind, data || {}).catch(() => {}); }, onStatus});
   await setTab(localStorage.getItem("messenger.tab") || "mine");
   refreshCounts();
   const m = /^#c(\d+)$/.exec(location.hash);
