@@ -294,7 +294,7 @@ def self_assign(actor: User, conversation_id: int, *, expected_version: int | No
                            conversation=conv_service.conversation_to_dict(conv, "operator"))
         inbox = db.session.get(Inbox, conv.inbox_id)
         assert inbox is not None
-        _claim_for(conv, inbox, actor.id)
+        _claim_for(conv, inbox, actor.id, actor_id=actor.id)
         conv_service.add_activity(conv, f"{actor.name} took the conversation", event="assignment",
                                   assignee_id=actor.id, by=actor.id)
         conv_service.bump(conv)
@@ -328,7 +328,7 @@ def assign_to(actor: User, conversation_id: int, changes: dict[str, Any], *,
         else:
             target = conv.assignee_id
         if target is not None and target != old_assignee:
-            _claim_for(conv, inbox, target)
+            _claim_for(conv, inbox, target, actor_id=actor.id)
         elif target is None and old_assignee is not None:
             _to_queue(conv, inbox)
         if conv.assignee_id == old_assignee and conv.team_id == old_team and not note_text:
@@ -492,7 +492,7 @@ def _mark_queued(inbox_id: int) -> None:
             .execution_options(synchronize_session=False))
 
 
-def _claim_for(conv: Conversation, inbox: Inbox, user_id: object) -> None:
+def _claim_for(conv: Conversation, inbox: Inbox, user_id: object, *, actor_id: int) -> None:
     """Manual claim: the target must be an active member, present, and below capacity (checked under its lock)."""
     if not isinstance(user_id, int) or isinstance(user_id, bool) or not 0 < user_id < 2**31:
         raise ValidationError("user_id must be an operator id or null.", field="user_id")
@@ -502,7 +502,9 @@ def _claim_for(conv: Conversation, inbox: Inbox, user_id: object) -> None:
     if user is None or not user.active or not (member or user.role == "admin"):
         raise ValidationError("That operator is not a member of this inbox.", field="user_id", code="not_member")
     if user.availability == "offline" and inbox.requeue_on_offline:
-        raise ValidationError(f"{user.name} is offline.", field="user_id", code="operator_offline")
+        message = ("You are offline: go online to take conversations." if user_id == actor_id
+                   else f"{user.name} is offline.")
+        raise ValidationError(message, field="user_id", code="operator_offline")
     row = db.session.execute(_loads(inbox, [user_id])).one()
     if row.total >= row.capacity or (inbox.capacity is not None and row.here >= inbox.capacity):
         raise Conflict(f"{user.name} is at capacity.", code="at_capacity",
