@@ -643,3 +643,16 @@ def test_multi_picture_jpeg_from_a_phone_camera_is_accepted(client, chat, upload
     served = visitor_get(client, chat, att.key)
     with Image.open(io.BytesIO(served.data)) as img:
         assert img.format == "JPEG"
+
+
+def test_signed_urls_for_merges_into_visitor_payloads(app, client, chat, uploads) -> None:
+    from messenger.blueprints.widget.attachments import signed_urls_for
+
+    key = visitor_upload(client, chat, png_bytes(), "a.png").get_json()["id"]
+    with app.test_request_context():
+        assert signed_urls_for(chat["visitor"], msg_service.attachment_to_dict(
+            db.session.scalar(sa.select(Attachment).where(Attachment.key == key)))) == {}
+        att = scan(key)
+        urls = signed_urls_for(chat["visitor"], msg_service.attachment_to_dict(att))
+    assert set(urls) == {"url", "thumb_url"}
+    assert client.get(urls["url"]).status_code == 200 and client.get(urls["thumb_url"]).status_code == 200

@@ -34,6 +34,8 @@ from messenger.security import attachment_urls
 from messenger.security.origins import check_request_origin
 from messenger.security.ratelimit import client_ip
 from messenger.services import attachments as attachment_service
+from messenger.services.messages import attachment_to_dict
+from messenger.services.visitors import Visitor
 from messenger.services.visitors import require_not_blocked
 
 API = "/api/v1"
@@ -79,19 +81,27 @@ def signed_urls() -> ResponseReturnValue:
             att = attachment_service.get_for_visitor(g.visitor, key)
         except NotFound:
             continue
-        if att.status != "clean":
-            continue
-        entry = {"url": _signed_url(att.key, "file")}
-        if att.thumb_key:
-            entry["thumb_url"] = _signed_url(att.key, "thumb")
-        urls[att.key] = entry
+        entry = signed_urls_for(g.visitor, attachment_to_dict(att))
+        if entry:
+            urls[att.key] = entry
     return jsonify({"urls": urls, "expires_in": attachment_urls.ttl_s()})
 
 
-def _signed_url(key: str, variant: str) -> str:
-    sig = attachment_urls.sign(key, variant, g.visitor.session_id, g.visitor.token_id)
-    endpoint = "widget.download_thumb" if variant == "thumb" else "widget.download"
-    return url_for(endpoint, key=key, sig=sig)
+def signed_urls_for(visitor: Visitor, attachment: dict[str, Any]) -> dict[str, str]:
+    """``{"url", "thumb_url"?}`` for a clean attachment JSON the visitor may see (empty otherwise).
+
+    The widget API can merge this into message payloads it returns to ``visitor`` (only
+    for messages it already authorised), sparing the frame a round trip per image.
+    """
+    if attachment.get("status") != "clean" or not isinstance(attachment.get("id"), str):
+        return {}
+    key = attachment["id"]
+    entry = {"url": url_for("widget.download", key=key,
+                            sig=attachment_urls.sign(key, "file", visitor.session_id, visitor.token_id))}
+    if attachment.get("has_thumbnail"):
+        entry["thumb_url"] = url_for("widget.download_thumb", key=key,
+                                     sig=attachment_urls.sign(key, "thumb", visitor.session_id, visitor.token_id))
+    return entry
 
 
 def _visitor_for(key: str, variant: str) -> None:
