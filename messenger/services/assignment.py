@@ -13,13 +13,24 @@ only calls these functions.
   ``(waiting_since, id)``. Any freed seat drains the queue oldest first (``drain``).
 - Escalation: an assignment of an unanswered conversation schedules ``escalate`` after the
   inbox's ``first_reply_timeout_s``; the job carries a token (assignee + assigned_at), so a
-  stale or repeated job changes nothing, and the first reply cancels it.
+  stale or repeated job changes nothing, and the first reply cancels it. Mode ``reassign``
+  moves it to the next free operator, ``team`` to a free member of the escalation team
+  (setting the team), ``notify`` only writes the activity (and sets the team). A queued
+  conversation has nobody to escalate from: it waits for the next seat.
+- Offline (presence) or deactivated operators: their waiting (``waiting_since`` set)
+  conversations go back to the queue when the inbox has ``requeue_on_offline`` (always
+  when deactivated); a periodic sweep repairs whatever a lost job left behind.
+- Manual: self-assign (only an unassigned one), assign / transfer with a note, team,
+  unassign. The target must be an active inbox member (or admin), not offline where the
+  inbox requeues on offline, and below capacity.
 
-Locking order, the same everywhere, so no deadlock: the inbox queue advisory lock, then
-conversation rows ``FOR UPDATE``, then per-operator advisory locks in ascending user id.
-Every claim is one transaction that re-counts the operator's load under the operator
-lock, so capacity holds under any concurrency (two workers, an operator clicking "assign
-to me", another inbox sharing the operator).
+Locks, always taken in this order, so there is no deadlock: the inbox queue advisory lock
+(drains only, keeps claims FIFO), a conversation row ``FOR UPDATE``, then per-operator
+advisory locks in ascending user id. The drain takes the operator locks before it looks
+for a conversation, and then only with ``SKIP LOCKED``, so it never waits on a row while
+holding them. Every claim is one transaction that re-counts the operator's load under the
+operator lock, so capacity holds under any concurrency (two workers, an operator clicking
+"assign to me", another inbox sharing the operator).
 """
 from __future__ import annotations
 
