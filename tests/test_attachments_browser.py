@@ -1,8 +1,11 @@
-"""``static/js/shared/upload.js`` in real Chromium against the live gunicorn server.
+"""Attachments in real Chromium against the live gunicorn server.
 
-The page is one of ours (the module is same-origin, as in the widget frame and the panel):
-the helper uploads with progress, reports a forbidden type clearly, and after the scan
-job the widget-style signed thumbnail URL loads in an ``<img>`` under the page's CSP.
+- ``static/js/shared/upload.js`` on one of our pages (same-origin, as in the widget frame
+  and the panel): uploads with progress, clear errors for a forbidden type and a 30 MB
+  image, and the widget-style signed thumbnail URL loads in an ``<img>`` under the CSP.
+- The panel: an image pasted into the composer uploads with progress, the sent message
+  shows "Scanning…", and after the scan job the thumbnail appears live (attachment.updated
+  over the operator stream).
 """
 from __future__ import annotations
 
@@ -19,7 +22,12 @@ from messenger.extensions import db
 from messenger.models import Attachment
 from tests.factories import make_conversation
 from tests.factories import make_inbox
+from tests.factories import make_user
 from tests.factories import make_visitor
+from tests.test_panel_browser import _sign_in
+from tests.test_panel_browser import _visitor_conversation
+from tests.test_panel_browser import close_quietly
+from tests.test_panel_browser import wait_until
 
 pytestmark = [pytest.mark.committing, pytest.mark.browser]
 
@@ -100,3 +108,49 @@ def test_upload_helper_progress_errors_and_signed_thumbnail_in_chromium(live_ser
         assert (thumb["w"], thumb["h"]) == (320, 213) and thumb["expires"] > 0 and thumb["previewable"]
     finally:
         context.close()
+
+
+PASTE_JS = """
+({b64, name}) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], name, {type: 'image/png'}));
+  const input = document.querySelector('#composer-input');
+  input.focus();
+  input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}));
+  return !!document.querySelector('#uploads progress');
+}
+"""
+
+
+def test_image_pasted_into_the_panel_composer_shows_scanning_then_its_thumbnail_live(live_server, browser,
+                                                                                     app) -> None:
+
+    inbox = make_inbox(name="Shop")
+    me = make_user(name="Paste Operator", inboxes=[inbox])
+    conv_id = _visitor_conversation(inbox, "Grace", "grace@example.com", "Can you show me where to click?")
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        _sign_in(page, live_server.url, me.email)
+        page.goto(f"{live_server.url}/app#c{conv_id}")
+        wait_until(page, "!document.querySelector('#conv').hidden && !!document.querySelector('.msg')")
+        screenshot = io.BytesIO()
+        Image.new("RGB", (640, 480), (30, 120, 200)).save(screenshot, "PNG")
+        assert page.evaluate(PASTE_JS, {"b64": base64.b64encode(screenshot.getvalue()).decode(), "name": "where.png"})
+        wait_until(page, "!!document.querySelector('#uploads .upload.done, #uploads .upload.error')")
+        assert page.evaluate("!document.querySelector('#uploads .upload.error')"), page.inner_text("#uploads")
+        assert page.evaluate("document.querySelector('#uploads progress').value") == 100
+        page.click("#send-btn")
+        wait_until(page, "Array.from(document.querySelectorAll('.msg .att')).some((e) => "
+                         "e.textContent.includes('where.png: Scanning'))")
+        redis = app.extensions["redis"]
+        SimpleWorker([Queue("scanning", connection=redis)], connection=redis).work(burst=True)
+        # The attachment.updated event reaches the panel over its stream: the preview replaces "Scanning…".
+        wait_until(page, "(() => { const i = document.querySelector('.msg .att.img img');"
+                         " return !!i && i.complete && i.naturalWidth === 320; })()", timeout=30)
+        assert not errors, errors
+    finally:
+        close_quietly(context)
