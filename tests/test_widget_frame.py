@@ -7,7 +7,7 @@ from pathlib import Path
 from tests.factories import make_inbox
 
 STATIC = Path(__file__).resolve().parent.parent / "messenger" / "static"
-FRAME_ASSETS = ("widget/frame.js", "widget/frame.css", "js/shared/upload.js")
+FRAME_ASSETS = ("widget/frame.js", "widget/frame.css", "js/shared/upload.js", "js/shared/stream.js")
 
 
 def gz(data: bytes) -> int:

@@ -1,4 +1,5 @@
 // Messenger chat frame: vanilla JS, every piece of user text goes through textContent.
+import { connect as connectStream } from '/static/js/shared/stream.js';
 import { attachmentLabel, isPreviewable, uploadFile } from '/static/js/shared/upload.js';
 
 const $ = (id) => document.getElementById(id);
@@ -43,7 +44,7 @@ let lang = /^ru/i.test(navigator.language || '') ? 'ru' : (B.lang === 'ru' ? 'ru
 const t = (k, v = {}) => T[lang][k].replace(/\{(\w)\}/g, (_, x) => v[x]);
 
 const S = { token: null, config: null, conv: null, msgs: new Map(), hasMore: false, open: false, unread: 0,
-  parent: B.parent || null, online: true, gen: 0, pos: null, page: null, typingAt: 0, typingTimer: 0, waiting: [] };
+  parent: B.parent || null, online: true, page: null, typingAt: 0, typingTimer: 0, waiting: [] };
 let outbox = load(OUT, []).filter((o) => !o.uploading);
 const urls = new Map();
 
@@ -92,12 +93,15 @@ function banner(text, ok) {
   if (ok) bannerTimer = setTimeout(() => { b.hidden = true; }, 2500);
 }
 function setOnline(up) {
-  if (up === S.online) return;
+  const was = S.online;
   S.online = up;
-  if (up) { banner(t('back'), true); flush(); } else banner(navigator.onLine ? t('lost') : t('offline'));
+  if (!up) banner(navigator.onLine ? t('lost') : t('offline'));
+  else if (!was) { banner(t('back'), true); flush(); }
 }
-addEventListener('online', () => { flush(); connect(); });
+addEventListener('online', () => flush());
 addEventListener('offline', () => setOnline(false));
+// The online/offline events are not delivered to every frame reliably: look every 2 s as well.
+setInterval(() => { if (!navigator.onLine && S.online) setOnline(false); else if (navigator.onLine && outbox.length) flush(); }, 2000);
 
 // ---- rendering -------------------------------------------------------------------------------
 const keyOf = (m) => m.client_id || 'i' + m.id;
@@ -276,28 +280,30 @@ function markRead() {
 }
 document.addEventListener('visibilitychange', markRead);
 
-// ---- realtime: long-poll with catch-up (shared stream.js when it is served) -----------------
-async function connect() {
-  const gen = ++S.gen;
-  let fails = 0;
-  while (gen === S.gen && S.token) {
-    try {
-      const r = await api('GET', '/events' + (S.pos != null ? '?after=' + S.pos : ''));
-      if (gen !== S.gen) return;
-      fails = 0;
-      setOnline(true);
-      const first = S.pos == null;
-      S.pos = r.position;
-      if (r.resync || first) await catchUp();
-      for (const e of r.events || []) await onEvent(e.kind, e.data);
-    } catch (e) {
-      if (gen !== S.gen) return;
-      if (e.status === 401) { localStorage.removeItem(KEY); return start(); }
-      fails++;
-      setOnline(false);
-      await sleep(Math.min(15000, 500 * 2 ** fails));
-    }
-  }
+// ---- realtime: shared stream.js (SSE with ticket, long-poll fallback) -------------------------
+let live = null;
+let events = Promise.resolve();
+function connect() {
+  if (live) live.close();
+  if (!S.token) return;
+  let first = true;
+  live = connectStream({
+    streamUrl: API + '/stream',
+    pollUrl: API + '/events',
+    getTicket: async () => (await api('POST', '/stream-ticket', {})).ticket,
+    headers: () => ({ 'X-Visitor-Token': S.token }),
+    onEvent: (kind, data) => { events = events.then(() => onEvent(kind, data)).catch(() => {}); },
+    onStatus: (status) => {
+      if (status === 'live' || status === 'polling') {
+        setOnline(true);
+        if (first) { first = false; events = events.then(catchUp).catch(() => {}); }
+      } else if (status === 'unauthorized') {
+        live.close();
+        localStorage.removeItem(KEY);
+        start();
+      } else if (status === 'offline' || !first) setOnline(false);
+    },
+  });
 }
 async function catchUp() {
   if (!S.conv) return;
@@ -310,6 +316,8 @@ async function catchUp() {
 }
 async function onEvent(kind, d) {
   if (kind === 'typing') return showTyping(d);
+  if (kind === 'resync') return catchUp();
+  if (kind === 'queue.changed') return S.conv && S.conv.queue && S.conv.queue.waiting && refreshConversation();
   if (kind.startsWith('message.')) {
     if (!S.conv || d.conversation_id !== S.conv.id) return setConversation(await api('GET', `/conversations/${d.conversation_id}`));
     upsert(d);
@@ -359,6 +367,7 @@ async function flush() {
         showPanel();
       } catch (e) {
         const transient = e.network || e.status >= 500 || e.status === 429;
+        if (e.network) setOnline(false);
         if (transient && navigator.onLine) item.attempts = (item.attempts || 0) + 1;
         if (!transient || item.attempts >= 5) item.failed = true;
         if (e.code === 'prechat_required') { S.needForm = true; showPanel(); }
@@ -600,7 +609,6 @@ async function handle(m) {
       if (S.token) await api('POST', '/page', S.page);
     } else if (m.t === 'setUser') {
       const r = await api('POST', '/identify', d);
-      S.pos = null;
       await setConversation(r.conversation);
       connect();
       post('identified', { verified: r.verified });
@@ -611,7 +619,6 @@ async function handle(m) {
       const r = await api('POST', '/reset', {});
       outbox = [];
       saveOut();
-      S.pos = null;
       await adopt(r);
     }
   } catch (err) { post('error', { type: m.t, code: err.code || 'network', message: err.message }); }
