@@ -152,7 +152,9 @@ def test_panel_live_reply_resolve_draft_canned(live_server, browser, artifacts, 
         page.fill("#search-input", "invoice")
         page.wait_for_selector(".sr mark")
         page.screenshot(path=str(artifacts / "panel-search.png"))
-        page.keyboard.press("Escape")
+        # A result links to its message: the conversation opens and the message is highlighted.
+        page.click(".sr >> text=for March")
+        page.wait_for_selector(".msg.flash >> text=my invoice for March")
 
         # Help overlay.
         page.keyboard.press("?")
@@ -172,6 +174,16 @@ def test_panel_live_reply_resolve_draft_canned(live_server, browser, artifacts, 
         db.session.expire_all()
         assert db.session.get(Conversation, grace).status == "resolved"
         assert page.evaluate("document.querySelector(`.card-c[data-id='%d']`)" % grace) is None
+
+        # Narrow screens show one column at a time.
+        page.set_viewport_size({"width": 700, "height": 900})
+        assert not page.is_visible("#col-list") and page.is_visible("#back-to-list")
+        page.click("#back-to-list")
+        assert page.is_visible("#col-list") and not page.is_visible("#col-conv")
+        page.click(f".card-c[data-id='{ada}']")
+        page.wait_for_selector(".msg.incoming >> text=checkout page")
+        assert not page.is_visible("#col-list")
+        page.screenshot(path=str(artifacts / "panel-narrow.png"))
         assert not errors, errors
     finally:
         close_quietly(context)
@@ -196,6 +208,10 @@ def test_colleague_resolves_while_i_type_then_reopen_and_send(live_server, brows
     with conversation_page(browser, live_server, team_setup["me"], grace) as page:
         page.fill("#composer-input", "Here is the corrected invoice")
         from messenger.services import conversations as conv_service
+        from messenger.services import typing as typing_service
+
+        typing_service.operator_typing(team_setup["colleague"], grace, True)
+        page.wait_for_selector(f"#collision >> text={team_setup['colleague'].name} is typing")
 
         conv_service.change_status(team_setup["colleague"], grace, "resolved")
         page.wait_for_selector("#act-status >> text=Reopen", timeout=15000)  # live: they see it resolved

@@ -4,7 +4,7 @@
 import {uploadFile} from "../shared/upload.js";
 import {ApiError, csrfToken, get, post} from "./api.js";
 import {applyConflict} from "./conversation.js";
-import {$, h, toast, uuid} from "./dom.js";
+import {$, contactName, h, uuid} from "./dom.js";
 import {emit, mergeCard, store} from "./store.js";
 
 const EMOJI = "😀 😃 😄 😊 🙂 😉 😍 🤔 😅 😂 🙏 👍 👌 👋 🙌 👏 🎉 ✅ ❌ ⚠️ ❤️ 💡 📎 📞 📧 🕐 🚀 🔧 💳 📦 🤝 😢 😮 🙈 ⭐ 🔥".split(" ");
@@ -52,6 +52,7 @@ export class Composer {
     this.typers.forEach((t) => clearTimeout(t.timer));
     this.typers.clear();
     this.renderCollision();
+    $("#visitor-typing").textContent = "";
     let draft = null;
     try { draft = JSON.parse(localStorage.getItem(this.draftKey(id)) || "null"); } catch (e) { draft = null; }
     this.input.value = draft ? draft.text : "";
@@ -268,7 +269,9 @@ export class Composer {
   // ---- collision warning ----------------------------------------------------------------------
   /** Typing signal from the stream: warn when a colleague types in this conversation. */
   onTyping(t) {
-    if (t.actor_type !== "operator" || t.user_id === store.me.id || t.conversation_id !== this.convId) return;
+    if (t.conversation_id !== this.convId) return;
+    if ((t.from || t.actor_type) === "visitor") { this.visitorTyping(t); return; }
+    if (t.user_id === store.me.id) return;
     const old = this.typers.get(t.user_id);
     if (old) clearTimeout(old.timer);
     if (t.on) {
@@ -278,6 +281,14 @@ export class Composer {
       this.typers.delete(t.user_id);
     }
     this.renderCollision();
+  }
+
+  visitorTyping(t) {
+    const box = $("#visitor-typing");
+    clearTimeout(this.visitorTimer);
+    const card = store.cards.get(this.convId);
+    box.textContent = t.on ? `${contactName(card && card.contact)} is typing…` : "";
+    if (t.on) this.visitorTimer = setTimeout(() => { box.textContent = ""; }, (t.expires_in || 6) * 1000);
   }
 
   renderCollision() {

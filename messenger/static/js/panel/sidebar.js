@@ -48,7 +48,7 @@ export class Sidebar {
       h("div", {class: "side-actions"}, h("button", {type: "button", onclick: () => this.edit()}, "Edit contact")),
       session ? [h("h3", {}, "Browser"), h("dl", {class: "kv"},
         row("Location", [s.timezone, s.locale].filter(Boolean).join(" · ")), row("Browser", [s.browser, s.os].filter(Boolean).join(" on ")),
-        row("IP", s.ip), row("Page", s.current_title || s.current_url), row("URL", s.current_title ? s.current_url : null),
+        row("IP", s.ip), row("User agent", s.browser ? null : s.user_agent), row("Page", s.current_title || s.current_url), row("URL", s.current_title ? s.current_url : null),
         row("Referrer", s.referrer), row("Verified", s.hmac_verified ? "Yes (HMAC)" : null))] : [],
       attrs.length ? [h("h3", {}, "Attributes"), h("dl", {class: "kv"}, attrs.map(([k, v]) => row(k, v)))] : [],
       h("h3", {}, `Conversations (${conversations.length})`),
