@@ -27,7 +27,9 @@ HEADLINE_OPTIONS = f'StartSel="{START}", StopSel="{STOP}", MaxWords=18, MinWords
                    'FragmentDelimiter=" … "'
 MAX_QUERY = 200
 MAX_TERMS = 8
-RECENT_WINDOW = 20_000
+RECENT_WINDOW = 10_000
+# What the match filters read: never the message text itself (the tsvector is enough).
+SEARCH_COLUMNS = frozenset({"id", "conversation_id", "type", "deleted_at", "erased_at", "search"})
 CONTACTS_LIMIT = 10
 _TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
 
@@ -79,7 +81,8 @@ def _newest_matches(table: sa.Table, query: sa.ColumnElement[Any],
     scan of the primary key); only if that window holds too few matches are the older
     rows searched through the GIN index, where a rare word has a short posting list.
     """
-    recent = sa.select(table).order_by(table.c.id.desc()).limit(RECENT_WINDOW).subquery()
+    needed = [c for c in table.c if c.name in SEARCH_COLUMNS]
+    recent = sa.select(*needed).order_by(table.c.id.desc()).limit(RECENT_WINDOW).subquery()
     ids = list(db.session.scalars(filters(sa.select(recent.c.id), recent)
                                   .where(recent.c.search.bool_op("@@")(query))
                                   .order_by(recent.c.id.desc()).limit(limit)))

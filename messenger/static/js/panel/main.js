@@ -103,6 +103,9 @@ $("#more-filters").addEventListener("click", (e) => {
 // ---- live events -------------------------------------------------------------------------
 async function cardFromEvent(data) {
   if (store.cards.has(data.id)) return mergeCard(data);
+  // Unknown so far: fetch its card (for the contact's name) only when the list or a
+  // notification needs it; the payload carries every field the filters look at.
+  if (!list.matches(Object.assign({labels: []}, data)) && data.assignee_id !== store.me.id) return null;
   try { return mergeCard(await get(`/api/v1/conversations/${data.id}`)); } catch (e) { return null; }
 }
 
