@@ -138,3 +138,70 @@ def test_attachments_mobile_and_russian(live_server, browser, artifacts, tmp_pat
         assert launcher_of(page, inbox).get_attribute("aria-expanded") == "false"
     finally:
         context.close()
+
+
+def wait_until(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session.expire_all()
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def test_js_api_identity_navigation_and_operator_typing(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import hmac
+    import json
+
+    from messenger.models import Contact
+    from messenger.models import ContactSession
+    from messenger.services import typing as typing_service
+
+    inbox = make_inbox(name="Acme support", origins=[live_server.url])
+    admin = make_user(role="admin", name="Olga")
+    context = browser.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/demo")
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator("#input").fill("hi")
+        chat.locator("#input").press("Enter")
+        chat.locator(".msg.me .meta", has_text="Sent").wait_for()
+
+        # Single-page-app navigation reaches the session (operators see the current page).
+        page.evaluate("history.pushState({}, '', '/demo?step=2'); document.title = 'Step 2'")
+        page.evaluate("history.pushState({}, '', '/demo?step=3')")
+        session = wait_until(lambda: db.session.scalar(sa.select(ContactSession).where(
+            ContactSession.current_url.like("%step=3"))))
+        assert session is not None and session.browser and session.browser.startswith("Chrome")
+        assert [p["url"].split("?")[-1] for p in session.pages][-2:] == ["step=2", "step=3"]
+
+        # Operator typing shows in the frame; the reply hides it.
+        conv = db.session.scalar(sa.select(Conversation).where(Conversation.inbox_id == inbox.id))
+        typing_service.operator_typing(admin, conv.id, True)
+        chat.locator("#typing", has_text="Olga is typing").wait_for()
+
+        # setUser through the JS API, with the HMAC a site backend computes.
+        user = {"identifier": "user-1", "name": "Ann", "email": "ann@example.com",
+                "identifier_hash": hmac.new(inbox.hmac_secret.encode(), b"user-1", hashlib.sha256).hexdigest()}
+        page.evaluate(f"Messenger.setUser({json.dumps(user)})")
+        contact = wait_until(lambda: db.session.scalar(sa.select(Contact).where(Contact.identifier == "user-1")))
+        assert contact is not None and contact.name == "Ann" and contact.email == "ann@example.com"
+        assert wait_until(lambda: db.session.scalar(sa.select(ContactSession.hmac_verified).where(
+            ContactSession.contact_id == contact.id)))
+        # A forged hash through the API changes nothing and tells the page.
+        page.evaluate("window.errs = []; Messenger.on('error', (e) => window.errs.push(e.code))")
+        page.evaluate("Messenger.setUser({identifier: 'user-2', identifier_hash: 'f00'})")
+        for _ in range(50):
+            if page.evaluate("window.errs.length"):
+                break
+            page.wait_for_timeout(100)
+        assert page.evaluate("window.errs") == ["identity_invalid"]
+        assert db.session.scalar(sa.select(Contact).where(Contact.identifier == "user-2")) is None
+    finally:
+        context.close()
