@@ -290,3 +290,17 @@ def test_ten_thousand_conversations_scroll_with_bounded_dom(live_server, browser
         page.screenshot(path=str(artifacts / "panel-10k-end.png"))
     finally:
         close_quietly(context)
+
+
+def test_title_counts_unread_messages_in_my_conversations(live_server, browser, team_setup):
+    grace, _, ada = team_setup["convs"]
+    with conversation_page(browser, live_server, team_setup["me"], grace) as page:
+        assert page.title() == "Messenger"
+        from messenger.services import conversations as conv_service
+
+        conv = db.session.get(Conversation, ada)
+        conv.assignee_id = team_setup["me"].id
+        conv_service.bump(conv)
+        db.session.commit()
+        wait_until(page, "document.title === '(1) Messenger'")
+        wait_until(page, "document.querySelector('[data-count=mine]').textContent === '1'")
