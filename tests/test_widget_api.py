@@ -387,3 +387,34 @@ def test_rate_limit_per_visitor_answers_429(app, client, monkeypatch) -> None:  
     assert codes[:3] == [200, 200, 200] and codes[-1] == 429
     resp = call(client, "GET", "/contact", token)
     assert resp.get_json()["error"] == "rate_limited" and "Retry-After" in resp.headers
+
+
+def test_queue_position_estimate_and_offline_offer(client) -> None:
+    from datetime import timedelta
+
+    inbox = make_inbox(auto_assignment=True, queue_timeout_s=60)
+    first = start(client, inbox)["token"]
+    second = start(client, inbox)["token"]
+    send(client, first, "me first")
+    conv_id = send(client, second, "me second").get_json()["conversation"]["id"]
+    queue = call(client, "GET", f"/conversations/{conv_id}", second).get_json()["queue"]
+    assert queue["waiting"] is True and queue["position"] == 2
+    assert queue["estimated_wait_s"] is None and queue["offer_offline"] is False
+    # Five answered chats this week: the median pickup time appears.
+    now = conv_service.now()
+    other = make_inbox()
+    for minutes in (1, 2, 3, 4, 5):
+        visitor_token = start(client, inbox)["token"]
+        cid = send(client, visitor_token, "x").get_json()["conversation"]["id"]
+        conv = db.session.get(Conversation, cid)
+        conv.created_at = now - timedelta(hours=1)
+        conv.first_reply_at = conv.created_at + timedelta(minutes=minutes)
+        conv.status = "resolved"
+        conv.waiting_since = None
+    start(client, other)
+    waiting = db.session.get(Conversation, conv_id)
+    waiting.waiting_since = now - timedelta(minutes=2)
+    db.session.flush()
+    queue = call(client, "GET", f"/conversations/{conv_id}", second).get_json()["queue"]
+    assert queue["estimated_wait_s"] == 180 and queue["offer_offline"] is True
+    assert widget_service.estimated_wait_s(other.id) is None
