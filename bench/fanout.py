@@ -145,6 +145,17 @@ def worker_pids(master: int) -> list[int]:
         return []
 
 
+def cpu_s(pids: list[int]) -> tuple[float, float]:
+    """(user, system) CPU seconds used so far by ``pids``."""
+    user = system = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        user += int(fields[11])
+        system += int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
+
+
 def rss_kb(pids: list[int]) -> int:
     total = 0
     for pid in pids:
@@ -276,18 +287,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rss_per_stream = None
         if pids and baseline_rss is not None and args.clients > first_tenth:
             rss_per_stream = round((rss_kb(pids) - baseline_rss) / (args.clients - first_tenth), 1)
+        cpu_before = (cpu_s(pids), cpu_s([os.getpid()]))
         published: dict[int, float] = {}
+        answered: list[float] = []
         failed = 0
         for seq in range(args.events):
             published[seq] = time.monotonic()
             if publish(host, port, cookie, csrf, conversation_id, seq) != 201:
                 failed += 1
+            answered.append((time.monotonic() - published[seq]) * 1000)
             gevent.sleep(max(0.0, args.interval_ms / 1000 - (time.monotonic() - published[seq])))
         deadline = time.monotonic() + args.drain_s
         while time.monotonic() < deadline:
             if all(len(c.received) >= args.events or c.ended for c in clients):
                 break
             gevent.sleep(0.1)
+        server_cpu, client_cpu = cpu_s(pids), cpu_s([os.getpid()])
+        print(f"# CPU while publishing (user/system): server workers "
+              f"{server_cpu[0] - cpu_before[0][0]:.1f}/{server_cpu[1] - cpu_before[0][1]:.1f} s, bench clients "
+              f"{client_cpu[0] - cpu_before[1][0]:.1f}/{client_cpu[1] - cpu_before[1][1]:.1f} s", flush=True)
         latencies: list[float] = []
         lost = duplicated = 0
         for c in clients:
@@ -299,6 +317,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 else:
                     latencies.append((got - sent_at) * 1000)
         pool.kill(block=False)
+        firsts = [min(c.received[q] for c in clients if q in c.received) - t for q, t in published.items()
+                  if any(q in c.received for c in clients)]
+        spreads = [max(c.received[q] for c in clients if q in c.received)
+                   - min(c.received[q] for c in clients if q in c.received)
+                   for q in published if any(q in c.received for c in clients)]
+        print(f"# POST answered: p50 {percentile(answered, 0.5):.1f} ms, p99 {percentile(answered, 0.99):.1f} ms; "
+              f"first client: p50 {percentile(firsts, 0.5) * 1000:.1f} ms; first-to-last client spread: "
+              f"p50 {percentile(spreads, 0.5) * 1000:.1f} ms, max {max(spreads or [0]) * 1000:.1f} ms", flush=True)
         if failed:
             print(f"# {failed} publishes did not answer 201", flush=True)
         print(f"# streams ready: {ready}; workers: {args.workers}; interval: {args.interval_ms} ms; "

@@ -5,6 +5,8 @@ responses from plain values. Views call these after authorising.
 """
 from __future__ import annotations
 
+import socket
+
 from flask import current_app
 from flask import jsonify
 from flask import request
@@ -64,11 +66,25 @@ def ready_hub() -> Hub:
     return hub
 
 
+def _no_delay() -> None:
+    """Send each frame at once: with Nagle, a frame written while the previous one is unacknowledged
+    waits for the client's delayed ACK (up to 40 ms on Linux)."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass  # not fatal: only latency
+
+
 def sse_response(scope: Scope, after: int | None) -> Response:
     """A text/event-stream response for ``scope`` starting after ``after``."""
     hub = ready_hub()
+    _no_delay()
     body = sse_stream(hub, scope, after, db.engine, settings())
-    response = Response(body, mimetype="text/event-stream")
+    # The body yields bytes already: direct_passthrough skips Werkzeug's per-chunk re-encoding.
+    response = Response(body, mimetype="text/event-stream", direct_passthrough=True)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
