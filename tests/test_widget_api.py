@@ -418,3 +418,14 @@ def test_queue_position_estimate_and_offline_offer(client) -> None:
     queue = call(client, "GET", f"/conversations/{conv_id}", second).get_json()["queue"]
     assert queue["estimated_wait_s"] == 180 and queue["offer_offline"] is True
     assert widget_service.estimated_wait_s(other.id) is None
+
+
+def test_proactive_greeting_matches_the_page_pattern(client) -> None:
+    inbox = make_inbox(proactive={"enabled": True, "delay_s": 5, "url_pattern": "/pricing*", "message": "Hi!"})
+    base = f"{API}/config?inbox={inbox.website_token}"
+    assert client.get(base + "&page=/pricing/team").get_json()["proactive"] == {
+        "message": "Hi!", "delay_s": 5, "period_s": 86400}
+    assert client.get(base + "&page=/blog").get_json()["proactive"] is None
+    assert client.get(base).get_json()["proactive"] is None
+    off = make_inbox(proactive={"enabled": False, "message": "Hi!"})
+    assert client.get(f"{API}/config?inbox={off.website_token}&page=/").get_json()["proactive"] is None

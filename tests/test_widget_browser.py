@@ -205,3 +205,22 @@ def test_js_api_identity_navigation_and_operator_typing(live_server, browser) ->
         assert db.session.scalar(sa.select(Contact).where(Contact.identifier == "user-2")) is None
     finally:
         context.close()
+
+
+def test_proactive_greeting_opens_once_per_period(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+    inbox = make_inbox(origins=[live_server.url], proactive={
+        "enabled": True, "delay_s": 1, "url_pattern": "/demo*", "message": "Need help choosing beans?",
+        "period_s": 3600})
+    context = browser.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/demo")
+        chat = frame_of(page, inbox)
+        chat.locator(".msg.them", has_text="Need help choosing beans?").wait_for(timeout=15000)
+        page.locator("iframe").wait_for(state="visible")
+        assert launcher_of(page, inbox).get_attribute("aria-expanded") == "true"
+        page.reload()
+        page.wait_for_timeout(2500)
+        assert not page.locator("iframe").is_visible(), "shown again within the period"
+    finally:
+        context.close()

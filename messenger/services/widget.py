@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import fnmatch
 import statistics
 import uuid
 from datetime import datetime
@@ -130,12 +131,26 @@ def _prechat_fields(inbox: Inbox) -> list[dict[str, Any]]:
     return fields
 
 
-def public_config(inbox: Inbox) -> dict[str, Any]:
+def proactive_for(inbox: Inbox, page: str | None) -> dict[str, Any] | None:
+    """The proactive greeting for a page path (``url_pattern`` is a glob, ``*`` by default), or None."""
+    rules = inbox.proactive if isinstance(inbox.proactive, dict) else {}
+    message = rules.get("message")
+    if not rules.get("enabled") or not isinstance(message, str) or not message.strip() or page is None:
+        return None
+    pattern = rules.get("url_pattern") if isinstance(rules.get("url_pattern"), str) else "*"
+    if not fnmatch.fnmatchcase(page[:2048], pattern or "*"):
+        return None
+    delay, period = rules.get("delay_s"), rules.get("period_s")
+    return {"message": message[:2000],
+            "delay_s": delay if isinstance(delay, int) and 0 <= delay <= 3600 else 10,
+            "period_s": period if isinstance(period, int) and period > 0 else 86400}
+
+
+def public_config(inbox: Inbox, page: str | None = None) -> dict[str, Any]:
     """The inbox settings the widget needs (never the HMAC secret or routing internals)."""
     hours = business_hours_state(inbox)
     online = someone_online(inbox)
     available = hours["open"] and online
-    proactive = inbox.proactive if isinstance(inbox.proactive, dict) else {}
     return {
         "name": inbox.name, "color": inbox.color, "greeting": inbox.greeting, "away_message": inbox.away_message,
         "locale": inbox.locale, "business_hours": hours, "online": online, "available": available,
@@ -143,7 +158,7 @@ def public_config(inbox: Inbox) -> dict[str, Any]:
         "prechat": {"enabled": bool(inbox.prechat_enabled), "fields": _prechat_fields(inbox)},
         "csat_enabled": bool(inbox.csat_enabled), "reply_after_resolve": bool(inbox.reply_after_resolve),
         "identity_required": bool(inbox.enforce_identity),
-        "proactive": {k: proactive.get(k) for k in ("enabled", "delay_s", "url_pattern", "message", "period_s")},
+        "proactive": proactive_for(inbox, page),
     }
 
 

@@ -168,9 +168,9 @@ def _session_json(visitor: Visitor, inbox: Inbox, token: str) -> dict[str, Any]:
 @bp.route(f"{API}/config")
 @_limited
 def inbox_config() -> ResponseReturnValue:
-    """Public inbox settings (colour, greeting, hours, pre-chat, CSAT); the loader reads this."""
+    """Public inbox settings (colour, greeting, hours, pre-chat, CSAT, proactive for ``page``); the loader reads this."""
     inbox = _inbox_from(request.args.get("inbox"))
-    return jsonify(widget_service.public_config(inbox))
+    return jsonify(widget_service.public_config(inbox, request.args.get("page")))
 
 
 @bp.route(f"{API}/session", methods=["POST"])

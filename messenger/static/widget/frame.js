@@ -157,6 +157,7 @@ function render(keepOffset) {
   const before = list.scrollHeight - list.scrollTop;
   const nodes = [];
   if (S.config && S.config.greeting && !S.hasMore) nodes.push(el('div', 'msg them', S.config.greeting));
+  if (S.proactive && !S.hasMore) nodes.push(el('div', 'msg them', S.proactive));
   const sent = [...S.msgs.values()].sort((a, b) => a.id - b.id);
   const pending = outbox.map((o) => ({ ...o, type: 'incoming', pending: true, attachments: o.files }));
   for (const m of [...sent, ...pending.filter((p) => !S.msgs.has(p.client_id))]) nodes.push(bubble(m));
@@ -587,6 +588,18 @@ $('input').addEventListener('paste', (e) => {
   if (files.length) { e.preventDefault(); sendFiles(files); }
 });
 
+// ---- proactive greeting: at most once per visitor per period, never over a chat in progress ----
+const PRO = 'msgr.v1.pro.' + INBOX;
+async function proactive(p) {
+  while (!S.token) await sleep(200);
+  const last = Number(load(PRO, 0)) || 0;
+  if (S.open || (S.conv && S.conv.status !== 'resolved') || Date.now() - last < p.period_s * 1000) return;
+  store(PRO, Date.now());
+  S.proactive = p.message;
+  render();
+  post('open');
+}
+
 // ---- the host page (loader) ------------------------------------------------------------------
 $('close').onclick = () => post('close');
 addEventListener('keydown', (e) => { if (e.key === 'Escape') post('close'); });
@@ -604,6 +617,7 @@ async function handle(m) {
     if (m.t === 'hello') post('ready');
     else if (m.t === 'open') { S.open = true; $('input').focus(); markRead(); }
     else if (m.t === 'close') S.open = false;
+    else if (m.t === 'proactive') proactive(d);
     else if (m.t === 'page') {
       S.page = { url: d.url, title: d.title, referrer: d.referrer || null };
       if (S.token) await api('POST', '/page', S.page);

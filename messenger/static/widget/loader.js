@@ -2,30 +2,28 @@
 (function (w, d) {
   var s = d.currentScript, tok = s && s.getAttribute('data-inbox');
   if (!tok) return;
-  var base = new URL(s.src).origin, K = 'msgr:' + tok, M = w.Messenger, q = [], N = 'http://www.w3.org/2000/svg';
+  var base = new URL(s.src).origin, K = 'msgr:' + tok, u = '?inbox=' + encodeURIComponent(tok), M = w.Messenger, q = [], N = 'http://www.w3.org/2000/svg';
   function st(e, c) { e.style.cssText = c; return e; }
   function at(e, a) { for (var k in a) e.setAttribute(k, a[k]); return e; }
-  function each(f) { M._l.forEach(f); }
   if (!M || !M._l) {
-    q = M && M.length ? [].slice.call(M) : [];
+    q = M && M.forEach ? M : [];
     M = w.Messenger = { _l: [], _h: {} };
     M.push = function (a) { M[a[0]].apply(M, a.slice(1)); };
     M.on = function (e, cb) { (M._h[e] = M._h[e] || []).push(cb); };
     'open close toggle reset setUser setAttributes'.split(' ').forEach(function (n) {
       M[n] = function (a, b) {
-        var set = n[0] == 's', only = set ? b : a;
-        if (set) M[n + '_'] = a;
-        each(function (l) { if (!only || l.t == only) l[n](a); });
+        var only = n[0] == 's' ? (M[n + '_'] = a, b) : a;
+        M._l.forEach(function (l) { if (!only || l.t == only) l[n](a); });
       };
     });
-    var nav = function () { setTimeout(function () { each(function (l) { l.page(); }); }); };
+    var nav = function () { setTimeout(function () { M._l.forEach(function (l) { l.page(); }); }); };
     ['pushState', 'replaceState'].forEach(function (f) {
       var o = history[f];
       history[f] = function () { var r = o.apply(this, arguments); nav(); return r; };
     });
     w.addEventListener('popstate', nav);
   }
-  var L = { t: tok }, x = 20 + M._l.length * 76 + 'px', open, ready, out = [], fr;
+  var SET = ['setUser', 'setAttributes'], L = { t: tok }, x = 20 + M._l.length * 76 + 'px', open, ready, out = [], fr;
   M._l.push(L);
   var btn = at(st(d.createElement('button'), 'position:fixed;bottom:20px;right:' + x + ';width:60px;height:60px;' +
     'border-radius:50%;border:0;cursor:pointer;box-shadow:0 4px 14px #0004;z-index:2147483000;padding:16px'),
@@ -45,38 +43,39 @@
   function state(o) { open = o; size(); at(btn, { 'aria-expanded': !!o }); send(o ? 'open' : 'close'); emit(o ? 'open' : 'close'); }
   L.load = function () {
     if (fr) return;
-    fr = at(d.createElement('iframe'), { src: base + '/widget/frame?inbox=' + encodeURIComponent(tok), title: 'Chat' });
+    fr = at(d.createElement('iframe'), { src: base + '/widget/frame' + u, title: 'Chat' });
     size();
     w.addEventListener('resize', size);
     fr.onload = function () { fr.contentWindow.postMessage({ msgr: 1, t: 'hello' }, base); };
     d.body.appendChild(fr);
     L.page();
-    if (M.setUser_) send('setUser', M.setUser_);
-    if (M.setAttributes_) send('setAttributes', M.setAttributes_);
+    SET.forEach(function (n) { M[n + '_'] && send(n, M[n + '_']); });
   };
   L.open = function () { L.load(); state(1); };
   L.close = function () { if (fr) state(0); };
   L.toggle = function () { open ? L.close() : L.open(); };
   L.reset = function () { L.load(); send('reset'); };
-  L.setUser = function (u) { fr && send('setUser', u); };
-  L.setAttributes = function (a) { fr && send('setAttributes', a); };
+  SET.forEach(function (n) { L[n] = function (a) { fr && send(n, a); }; });
   L.page = function () { fr && send('page', { url: location.href, title: d.title, referrer: d.referrer }); };
   w.addEventListener('message', function (e) {
     var m = e.data, t = m && m.t, v = m && m.d;
     if (e.origin != base || !fr || e.source != fr.contentWindow || !m || m.msgr != 1) return;
     if (t == 'ready') { ready = 1; out.splice(0).forEach(function (a) { send(a[0], a[1]); }); }
     if (t == 'close') L.close();
+    if (t == 'open') L.open();
     if (t == 'unread') { badge.textContent = v > 9 ? '9+' : v; badge.style.display = v ? 'block' : 'none'; }
-    if (t == 'active') try { localStorage.setItem(K, v ? 1 : ''); } catch (_) {}
+    if (t == 'active') try { localStorage[K] = v ? 1 : ''; } catch (_) {}
     emit(t, v);
   });
-  fetch(base + '/widget/api/v1/config?inbox=' + encodeURIComponent(tok)).then(function (r) {
+  fetch(base + '/widget/api/v1/config' + u + '&page=' + encodeURIComponent(location.pathname)).then(function (r) {
     return r.ok && r.json();
   }).then(function (c) {
     if (!c || c.hidden) return;
     btn.style.background = /^#[0-9a-f]{3,8}$/i.test(c.color) ? c.color : '#1f6feb';
     d.body.appendChild(btn);
-    try { if (localStorage.getItem(K)) (w.requestIdleCallback || setTimeout)(L.load, { timeout: 3000 }); } catch (_) {}
+    var p = c.proactive;
+    if (p) setTimeout(function () { L.load(); send('proactive', p); }, p.delay_s * 1e3);
+    try { if (localStorage[K]) (w.requestIdleCallback || setTimeout)(L.load); } catch (_) {}
   }, function () {});
   q.forEach(M.push);
 })(window, document);
