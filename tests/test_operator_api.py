@@ -306,6 +306,7 @@ def test_directory_and_canned_responses(world):
     assert len(api.get("/api/v1/canned-responses").get_json()["items"]) == 2
     directory = api.get("/api/v1/directory").get_json()
     assert directory["me"]["id"] == world["me"].id
+    assert isinstance(directory["position"], int)
     assert [i["id"] for i in directory["inboxes"]] == [world["inbox"].id]
     assert {o["id"] for o in directory["operators"]} == {world["me"].id, world["colleague"].id}
 

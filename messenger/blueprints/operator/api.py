@@ -18,6 +18,7 @@ from messenger.blueprints.operator import bp
 from messenger.blueprints.operator.auth import login_required
 from messenger.errors import ValidationError
 from messenger.models import PRIORITIES
+from messenger.realtime.log import head_position
 from messenger.services import contact_profile
 from messenger.services import conversations as conv_service
 from messenger.services import directory
@@ -194,7 +195,9 @@ def canned_responses() -> ResponseReturnValue:
 @bp.route("/api/v1/directory")
 @login_required
 def panel_directory() -> ResponseReturnValue:
-    return jsonify(directory.panel_directory(g.operator))
+    # The log position before the panel loads its lists: the stream replays from here, so
+    # nothing that happens while the lists load is missed.
+    return jsonify(dict(directory.panel_directory(g.operator), position=head_position()))
 
 
 @bp.route("/api/v1/search")

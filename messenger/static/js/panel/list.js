@@ -60,6 +60,7 @@ export class ConversationList {
     this.exhausted = false;
     for (const el of this.rendered.values()) el.remove();
     this.rendered.clear();
+    if (this.emptyEl) { this.emptyEl.remove(); this.emptyEl = null; }
     this.scroller.scrollTop = 0;
     await this.loadMore();
   }

@@ -55,7 +55,7 @@ function refreshCounts() {
     try {
       const counts = await get("/api/v1/conversations/counts", {status: p.status, inbox_id: p.inbox_id,
         team_id: p.team_id, label_id: p.label_id, priority: p.priority});
-      for (const [tab, n] of Object.entries(counts)) $(`[data-count="${tab}"]`).textContent = n > 9999 ? "9999+" : n;
+      for (const [tab, n] of Object.entries(counts)) $(`[data-count="${tab}"]`).textContent = n >= 10000 ? `${Math.floor(n / 1000)}k` : n;
     } catch (e) { /* counts are cosmetic */ }
   }, 300);
 }
@@ -286,7 +286,7 @@ async function start() {
   showAvailability(dir.me.availability);
   bindSettings();
   initResizers();
-  connectShared({name: "messenger-operator", streamUrl: "/api/v1/stream", pollUrl: "/api/v1/events",
+  connectShared({name: "messenger-operator", streamUrl: "/api/v1/stream", pollUrl: "/api/v1/events", position: dir.position,
     onEvent: (kind, data) => { onEvent(kind, data || {}).catch(() => {}); }, onStatus});
   await setTab(localStorage.getItem("messenger.tab") || "mine");
   refreshCounts();
