@@ -10,3 +10,4 @@ from messenger.blueprints.operator import api  # noqa: E402,F401
 from messenger.blueprints.operator import attachments  # noqa: E402,F401
 from messenger.blueprints.operator import stream  # noqa: E402,F401
 from messenger.blueprints.operator import assignment_api  # noqa: E402,F401
+from messenger.blueprints.operator import openapi  # noqa: E402,F401
