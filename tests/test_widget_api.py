@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import hmac
 import uuid
 from datetime import datetime
@@ -108,11 +109,15 @@ def test_visitor_a_cannot_touch_visitor_b_conversation(client) -> None:
               ("POST", f"/conversations/{conv_b}/read", {}),
               ("POST", f"/conversations/{conv_b}/csat", {"rating": 5}),
               ("POST", "/messages", {"conversation_id": conv_b, "content": "hi", "client_id": str(uuid.uuid4())}),
+              ("POST", f"/conversations/{conv_b}/typing", {"on": True}),
               ("GET", f"/conversations/{2**40}", None), ("GET", "/conversations/99999999", None)]
     for method, path, body in checks:
         resp = call(client, method, path, token_a, body)
         assert resp.status_code == 404, (path, resp.get_json())
         assert resp.get_json()["error"] == "not_found"
+    upload = client.post(f"{API}/conversations/{conv_b}/attachments", headers={"X-Visitor-Token": token_a},
+                         data={"file": (io.BytesIO(b"hello"), "a.txt")}, content_type="multipart/form-data")
+    assert upload.status_code == 404
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)
                              .where(Message.conversation_id == conv_b)) == 1
     assert call(client, "GET", "/conversations", token_a).get_json()["conversations"] == []

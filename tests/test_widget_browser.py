@@ -224,3 +224,81 @@ def test_proactive_greeting_opens_once_per_period(live_server, browser) -> None:
         assert not page.locator("iframe").is_visible(), "shown again within the period"
     finally:
         context.close()
+
+
+def test_unread_badge_csat_and_failed_retry(live_server, browser, artifacts) -> None:  # type: ignore[no-untyped-def]
+    from messenger.models import CsatResponse
+    from messenger.services import conversations as conv_service
+
+    inbox = make_inbox(origins=[live_server.url])
+    admin = make_user(role="admin", name="Olga")
+    context = browser.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/demo")
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator("#input").fill("question")
+        chat.locator("#input").press("Enter")
+        chat.locator(".msg.me .meta", has_text="Sent").wait_for()
+        conv = db.session.scalar(sa.select(Conversation).where(Conversation.inbox_id == inbox.id))
+
+        # Closed widget: an operator reply raises the unread badge.
+        chat.locator("#close").click()
+        page.locator("iframe").wait_for(state="hidden")
+        msg_service.send_operator_message(admin, conv.id, "answer", str(uuid.uuid4()))
+        launcher_of(page, inbox).locator("span", has_text="1").wait_for()
+        launcher_of(page, inbox).click()
+        chat.locator(".msg.them", has_text="answer").wait_for()
+        launcher_of(page, inbox).locator("span").wait_for(state="hidden")
+
+        # Server errors: "Not sent" after repeated failures, then Retry sends it once.
+        page.route("**/widget/api/v1/messages", lambda route: route.fulfill(status=503, body="{}"))
+        chat.locator("#input").fill("flaky")
+        chat.locator("#input").press("Enter")
+        chat.locator(".msg.me.failed", has_text="flaky").locator("button", has_text="Retry").wait_for(timeout=40000)
+        page.unroute("**/widget/api/v1/messages")
+        chat.locator(".msg.me.failed button", has_text="Retry").click()
+        chat.locator(".msg.me", has_text="flaky").locator(".meta", has_text="Sent").wait_for()
+        assert incoming(inbox.id) == ["question", "flaky"]
+
+        # Resolve: the frame asks for a rating; 4 stars and a comment are stored once.
+        conv_service.change_status(admin, conv.id, "resolved")
+        chat.locator("#panel", has_text="How did we do?").wait_for()
+        chat.locator(".stars button").nth(3).click()
+        chat.locator("#panel textarea").fill("quick, thanks")
+        page.screenshot(path=str(artifacts / "widget-csat.png"))
+        chat.locator("#panel button.primary").click()
+        chat.locator("#panel", has_text="Thank you").wait_for()
+        rating = db.session.scalar(sa.select(CsatResponse).where(CsatResponse.conversation_id == conv.id))
+        assert (rating.rating, rating.comment) == (4, "quick, thanks")
+    finally:
+        context.close()
+
+
+def test_offline_form_outside_business_hours_in_the_frame(live_server, browser, artifacts) -> None:  # type: ignore[no-untyped-def]
+    from messenger.models import Contact
+
+    inbox = make_inbox(origins=[live_server.url], business_hours_enabled=True, timezone="Europe/Moscow",
+                       business_hours={}, away_message="We are closed today.")
+    context = browser.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/demo")
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator("#subtitle", has_text="We are closed today.").wait_for()
+        assert not chat.locator("#composer").is_visible()
+        chat.locator("#f-email").fill("not-an-email")
+        chat.locator("#f-message").fill("Please call me back")
+        chat.locator("#panel button.primary").click()
+        page.screenshot(path=str(artifacts / "widget-offline-form.png"))
+        chat.locator("#f-email").fill("lea@example.com")
+        chat.locator("#panel button.primary").click()
+        chat.locator("#panel", has_text="reply by email").wait_for()
+        conv = db.session.scalar(sa.select(Conversation).where(Conversation.inbox_id == inbox.id))
+        assert conv is not None and conv.custom_attributes["offline_form"] is True
+        assert db.session.get(Contact, conv.contact_id).email == "lea@example.com"
+        assert incoming(inbox.id) == ["Please call me back"]
+    finally:
+        context.close()

@@ -19,7 +19,7 @@ const T = {
     waiting: "We'll reply as soon as we can.", offerOffline: "Nobody has picked up yet. Leave your email and we'll reply.",
     leave: 'Leave your email', email: 'Email', name: 'Name', message: 'Message', submit: 'Send',
     start: 'Start chat', required: 'Required', awayUntil: "We're away. Back {t}.", away: "We're away right now.",
-    offlineSent: "Thanks! We'll reply by email.", rate: 'How did we do?', comment: 'Comment (optional)',
+    offlineSent: "Thanks! We'll reply by email.", offlineIntro: "Leave a message and your email — we'll reply.", rate: 'How did we do?', comment: 'Comment (optional)',
     thanks: 'Thank you for your feedback!', resolved: 'This conversation was resolved.', online: 'We usually reply in a few minutes',
     blocked: 'Chat is not available.', tooBig: 'The file is too big', badType: 'This file type is not allowed',
     uploadFailed: 'Upload failed', star: '{n} of 5',
@@ -33,7 +33,8 @@ const T = {
     waiting: 'Мы ответим, как только сможем.', offerOffline: 'Пока никто не ответил. Оставьте почту — мы напишем.',
     leave: 'Оставить почту', email: 'Почта', name: 'Имя', message: 'Сообщение', submit: 'Отправить',
     start: 'Начать чат', required: 'Обязательное поле', awayUntil: 'Сейчас нас нет. Вернёмся {t}.',
-    away: 'Сейчас нас нет на месте.', offlineSent: 'Спасибо! Мы ответим на почту.', rate: 'Как мы справились?',
+    away: 'Сейчас нас нет на месте.', offlineSent: 'Спасибо! Мы ответим на почту.',
+    offlineIntro: 'Оставьте сообщение и почту — мы ответим.', rate: 'Как мы справились?',
     comment: 'Комментарий (необязательно)', thanks: 'Спасибо за отзыв!', resolved: 'Разговор завершён.',
     online: 'Обычно отвечаем за несколько минут', blocked: 'Чат недоступен.', tooBig: 'Файл слишком большой',
     badType: 'Такой тип файла нельзя загрузить', uploadFailed: 'Не удалось загрузить', star: '{n} из 5',
@@ -224,6 +225,7 @@ function stop(text) {
 
 async function adopt(data) {
   S.token = data.token;
+  S.notice = null;
   store(KEY, { token: data.token });
   applyConfig(data.config);
   S.online = true;
@@ -457,6 +459,7 @@ function showPanel() {
   const conv = S.conv;
   panel.replaceChildren();
   $('composer').hidden = false;
+  if (S.notice) panel.appendChild(el('p', 'notice', S.notice));
   if (!conv && !outbox.length && c.business_hours && !c.business_hours.open) return offlineForm(panel);
   const fields = (c.prechat && c.prechat.enabled && c.prechat.fields) || [];
   if (!conv && (S.needForm || fields.some((f) => f.required))) return prechatForm(panel, fields);
@@ -469,7 +472,7 @@ function showPanel() {
     return;
   }
   const q = conv.queue || {};
-  if (q.waiting) {
+  if (q.waiting && !S.notice) {
     panel.appendChild(el('p', '', q.position ? t('queue', { n: q.position }) : t('waiting')));
     if (q.estimated_wait_s != null) panel.appendChild(el('p', 'sys', t('wait', { m: Math.max(1, Math.round(q.estimated_wait_s / 60)) })));
     if (q.offer_offline) {
@@ -483,7 +486,7 @@ function offlineForm(panel, intro) {
   panel.replaceChildren();
   $('composer').hidden = true;
   const form = el('form');
-  form.appendChild(el('p', '', intro || $('subtitle').textContent || t('away')));
+  form.appendChild(el('p', '', intro || t('offlineIntro')));
   field(form, 'name', t('name'), 'text');
   field(form, 'email', t('email'), 'email', true);
   field(form, 'message', t('message'), 'textarea', true);
@@ -493,10 +496,8 @@ function offlineForm(panel, intro) {
     b.disabled = true;
     try {
       const r = await api('POST', '/offline', { ...formValues(form), client_id: crypto.randomUUID() });
-      panel.replaceChildren(el('p', '', t('offlineSent')));
-      S.conv = null;
+      S.notice = t('offlineSent');
       await setConversation(r.conversation);
-      panel.replaceChildren(el('p', '', t('offlineSent')));
     } catch (err) { formError(form, err); } finally { b.disabled = false; }
   };
   panel.appendChild(form);
@@ -531,7 +532,10 @@ function csatForm(panel) {
     s.setAttribute('aria-label', t('star', { n }));
     s.onclick = () => {
       rating = n;
-      [...stars.children].forEach((x, i) => x.classList.toggle('on', i < n));
+      [...stars.children].forEach((x, i) => {
+        x.classList.toggle('on', i < n);
+        x.setAttribute('aria-pressed', String(i === n - 1));
+      });
     };
   }
   const comment = field(form, 'comment', t('comment'), 'textarea');
