@@ -94,8 +94,9 @@ def poll_response(scope: Scope, after: int | None) -> Response:
     """A long-poll JSON answer for ``scope`` (waits up to LONGPOLL_WAIT_S for new events)."""
     hub = ready_hub()
     engine = db.engine
-    # Give the pooled connection back before waiting: a poll must not hold one for 25 s.
-    db.session.remove()
+    # Give the pooled connection back before waiting: a poll must not hold one for 25 s. (Rollback
+    # ends the read-only transaction but keeps g's objects attached for after-request hooks.)
+    db.session.rollback()
     response = jsonify(long_poll(hub, scope, after, engine, settings()))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -163,6 +163,7 @@ def test_old_position_replays_fully_and_a_pruned_gap_answers_resync(fast_server,
     pruned = operator_stream(fast_server, world.agent, last_event_id=start, client=client)
     try:
         resync = pruned.wait_count("resync", 1)[0]
+        pruned.wait_count("ready", 1)
         assert resync.data["position"] == resync.id >= head() - 1
         assert pruned.events[0].event == "resync" and pruned.events[1].event == "ready"
         assert pruned.messages() == []
