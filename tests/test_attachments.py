@@ -270,6 +270,16 @@ def test_exactly_at_the_limit_passes_one_byte_over_is_413_with_nothing_stored(cl
     assert len(files_in(uploads, "files")) == 1 and files_in(uploads, "incoming") == []
 
 
+def test_a_file_spanning_many_reads_streams_through(client, chat, uploads) -> None:
+    data = b"".join(b"line %06d of a long log file\n" % i for i in range(40_000))
+    assert len(data) > 18 * 64 * 1024
+    resp = visitor_upload(client, chat, data, "server.log")
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["size"] == len(data) and resp.get_json()["filename"] == "server.log"
+    scan(resp.get_json()["id"])
+    assert visitor_get(client, chat, resp.get_json()["id"]).data == data
+
+
 def test_declared_content_length_far_over_the_limit_is_refused_unread(client, chat, uploads, app,
                                                                       monkeypatch) -> None:
     monkeypatch.setitem(app.config, "MAX_FILE_BYTES", 8192)

@@ -62,7 +62,9 @@ class MultipartUpload:
     def _parse(self) -> Iterator[bytes]:
         """Yields the filename (encoded) once, then the file's data chunks."""
         boundary = self._request.mimetype_params["boundary"].encode("latin-1", "replace")
-        decoder = MultipartDecoder(boundary, max_form_memory_size=64 * 1024, max_parts=_MAX_PARTS)
+        # The decoder refuses to buffer more than max_form_memory_size: leave room for its
+        # unconsumed tail (a possible boundary) on top of one full read.
+        decoder = MultipartDecoder(boundary, max_form_memory_size=4 * _READ, max_parts=_MAX_PARTS)
         stream = self._request.stream
         state = "before"  # before -> in_file -> done
         while True:
