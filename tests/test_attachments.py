@@ -382,7 +382,7 @@ def test_eicar_is_quarantined_audited_and_shown_as_removed_on_both_sides(client,
     payload = msg_service.message_to_dict(msg.message, "operator",
                                           msg_service.attachments_by_message([msg.message.id])[msg.message.id])
     assert payload["attachments"][0]["status"] == "infected"
-    assert attachment_service.STATUS_LABELS["infected"] == "file removed: malware detected"
+    assert attachment_service.STATUS_LABELS["infected"] == "File removed: malware detected"
     sign_in(client, make_user(role="admin"))
     assert client.get(f"/api/v1/attachments/{key}").get_json()["error"] == "malware_detected"
 
