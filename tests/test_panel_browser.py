@@ -304,3 +304,33 @@ def test_title_counts_unread_messages_in_my_conversations(live_server, browser, 
         db.session.commit()
         wait_until(page, "document.title === '(1) Messenger'")
         wait_until(page, "document.querySelector('[data-count=mine]').textContent === '1'")
+
+
+def test_scroll_up_loads_older_messages_and_columns_resize(live_server, browser, team_setup):
+    grace = team_setup["convs"][0]
+    conv = db.session.get(Conversation, grace)
+    db.session.execute(sa.insert(Message), [
+        {"conversation_id": grace, "type": "incoming", "sender_contact_id": conv.contact_id,
+         "content": f"older line {i}"} for i in range(120)])
+    db.session.commit()
+    with conversation_page(browser, live_server, team_setup["me"], grace) as page:
+        wait_until(page, "document.querySelectorAll('#messages .msg').length === 50")
+        counts = []
+        for _ in range(40):  # the operator keeps scrolling up: older pages load (50 at a time)
+            page.evaluate("document.querySelector('#messages').scrollTop = 0")
+            page.wait_for_timeout(250)
+            counts.append(page.evaluate("document.querySelectorAll('#messages .msg').length"))
+            if counts[-1] == 121:
+                break
+        assert counts[-1] == 121, counts
+        page.wait_for_selector(".msg >> text=Hi, my invoice for March")
+        assert page.locator("#messages .load-older").count() == 0, page.inner_text("#messages .load-older")
+
+        before = page.evaluate("document.querySelector('#col-list').getBoundingClientRect().width")
+        box = page.locator(".resizer[data-resize=list]").bounding_box()
+        page.mouse.move(box["x"] + 2, box["y"] + 200)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 120, box["y"] + 200, steps=5)
+        page.mouse.up()
+        after = page.evaluate("document.querySelector('#col-list').getBoundingClientRect().width")
+        assert after > before + 80

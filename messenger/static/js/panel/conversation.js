@@ -255,11 +255,20 @@ export class ConversationView {
       const attachments = msg.attachments || this.messages[idx].attachments;
       this.messages[idx] = Object.assign({}, this.messages[idx], msg, {attachments, pending: false});
     } else {
+      const oldest = this.messages.find((m) => m.id);
+      if (msg.id && oldest && msg.id < oldest.id) return;  // not loaded yet: scrolling up will bring it
       this.messages.push(msg);
+      this.messages.sort((a, b) => (a.id && b.id ? a.id - b.id : a.id ? -1 : b.id ? 1 : 0));
     }
-    this.messages.sort((a, b) => (a.id && b.id ? a.id - b.id : a.id ? -1 : b.id ? 1 : 0));
-    this.renderMessages();
-    if (nearBottom || msg.pending) this.box.scrollTop = this.box.scrollHeight;
+    this.stickToBottom = this.stickToBottom || nearBottom || !!msg.pending;
+    // Bursts (a read receipt updates every message) render once per frame.
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = null;
+      this.renderMessages();
+      if (this.stickToBottom) this.box.scrollTop = this.box.scrollHeight;
+      this.stickToBottom = false;
+    });
   }
 
   attachmentUpdated(att) {
