@@ -22,7 +22,7 @@ from tests.factories import make_inbox
 from tests.factories import make_user
 
 
-def test_migrations_upgrade_and_downgrade_cleanly(servers):
+def test_migrations_upgrade_and_downgrade_cleanly(servers, app):
     """Can the schema go from empty to head, back to empty, and up again?"""
     from flask_migrate import downgrade
     from flask_migrate import upgrade
@@ -32,7 +32,9 @@ def test_migrations_upgrade_and_downgrade_cleanly(servers):
     from messenger.devservers import ensure_database
 
     url = ensure_database(str(servers["database_url"]), f"mig_{uuid.uuid4().hex[:8]}")
-    other = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "REDIS_URL": ""})
+    # Same Redis as the suite's app: extensions such as the rate limiter are process-wide objects.
+    other = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "REDIS_URL": app.config["REDIS_URL"],
+                        "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"]})
     with other.app_context():
         upgrade()
         tables = set(sa.inspect(db.engine).get_table_names())
