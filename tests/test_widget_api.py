@@ -434,3 +434,22 @@ def test_proactive_greeting_matches_the_page_pattern(client) -> None:
     assert client.get(base).get_json()["proactive"] is None
     off = make_inbox(proactive={"enabled": False, "message": "Hi!"})
     assert client.get(f"{API}/config?inbox={off.website_token}&page=/").get_json()["proactive"] is None
+
+
+def test_bad_page_data_on_session_start_writes_nothing(client) -> None:
+    inbox = make_inbox()
+    before = (count(Contact), count(ContactSession))
+    resp = client.post(f"{API}/session", json={"inbox": inbox.website_token, "url": "javascript:alert(1)"},
+                       headers={"Origin": SITE})
+    assert resp.status_code == 422 and resp.get_json()["field"] == "url"
+    assert (count(Contact), count(ContactSession)) == before
+
+
+def test_email_owned_by_another_contact_is_kept_aside(client) -> None:
+    inbox = make_inbox()
+    owner = start(client, inbox)["token"]
+    call(client, "PATCH", "/contact", owner, {"email": "taken@example.com"})
+    other = start(client, inbox)["token"]
+    resp = call(client, "PATCH", "/contact", other, {"email": "taken@example.com"})
+    assert resp.status_code == 200 and resp.get_json()["email"] is None
+    assert resp.get_json()["custom_attributes"]["unverified_email"] == "taken@example.com"

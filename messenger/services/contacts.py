@@ -25,8 +25,10 @@ from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from messenger.db import transaction
+from messenger.errors import Conflict
 from messenger.errors import Unauthorized
 from messenger.errors import ValidationError
 from messenger.extensions import db
@@ -175,6 +177,7 @@ def update_contact(visitor: Visitor, data: dict[str, Any]) -> Contact:
         contact = db.session.get(Contact, visitor.contact_id, with_for_update=True)
         assert contact is not None
         apply_profile(contact, profile)
+        flush_unique()
     return contact
 
 
@@ -210,9 +213,18 @@ def identify(visitor: Visitor, inbox: Inbox, data: dict[str, Any]) -> Identified
         if verified:
             session.hmac_verified = True
         apply_profile(target, profile)
-        db.session.flush()
+        flush_unique()
         result = Visitor(session.id, target.id, session.inbox_id, session.token_id)
     return Identified(result, verified, attached)
+
+
+def flush_unique() -> None:
+    """Flush in a savepoint: a concurrent request that took the same email/identifier is a 409, not a 500."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict("Someone else changed this contact a moment ago; retry.", code="contact_conflict") from None
 
 
 def _claim_identifier(current: Contact, session: ContactSession, identifier: str) -> Contact:
@@ -347,14 +359,18 @@ def clean_locale(value: object) -> str | None:
     return text
 
 
-def record_page(visitor: Visitor, data: dict[str, Any], *, ip: str | None = None,
+def clean_page(data: dict[str, Any]) -> dict[str, Any]:
+    """Validate page metadata from the widget (URL, title, referrer, locale, time zone)."""
+    return {"url": clean_url(data.get("url"), "url"), "title": clean_text(data.get("title"), "title", 512),
+            "referrer": clean_url(data.get("referrer"), "referrer") if data.get("referrer") else None,
+            "locale": clean_locale(data.get("locale")), "timezone": clean_timezone(data.get("timezone"))}
+
+
+def record_page(visitor: Visitor, page: dict[str, Any], *, ip: str | None = None,
                 user_agent: str | None = None) -> ContactSession:
-    """Session metadata on start and on every page change; operators see the current page live."""
-    url = clean_url(data.get("url"), "url")
-    title = clean_text(data.get("title"), "title", 512)
-    referrer = clean_url(data.get("referrer"), "referrer") if data.get("referrer") else None
-    locale = clean_locale(data.get("locale"))
-    tz = clean_timezone(data.get("timezone"))
+    """Session metadata (from ``clean_page``) on start and on every page change; operators see it live."""
+    url, title, referrer, locale, tz = (page["url"], page["title"], page["referrer"], page["locale"],
+                                        page["timezone"])
     with transaction():
         session = db.session.get(ContactSession, visitor.session_id, with_for_update=True)
         assert session is not None

@@ -263,6 +263,7 @@ def submit_prechat(visitor: Visitor, inbox: Inbox, data: object, message: object
         contact = db.session.get(Contact, visitor.contact_id, with_for_update=True)
         assert contact is not None
         contact_service.apply_profile(contact, profile)
+        contact_service.flush_unique()
         conv, _ = conv_service.create_conversation(visitor, custom_attributes={"prechat": values})
         sent = None
         if message not in (None, ""):
@@ -283,6 +284,7 @@ def submit_offline(visitor: Visitor, data: object) -> tuple[Conversation, msg_se
         assert contact is not None
         contact_service.apply_profile(contact, {"name": name, "email": email, "phone": None,
                                                  "custom_attributes": {}})
+        contact_service.flush_unique()
         sent = msg_service.send_visitor_message(visitor, None, content, client_id)
         conv = db.session.get(Conversation, sent.message.conversation_id, with_for_update=True)
         assert conv is not None

@@ -181,12 +181,12 @@ def session_start() -> ResponseReturnValue:
     data = _body()
     inbox = _inbox_from(data.get("inbox"))
     token = data.get("token") or request.headers.get("X-Visitor-Token")
+    page = contact_service.clean_page(data)
     known = resolve_visitor(read_visitor_token(token), inbox.id)
     visitor, token, resumed = contact_service.resume_session(
         inbox, known, ip=client_ip(), user_agent=request.headers.get("User-Agent"))
     g.visitor = visitor
-    if data.get("url"):
-        contact_service.record_page(visitor, data, ip=client_ip(), user_agent=request.headers.get("User-Agent"))
+    contact_service.record_page(visitor, page, ip=client_ip(), user_agent=request.headers.get("User-Agent"))
     body = _session_json(visitor, inbox, token)
     body["resumed"] = resumed
     return jsonify(body), 200 if resumed else 201
@@ -197,7 +197,7 @@ def session_start() -> ResponseReturnValue:
 @visitor_required
 def page_view() -> ResponseReturnValue:
     """The loader reports a page (load or single-page-app navigation)."""
-    session = contact_service.record_page(g.visitor, _body(), ip=client_ip(),
+    session = contact_service.record_page(g.visitor, contact_service.clean_page(_body()), ip=client_ip(),
                                           user_agent=request.headers.get("User-Agent"))
     return jsonify({"current_url": session.current_url, "pages": len(session.pages or [])})
 
