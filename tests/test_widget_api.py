@@ -453,3 +453,14 @@ def test_email_owned_by_another_contact_is_kept_aside(client) -> None:
     resp = call(client, "PATCH", "/contact", other, {"email": "taken@example.com"})
     assert resp.status_code == 200 and resp.get_json()["email"] is None
     assert resp.get_json()["custom_attributes"]["unverified_email"] == "taken@example.com"
+
+
+def test_launcher_hides_when_nobody_can_answer_if_asked(client) -> None:
+    inbox = make_inbox(hide_when_offline=True)
+    url = f"{API}/config?inbox={inbox.website_token}"
+    config = client.get(url).get_json()
+    assert config["online"] is False and config["hidden"] is True
+    make_user(inboxes=[inbox], availability="online")
+    config = client.get(url).get_json()
+    assert config["available"] is True and config["hidden"] is False
+    assert client.get(f"{API}/config?inbox=unknown-token-x").status_code == 404
