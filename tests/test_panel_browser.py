@@ -1,7 +1,9 @@
 """The operator panel in real Chromium against a real gunicorn+gevent server."""
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,14 +33,27 @@ FIRST_CARD_ID = """() => {
 }"""
 
 
+TOKENS: dict[int, str] = {}
+
+
 def _visitor_conversation(inbox, name: str, email: str, text: str) -> int:  # type: ignore[no-untyped-def]
-    visitor, _ = visitor_service.start_session(inbox, ip="203.0.113.7",
-                                               user_agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/120")
+    visitor, token = visitor_service.start_session(inbox, ip="203.0.113.7",
+                                                   user_agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/120")
     contact = db.session.get(Contact, visitor.contact_id)
     contact.name, contact.email = name, email
     db.session.commit()
     result = msg_service.send_visitor_message(visitor, None, text, str(uuid.uuid4()))
+    TOKENS[result.message.conversation_id] = token
     return result.message.conversation_id
+
+
+def widget_send(base: str, conversation_id: int, text: str) -> None:
+    """The visitor writes through the public widget API, as the chat frame does."""
+    body = json.dumps({"conversation_id": conversation_id, "content": text, "client_id": str(uuid.uuid4())})
+    req = urllib.request.Request(base + "/widget/api/v1/messages", data=body.encode(), method="POST", headers={
+        "Content-Type": "application/json", "X-Visitor-Token": TOKENS[conversation_id]})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 201
 
 
 def wait_until(page, expression: str, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
@@ -100,12 +115,7 @@ def test_panel_live_reply_resolve_draft_canned(live_server, browser, artifacts, 
         # A visitor writes in the oldest conversation: it moves to the top, live.
         page.click(f".card-c[data-id='{linus}']")
         page.wait_for_selector(".msg.incoming >> text=export my data")
-        visitor = visitor_service.Visitor
-        conv = db.session.get(Conversation, grace)
-        session_row = db.session.execute(sa.text(
-            "SELECT id, token_id FROM contact_sessions WHERE contact_id = :c"), {"c": conv.contact_id}).one()
-        grace_visitor = visitor(session_row[0], conv.contact_id, conv.inbox_id, session_row[1])
-        msg_service.send_visitor_message(grace_visitor, grace, "Any news about the invoice?", str(uuid.uuid4()))
+        widget_send(live_server.url, grace, "Any news about the invoice?")
         wait_until(page, f"({FIRST_CARD_ID})() === {grace}")
         page.wait_for_selector(f".card-c[data-id='{grace}'] .c-unread")
 
@@ -292,7 +302,7 @@ def test_ten_thousand_conversations_scroll_with_bounded_dom(live_server, browser
         close_quietly(context)
 
 
-def test_title_counts_unread_messages_in_my_conversations(live_server, browser, team_setup):
+def test_title_counts_unread_messages_in_my_conversations_and_availability(live_server, browser, team_setup):
     grace, _, ada = team_setup["convs"]
     with conversation_page(browser, live_server, team_setup["me"], grace) as page:
         assert page.title() == "Messenger"
@@ -304,6 +314,14 @@ def test_title_counts_unread_messages_in_my_conversations(live_server, browser, 
         db.session.commit()
         wait_until(page, "document.title === '(1) Messenger'")
         wait_until(page, "document.querySelector('[data-count=mine]').textContent === '1'")
+
+        # The availability switch.
+        page.select_option("#availability", "busy")
+        wait_until(page, "document.querySelector('#avail-dot').className === 'dot busy'")
+        from messenger.models import User
+
+        db.session.expire_all()
+        assert db.session.get(User, team_setup["me"].id).availability == "busy"
 
 
 def test_scroll_up_loads_older_messages_and_columns_resize(live_server, browser, team_setup):
