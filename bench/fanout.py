@@ -29,7 +29,6 @@ import re
 import shutil
 import signal
 import socket as std_socket
-import statistics
 import subprocess
 import sys
 import tempfile
