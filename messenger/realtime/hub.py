@@ -78,6 +78,7 @@ class Hub:
         self.reconnects = 0
         self.last_ok = 0.0
         self.last_error = ""
+        self.notify_queue_usage = 0.0
         self._operators: dict[int, Subscriber] = {}
         self._visitors: dict[int, dict[int, Subscriber]] = {}
         self._conn: psycopg.Connection[Any] | None = None
@@ -109,7 +110,7 @@ class Hub:
         """State for /healthz: listening / disconnected / starting, position, seconds since the last good read."""
         lag = round(time.monotonic() - self.last_ok, 1) if self.last_ok else None
         return {"state": self.state, "position": self.position, "lag_s": lag, "pid": self.pid,
-                "reconnects": self.reconnects,
+                "reconnects": self.reconnects, "notify_queue_usage": self.notify_queue_usage,
                 "subscribers": {"operator": len(self._operators),
                                 "visitor": sum(len(s) for s in self._visitors.values())},
                 **({"error": self.last_error} if self.state == "disconnected" else {})}
@@ -311,8 +312,14 @@ class Hub:
 
     # -- heartbeat maintenance -----------------------------------------------------
     def _maintain(self, conn: psycopg.Connection[Any]) -> None:
-        """Re-check principals, refresh presence heartbeats, sweep stale presence."""
+        """Re-check principals, refresh presence heartbeats, sweep stale presence, watch the NOTIFY queue."""
         with gevent.Timeout(_QUERY_TIMEOUT_S):
+            row = conn.execute("SELECT pg_notification_queue_usage()").fetchone()
+            # A listener stuck in a transaction anywhere fills the queue; at 100 % NOTIFY fails (CASES 9).
+            self.notify_queue_usage = float(row[0]) if row else 0.0
+            if self.notify_queue_usage > 0.5:
+                logger.error("NOTIFY queue %.0f%% full: a LISTENing session is stuck in a transaction",
+                             self.notify_queue_usage * 100)
             self._refresh_operators(conn)
             self._refresh_visitors(conn)
         self._sweep()

@@ -239,5 +239,6 @@ def test_hub_reports_state_position_and_lag_in_healthz(live_server, world: World
         hub = health["hub"]
         assert hub["state"] == "listening" and hub["subscribers"]["operator"] >= 1
         assert hub["lag_s"] is not None and hub["lag_s"] < 10
+        assert 0 <= hub["notify_queue_usage"] < 0.5
     finally:
         stream.close()

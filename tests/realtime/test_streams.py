@@ -7,6 +7,7 @@ import pytest
 
 from messenger.extensions import db
 from messenger.models import Contact
+from messenger.services import conversations as conv_service
 from messenger.services import messages as msg_service
 from tests.factories import make_conversation
 from tests.realtime.conftest import World
@@ -190,3 +191,19 @@ def test_streams_answer_401_or_403_json_not_a_stream(live_server, world: World) 
     for after in ("-1", "abc", "1e3", "99999999999999999999"):
         bad_after = SSE(live_server.url, f"/api/v1/stream?after={after}", {"Cookie": client.cookie_header()})
         assert bad_after.status == 422 and bad_after.body["field"] == "after"
+
+
+def test_resolved_while_the_widget_was_away_shows_resolved_on_reconnect(live_server, world: World) -> None:  # type: ignore[no-untyped-def]
+    """CASES 8: the visitor's replay carries the status change it missed."""
+    mine = visitor_stream(live_server, world.visitor_token)
+    try:
+        position = mine.wait_count("ready", 1)[0].data["position"]
+    finally:
+        mine.close()
+    conv_service.change_status(world.agent, world.conversation.id, "resolved")
+    back = visitor_stream(live_server, world.visitor_token, after=position)
+    try:
+        assert back.wait_for(lambda s: any(e.data.get("status") == "resolved" and "status" in e.data["changed"]
+                                           for e in s.named("conversation.updated")))
+    finally:
+        back.close()
