@@ -347,7 +347,7 @@ def test_search_finds_old_rare_words_beyond_the_recent_window(world, monkeypatch
     msg_service.send_visitor_message(visitor, None, "zebracorn again", str(uuid.uuid4()))
     for i in range(4):
         msg_service.send_visitor_message(visitor, None, f"filler message {i}", str(uuid.uuid4()))
-    monkeypatch.setattr(search_service, "RECENT_WINDOW", 2)
+    monkeypatch.setattr(search_service, "MESSAGE_WINDOW", 2)
     found = world["api"].get("/api/v1/search", q="zebracorn").get_json()["messages"]
     assert [m["snippet"][0][0] for m in found] == ["zebracorn", "zebracorn"]
     assert found[0]["message_id"] > found[1]["message_id"]

@@ -26,9 +26,9 @@ from messenger.models import CONVERSATION_STATUSES
 from messenger.models import Contact
 from messenger.models import Conversation
 from messenger.models import ConversationLabel
+from messenger.models import InboxMember
 from messenger.models import User
 from messenger.services.conversations import conversation_to_dict
-from messenger.services.inboxes import visible_inbox_ids
 
 TABS = ("mine", "unassigned", "all")
 SORTS = ("latest", "oldest_waiting", "newest", "priority")
@@ -179,16 +179,17 @@ def _order(sort: str) -> list[sa.ColumnElement[Any]]:
     return [c.waiting_since.asc().nulls_last(), c.id.asc()]
 
 
-def _visibility(user: User) -> list[sa.ColumnElement[bool]]:
+def visible_filter(user: User) -> list[sa.ColumnElement[bool]]:
+    """Conditions limiting conversations to the inboxes ``user`` may see (none for admins)."""
     if user.role == "admin":
         return []
-    return [Conversation.inbox_id.in_(visible_inbox_ids(user) or [-1])]
+    return [Conversation.inbox_id.in_(sa.select(InboxMember.inbox_id).where(InboxMember.user_id == user.id))]
 
 
 def _filters(user: User, q: ListQuery) -> list[sa.ColumnElement[bool]]:
     """Everything but the tab: visibility, status, inbox, team, label, priority."""
     c = Conversation
-    where = _visibility(user)
+    where = visible_filter(user)
     if q.status != "any":
         where.append(c.status == q.status)
     if q.inbox_id is not None:

@@ -20,14 +20,16 @@ from messenger.models import Contact
 from messenger.models import Conversation
 from messenger.models import Message
 from messenger.models import User
-from messenger.services.inboxes import visible_inbox_ids
+from messenger.services.listing import visible_filter
 
 START, STOP = "\ue000", "\ue001"
 HEADLINE_OPTIONS = f'StartSel="{START}", StopSel="{STOP}", MaxWords=18, MinWords=6, MaxFragments=2, ' \
                    'FragmentDelimiter=" … "'
 MAX_QUERY = 200
 MAX_TERMS = 8
-RECENT_WINDOW = 10_000
+# Newest rows scanned before falling back to the GIN index (see _newest_matches).
+MESSAGE_WINDOW = 10_000
+CONTACT_WINDOW = 2_000
 # What the match filters read: never the message text itself (the tsvector is enough).
 SEARCH_COLUMNS = frozenset({"id", "conversation_id", "type", "deleted_at", "erased_at", "search"})
 CONTACTS_LIMIT = 10
@@ -67,28 +69,22 @@ def segments(headline: str) -> list[list[Any]]:
     return out
 
 
-def _visible(user: User) -> list[sa.ColumnElement[bool]]:
-    if user.role == "admin":
-        return []
-    return [Conversation.inbox_id.in_(visible_inbox_ids(user) or [-1])]
-
-
 def _newest_matches(table: sa.Table, query: sa.ColumnElement[Any],
-                    filters: Callable[[sa.Select[Any], Any], sa.Select[Any]], limit: int) -> list[int]:
+                    filters: Callable[[sa.Select[Any], Any], sa.Select[Any]], limit: int, window: int) -> list[int]:
     """Ids of the newest matching rows, fast for common and for rare words alike.
 
-    A common word is found among the newest ``RECENT_WINDOW`` rows (a bounded backward
+    A common word is found among the newest ``window`` rows (a bounded backward
     scan of the primary key); only if that window holds too few matches are the older
     rows searched through the GIN index, where a rare word has a short posting list.
     """
     needed = [c for c in table.c if c.name in SEARCH_COLUMNS]
-    recent = sa.select(*needed).order_by(table.c.id.desc()).limit(RECENT_WINDOW).subquery()
+    recent = sa.select(*needed).order_by(table.c.id.desc()).limit(window).subquery()
     ids = list(db.session.scalars(filters(sa.select(recent.c.id), recent)
                                   .where(recent.c.search.bool_op("@@")(query))
                                   .order_by(recent.c.id.desc()).limit(limit)))
     if len(ids) >= limit:
         return ids
-    floor = db.session.scalar(sa.select(table.c.id).order_by(table.c.id.desc()).offset(RECENT_WINDOW - 1).limit(1))
+    floor = db.session.scalar(sa.select(table.c.id).order_by(table.c.id.desc()).offset(window - 1).limit(1))
     if floor is None:
         return ids
     # "id + 0" keeps the planner off the primary-key order: the GIN bitmap is the cheap path here.
@@ -101,7 +97,7 @@ def search(user: User, text: object, *, limit: int = 20) -> dict[str, Any]:
     """Messages (newest first) and contacts matching ``text`` among the inboxes ``user`` may see."""
     query = sa.func.to_tsquery("simple", build_tsquery(text))
     limit = max(1, min(limit, 50))
-    visible = _visible(user)
+    visible = visible_filter(user)
 
     def message_filters(stmt: sa.Select[Any], src: Any) -> sa.Select[Any]:
         stmt = stmt.where(src.c.type.in_(("incoming", "outgoing", "note")), src.c.deleted_at.is_(None))
@@ -112,7 +108,7 @@ def search(user: User, text: object, *, limit: int = 20) -> dict[str, Any]:
     def contact_filters(stmt: sa.Select[Any], src: Any) -> sa.Select[Any]:
         return stmt.where(src.c.erased_at.is_(None), sa.exists().where(Conversation.contact_id == src.c.id, *visible))
 
-    message_ids = _newest_matches(Message.__table__, query, message_filters, limit)
+    message_ids = _newest_matches(Message.__table__, query, message_filters, limit, MESSAGE_WINDOW)
     rows = db.session.execute(sa.select(
         Message.id, Message.conversation_id, Message.type, Message.created_at,
         sa.func.ts_headline("simple", Message.content, query, HEADLINE_OPTIONS),
@@ -125,7 +121,7 @@ def search(user: User, text: object, *, limit: int = 20) -> dict[str, Any]:
         "snippet": segments(r[4]), "display_id": r[5], "status": r[6],
         "contact": {"id": r[7], "name": r[8], "email": r[9]},
     } for r in rows]
-    contact_ids = _newest_matches(Contact.__table__, query, contact_filters, CONTACTS_LIMIT)
+    contact_ids = _newest_matches(Contact.__table__, query, contact_filters, CONTACTS_LIMIT, CONTACT_WINDOW)
     latest = (sa.select(Conversation.id, Conversation.display_id, Conversation.status)
               .where(Conversation.contact_id == Contact.id, *visible)
               .order_by(Conversation.id.desc()).limit(1).lateral())
