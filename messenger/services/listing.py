@@ -214,6 +214,8 @@ def _tab(user: User, tab: str) -> list[sa.ColumnElement[bool]]:
 
 @dataclass(frozen=True, slots=True)
 class Page:
+    """Cards of one page and the cursor of the next (None at the end)."""
+
     items: list[dict[str, Any]]
     next_cursor: str | None
 

@@ -63,6 +63,7 @@ def _conversation_json(conv: Any) -> dict[str, Any]:
 @bp.route("/api/v1/conversations")
 @login_required
 def list_conversations() -> ResponseReturnValue:
+    """One keyset page of the conversation list (tabs, filters, sorts)."""
     q = listing.parse_list_query(request.args.to_dict())
     page = listing.list_conversations(g.operator, q)
     return jsonify({"items": page.items, "next_cursor": page.next_cursor})
@@ -71,6 +72,7 @@ def list_conversations() -> ResponseReturnValue:
 @bp.route("/api/v1/conversations/counts")
 @login_required
 def conversation_counts() -> ResponseReturnValue:
+    """How many conversations each tab holds under the given filters."""
     params = {k: v for k, v in request.args.to_dict().items() if k not in ("tab", "sort", "cursor", "limit")}
     q = listing.parse_list_query(params)
     return jsonify(listing.tab_counts(g.operator, q))
@@ -79,6 +81,7 @@ def conversation_counts() -> ResponseReturnValue:
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>")
 @login_required
 def get_conversation(conversation_id: int) -> ResponseReturnValue:
+    """One conversation card."""
     conv = conv_service.get_for_operator(g.operator, conversation_id)
     return jsonify(_conversation_json(conv))
 
@@ -86,6 +89,7 @@ def get_conversation(conversation_id: int) -> ResponseReturnValue:
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/messages")
 @login_required
 def list_messages(conversation_id: int) -> ResponseReturnValue:
+    """A page of messages, oldest first; ``before_id`` scrolls up."""
     conv = conv_service.get_for_operator(g.operator, conversation_id)
     before_id = _query_int("before_id")
     limit = min(_query_int("limit") or MESSAGES_PAGE, msg_service.PAGE_MAX - 1)
@@ -101,6 +105,7 @@ def list_messages(conversation_id: int) -> ResponseReturnValue:
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/messages", methods=["POST"])
 @login_required
 def send_message(conversation_id: int) -> ResponseReturnValue:
+    """Send a reply or a private note (idempotent by ``client_id``)."""
     body = json_body()
     private, reopen = body.get("private", False), body.get("reopen", False)
     if not isinstance(private, bool) or not isinstance(reopen, bool):
@@ -135,6 +140,7 @@ def _snooze_time(value: object) -> datetime | None:
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/status", methods=["POST"])
 @login_required
 def change_status(conversation_id: int) -> ResponseReturnValue:
+    """Resolve, reopen, snooze or set pending, with an optional ``version`` check."""
     body = json_body()
     status = body.get("status")
     if not isinstance(status, str):
@@ -147,6 +153,7 @@ def change_status(conversation_id: int) -> ResponseReturnValue:
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/priority", methods=["POST"])
 @login_required
 def set_priority(conversation_id: int) -> ResponseReturnValue:
+    """Set the priority (0 none … 4 urgent)."""
     body = json_body()
     value = body.get("priority")
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < len(PRIORITIES):
@@ -159,6 +166,7 @@ def set_priority(conversation_id: int) -> ResponseReturnValue:
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/labels", methods=["PUT"])
 @login_required
 def set_labels(conversation_id: int) -> ResponseReturnValue:
+    """Replace the conversation's labels."""
     body = json_body()
     conv = label_service.set_labels(g.operator, conversation_id, body.get("labels"),
                                     expected_version=_version(body))
@@ -168,6 +176,7 @@ def set_labels(conversation_id: int) -> ResponseReturnValue:
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/read", methods=["POST"])
 @login_required
 def mark_read(conversation_id: int) -> ResponseReturnValue:
+    """The operator has read the conversation."""
     conv = conv_service.mark_read_by_operator(g.operator, conversation_id)
     return jsonify(_conversation_json(conv))
 
@@ -175,12 +184,14 @@ def mark_read(conversation_id: int) -> ResponseReturnValue:
 @bp.route("/api/v1/contacts/<int(max=2147483647):contact_id>")
 @login_required
 def get_contact(contact_id: int) -> ResponseReturnValue:
+    """Contact profile, browser session and previous conversations."""
     return jsonify(contact_profile.contact_detail(g.operator, contact_id))
 
 
 @bp.route("/api/v1/contacts/<int(max=2147483647):contact_id>", methods=["PATCH"])
 @login_required
 def update_contact(contact_id: int) -> ResponseReturnValue:
+    """Edit the contact's name, email, phone or custom attributes."""
     contact = contact_profile.update_contact(g.operator, contact_id, json_body())
     return jsonify(contact_profile.contact_to_dict(contact))
 
@@ -188,6 +199,7 @@ def update_contact(contact_id: int) -> ResponseReturnValue:
 @bp.route("/api/v1/canned-responses")
 @login_required
 def canned_responses() -> ResponseReturnValue:
+    """Canned responses, optionally by short-code prefix."""
     prefix = request.args.get("prefix", "")
     return jsonify({"items": directory.canned_responses(prefix)})
 
@@ -195,6 +207,7 @@ def canned_responses() -> ResponseReturnValue:
 @bp.route("/api/v1/directory")
 @login_required
 def panel_directory() -> ResponseReturnValue:
+    """Pickers' lists plus the log position the panel's stream starts from."""
     # The log position before the panel loads its lists: the stream replays from here, so
     # nothing that happens while the lists load is missed.
     return jsonify(dict(directory.panel_directory(g.operator), position=head_position()))
@@ -203,4 +216,5 @@ def panel_directory() -> ResponseReturnValue:
 @bp.route("/api/v1/search")
 @login_required
 def search() -> ResponseReturnValue:
+    """Full-text search over messages and contacts."""
     return jsonify(search_service.search(g.operator, request.args.get("q", "")))
