@@ -48,16 +48,21 @@ $("#toggle-details").addEventListener("click", () => panel.classList.toggle("sho
 
 // ---- cards changing ----------------------------------------------------------------------
 let countsTimer = null;
+let countsAt = 0;
+const COUNTS_EVERY = 2000;  // a busy inbox changes constantly: at most one counts query per 2 s per tab
 function refreshCounts() {
-  clearTimeout(countsTimer);
+  if (countsTimer) return;
+  const wait = Math.max(300, countsAt + COUNTS_EVERY - Date.now());
   countsTimer = setTimeout(async () => {
+    countsTimer = null;
+    countsAt = Date.now();
     const p = list.params;
     try {
       const counts = await get("/api/v1/conversations/counts", {status: p.status, inbox_id: p.inbox_id,
         team_id: p.team_id, label_id: p.label_id, priority: p.priority});
       for (const [tab, n] of Object.entries(counts)) $(`[data-count="${tab}"]`).textContent = n >= 10000 ? `${Math.floor(n / 1000)}k` : n;
     } catch (e) { /* counts are cosmetic */ }
-  }, 300);
+  }, wait);
 }
 
 function updateTitle() {
