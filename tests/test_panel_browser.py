@@ -185,6 +185,21 @@ def test_panel_live_reply_resolve_draft_canned(live_server, browser, artifacts, 
         assert db.session.get(Conversation, grace).status == "resolved"
         assert page.evaluate("document.querySelector(`.card-c[data-id='%d']`)" % grace) is None
 
+        # J / K and Alt+Down / Alt+Up move through the list.
+        page.keyboard.press("j")
+        wait_until(page, f"location.hash === '#c{ada}'")
+        page.keyboard.press("Alt+ArrowDown")
+        wait_until(page, f"location.hash === '#c{linus}'")
+        page.keyboard.press("k")
+        wait_until(page, f"location.hash === '#c{ada}'")
+        page.wait_for_selector("#conv-name >> text=Ada Lovelace")
+
+        # The emoji picker inserts at the caret.
+        page.click("#emoji-btn")
+        page.click("#emoji button >> nth=0")
+        assert page.input_value("#composer-input") == "😀"
+        page.fill("#composer-input", "")
+
         # Narrow screens show one column at a time.
         page.set_viewport_size({"width": 700, "height": 900})
         assert not page.is_visible("#col-list") and page.is_visible("#back-to-list")
