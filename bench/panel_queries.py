@@ -7,6 +7,12 @@ app in-process (routing, session, services, SQL, JSON), so the times are server 
 without the network. Before measuring, the SQL of each kind of call is EXPLAINed and
 any sequential scan of conversations, messages or contacts is reported.
 
+"list" is a first page (every tab × sort) or a keyset page up to 30 pages deep; "filtered"
+adds status / inbox / team / label / priority filters; "search" mixes common and rare
+words, emails and phone numbers; "open" is what opening a card from the list costs (the
+last 50 messages; the card is already loaded), "open+card" (printed, not in the JSON) also
+fetches the card, as when opening from a link.
+
 Prints, as its last line:
 ``{"name": "panel_queries", "list_p95_ms": …, "filtered_p95_ms": …, "search_p95_ms": …, "open_p95_ms": …}``
 """
@@ -183,6 +189,11 @@ def main() -> None:  # noqa: C901 - a linear script
         search_terms = words + emails[:10] + ["+1 555 0004242", "customer4242"]
 
         def open_conversation(cid: int) -> None:
+            # Opening from the list: the card is already loaded, the panel fetches the last 50 messages.
+            call(f"/api/v1/conversations/{cid}/messages", limit=50)
+
+        def open_cold(cid: int) -> None:
+            # Opening by link or search result: the card too.
             call(f"/api/v1/conversations/{cid}")
             call(f"/api/v1/conversations/{cid}/messages", limit=50)
 
@@ -197,7 +208,7 @@ def main() -> None:  # noqa: C901 - a linear script
             call("/api/v1/conversations", tab=tab, sort=sort, limit=50, cursor=cursor)
             call("/api/v1/search", q="refund")
             call("/api/v1/search", q=emails[0])
-            open_conversation(sample_ids[0])
+            open_cold(sample_ids[0])
             recorder.on = False
             problems, timings = explain(db.engine, [s for s in recorder.statements
                                                     if any(t in s[0] for t in BIG_TABLES)])
@@ -217,6 +228,7 @@ def main() -> None:  # noqa: C901 - a linear script
         filtered_samples: list[float] = []
         search_samples: list[float] = []
         open_samples: list[float] = []
+        cold_samples: list[float] = []
         shapes = list_shapes()
         for _ in range(args.rounds):
             list_samples.append(timed(rng.choice(shapes)))
@@ -228,8 +240,10 @@ def main() -> None:  # noqa: C901 - a linear script
             search_samples.append(timed(lambda: call("/api/v1/search", q=q)))
             cid = rng.choice(sample_ids)
             open_samples.append(timed(lambda: open_conversation(cid)))
+            other = rng.choice(sample_ids)
+            cold_samples.append(timed(lambda: open_cold(other)))
         for name, samples in (("list", list_samples), ("filtered", filtered_samples), ("search", search_samples),
-                              ("open", open_samples)):
+                              ("open", open_samples), ("open+card", cold_samples)):
             print(f"{name:9s} n={len(samples):4d} median={statistics.median(samples) * 1000:6.1f} ms "
                   f"p95={p95(samples):6.1f} ms max={max(samples) * 1000:6.1f} ms", flush=True)
         print(json.dumps({"name": "panel_queries", "list_p95_ms": p95(list_samples),
