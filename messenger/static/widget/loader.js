@@ -8,7 +8,7 @@
   if (!M || !M._l) {
     q = M && M.forEach ? M : [];
     M = w.Messenger = { _l: [], _h: {} };
-    M.push = function (a) { M[a[0]].apply(M, a.slice(1)); };
+    M.push = function (a) { M[a[0]] && M[a[0]].apply(M, a.slice(1)); };
     M.on = function (e, cb) { (M._h[e] = M._h[e] || []).push(cb); };
     'open close toggle reset setUser setAttributes'.split(' ').forEach(function (n) {
       M[n] = function (a, b) {
