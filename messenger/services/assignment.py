@@ -44,6 +44,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from rq import Retry
 
 from messenger.db import after_commit
 from messenger.db import transaction
@@ -77,6 +78,7 @@ SWEEP_INTERVAL_S = 60
 SWEEP_NAME = "assignment-sweep"
 ESCALATION_GRACE_S = 30  # the sweeper escalates what the scheduler missed by this much
 DRAIN_PENDING_TTL_S = 30
+FAILURE_TTL_S = 7 * 24 * 3600
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -98,7 +100,7 @@ def now() -> datetime:
 
 def request_assignment(conversation_id: int) -> None:
     """Called after commit when a conversation needs an assignee: enqueue the assignment job."""
-    enqueue(QUEUE, f"{JOBS}.assign_conversation", conversation_id, result_ttl=0)
+    enqueue(QUEUE, f"{JOBS}.assign_conversation", conversation_id, **_job_options())
     _ensure_sweeper()
 
 
@@ -111,7 +113,7 @@ def request_queue_drain(inbox_id: int) -> None:
             return  # a drain is queued and has not started: it will see our commit
     except Exception:
         logger.exception("drain coalescing unavailable for inbox %s", inbox_id)
-    if enqueue(QUEUE, f"{JOBS}.drain_queue", inbox_id, result_ttl=0) is None and redis is not None:
+    if enqueue(QUEUE, f"{JOBS}.drain_queue", inbox_id, **_job_options()) is None and redis is not None:
         _forget_drain_request(inbox_id)
     _ensure_sweeper()
 
@@ -125,7 +127,7 @@ def on_first_reply(conversation_id: int) -> None:
 
 def on_operator_offline(user_id: int) -> None:
     """Called after commit when an operator went offline or was deactivated: requeue their waiting chats."""
-    enqueue(QUEUE, f"{JOBS}.requeue_operator", user_id, result_ttl=0)
+    enqueue(QUEUE, f"{JOBS}.requeue_operator", user_id, **_job_options())
 
 
 def on_operator_online(user_id: int) -> None:
@@ -626,7 +628,7 @@ def escalation_job_id(conversation_id: int, token: str) -> str:
 
 def _schedule_escalation(conversation_id: int, token: str, delay: timedelta) -> None:
     enqueue(QUEUE, f"{JOBS}.escalate", conversation_id, token, delay=delay,
-            job_id=escalation_job_id(conversation_id, token), result_ttl=0)
+            job_id=escalation_job_id(conversation_id, token), **_job_options())
 
 
 def _cancel_escalation(token: str | None, conversation_id: int) -> None:
@@ -650,6 +652,12 @@ def _escalated_already(conversation_id: int, token: str) -> bool:
     return db.session.scalar(sa.select(sa.exists().where(
         Message.conversation_id == conversation_id, Message.type == "activity",
         Message.content_attributes.contains({"event": "escalation", "token": token})))) or False
+
+
+def _job_options() -> dict[str, Any]:
+    """Every assignment job: no stored result (idempotent, nothing reads it), retried on a transient
+    failure (database restart), and a failed one kept a week for inspection."""
+    return {"result_ttl": 0, "failure_ttl": FAILURE_TTL_S, "retry": Retry(max=3, interval=[1, 5, 15])}
 
 
 def _drain_key(inbox_id: int) -> str:
