@@ -302,3 +302,32 @@ def test_offline_form_outside_business_hours_in_the_frame(live_server, browser, 
         assert incoming(inbox.id) == ["Please call me back"]
     finally:
         context.close()
+
+
+def test_unsent_messages_survive_a_reload(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+    inbox = make_inbox(origins=[live_server.url])
+    context = browser.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/demo")
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator("#input").wait_for()
+        # The server is unreachable for sends: the message waits in localStorage.
+        page.route("**/widget/api/v1/messages", lambda route: route.abort("connectionrefused"))
+        chat.locator("#input").fill("kept across reload")
+        chat.locator("#input").press("Enter")
+        chat.locator(".msg.me", has_text="kept across reload").wait_for()
+        page.reload()
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator(".msg.me", has_text="kept across reload").locator(".meta", has_text="Sending").wait_for()
+        assert incoming(inbox.id) == []
+        page.unroute("**/widget/api/v1/messages")
+        chat.locator(".msg.me", has_text="kept across reload").locator(".meta", has_text="Sent").wait_for(
+            timeout=20000)
+        page.wait_for_timeout(1000)
+        assert incoming(inbox.id) == ["kept across reload"]
+        assert chat.locator(".msg.me", has_text="kept across reload").count() == 1
+    finally:
+        context.close()

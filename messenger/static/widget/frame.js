@@ -282,6 +282,8 @@ function markRead() {
   if (unseen) api('POST', `/conversations/${S.conv.id}/read`, {}).catch(() => {});
 }
 document.addEventListener('visibilitychange', markRead);
+// The queue moves on events; the queue timeout passes silently, so a waiting visitor also looks every 30 s.
+setInterval(() => { if (S.conv && S.conv.queue && S.conv.queue.waiting) refreshConversation().catch(() => {}); }, 30000);
 
 // ---- realtime: shared stream.js (SSE with ticket, long-poll fallback) -------------------------
 let live = null;
