@@ -331,3 +331,39 @@ def test_unsent_messages_survive_a_reload(live_server, browser) -> None:  # type
         assert chat.locator(".msg.me", has_text="kept across reload").count() == 1
     finally:
         context.close()
+
+
+def test_history_scrolls_up_and_read_ticks(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+    from messenger.services import conversations as conv_service
+
+    inbox = make_inbox(origins=[live_server.url])
+    admin = make_user(role="admin", name="Olga")
+    context = browser.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/demo")
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator("#input").fill("first")
+        chat.locator("#input").press("Enter")
+        chat.locator(".msg.me .meta", has_text="Sent").wait_for()
+        conv = db.session.scalar(sa.select(Conversation).where(Conversation.inbox_id == inbox.id))
+        # The operator reads: the visitor's message gets a read tick live.
+        conv_service.mark_read_by_operator(admin, conv.id)
+        chat.locator(".msg.me .meta", has_text="Read").wait_for()
+        for i in range(45):
+            msg_service.send_operator_message(admin, conv.id, f"line {i:02d}", str(uuid.uuid4()))
+        page.reload()
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator(".msg.them", has_text="line 44").wait_for()
+        assert chat.locator(".msg.me", has_text="first").count() == 0, "only the latest page at first"
+        for _ in range(20):
+            chat.locator("#list").evaluate("(el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+            if chat.locator(".msg.me", has_text="first").count():
+                break
+            page.wait_for_timeout(250)
+        chat.locator(".msg.me", has_text="first").wait_for()
+        assert chat.locator(".msg.them", has_text="line").count() == 45
+    finally:
+        context.close()
