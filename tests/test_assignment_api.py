@@ -12,6 +12,7 @@ from messenger.models import Message
 from messenger.models import Team
 from messenger.models import TeamMember
 from messenger.services import assignment
+from messenger.services import conversations as conv_service
 from tests.assignment_helpers import activities
 from tests.assignment_helpers import conv
 from tests.assignment_helpers import set_user
@@ -129,3 +130,42 @@ def test_unassign_in_an_auto_inbox_hands_the_conversation_to_someone_else(client
     assert api.get(f"/api/v1/conversations/{waiting}/queue").json["position"] == 1
     kinds = set(db.session.scalars(sa.select(Event.kind).where(Event.inbox_id == inbox.id)))
     assert {"conversation.updated", "message.created", "queue.changed"} <= kinds
+
+
+@pytest.mark.committing
+def test_the_visitor_sees_the_queue_position_change_live(app, live_server):
+    from tests.realtime.conftest import visitor_stream
+    from tests.realtime.helpers import Http
+
+    inbox = make_inbox(auto_assignment=True)
+    op = make_user(inboxes=[inbox], capacity=1)
+    visitors = []
+    for i in range(3):
+        http = Http(live_server.url)
+        status, session = http.request("POST", "/widget/api/v1/session", {"inbox": inbox.website_token})
+        assert status == 201, session
+        headers = {"X-Visitor-Token": session["token"]}
+        status, sent = http.request("POST", "/widget/api/v1/messages",
+                                    {"content": f"Hello {i}", "client_id": str(uuid.uuid4())}, headers)
+        assert status == 201, sent
+        visitors.append((http, headers, sent["conversation"]["id"]))
+    work(app)
+    http, headers, last = visitors[2]
+
+    def position() -> object:
+        status, body = http.request("GET", f"/widget/api/v1/conversations/{last}", headers=headers)
+        assert status == 200, body
+        return body["queue"]["position"]
+
+    assert position() == 2
+    stream = visitor_stream(live_server, headers["X-Visitor-Token"])
+    try:
+        assert stream.wait_for(lambda s: bool(s.named("ready")))
+        conv_service.change_status(op, visitors[0][2], "resolved")
+        work(app)
+        assert conv(visitors[1][2]).assignee_id == op.id
+        changed = stream.wait_count("queue.changed", 1)
+        assert changed[0].data == {"inbox_id": inbox.id}
+        assert position() == 1
+    finally:
+        stream.close()
