@@ -46,6 +46,7 @@ from messenger.realtime.sse import frame
 from messenger.realtime.subscriptions import Delivery
 from messenger.realtime.subscriptions import Prepared
 from messenger.realtime.subscriptions import Subscriber
+from messenger.realtime.subscriptions import wake
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class Hub:
         self._greenlet: gevent.Greenlet | None = None
         self._next_tick = 0.0
         self._stopping = False
+        self._to_wake: list[Subscriber] = []
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -187,6 +189,7 @@ class Hub:
                 return
             for row in rows:
                 self._publish(Prepared(LogEvent(*row)))
+            self._flush_wakeups()
             if len(rows) < PAGE:
                 return
             gevent.sleep(0)  # let streams write between big pages
@@ -201,8 +204,8 @@ class Hub:
             if access.operator_may_see(scope, event):
                 if op_delivery is None:
                     op_delivery = prepared.delivery(access.OPERATOR)
-                if op_delivery is not None:
-                    sub.offer(op_delivery)
+                if op_delivery is not None and sub.offer(op_delivery):
+                    self._to_wake.append(sub)
         if event.kind in access.VISITOR_INBOX_KINDS:
             self._publish_inbox_wide(prepared)
         elif event.contact_id is not None and event.contact_id in self._visitors:
@@ -211,8 +214,8 @@ class Hub:
                 for sub in self._visitors[event.contact_id].values():
                     scope = sub.scope
                     assert isinstance(scope, VisitorScope)
-                    if access.visitor_may_see(scope, event):
-                        sub.offer(vis_delivery)
+                    if access.visitor_may_see(scope, event) and sub.offer(vis_delivery):
+                        self._to_wake.append(sub)
         if event.kind == "presence.updated" and event.payload.get("active") is False:
             # A deactivated operator's streams close now, not at the next heartbeat (CASES 21).
             for sub in list(self._operators.values()):
@@ -231,8 +234,8 @@ class Hub:
         for group in self._visitors.values():
             for sub in group.values():
                 assert isinstance(sub.scope, VisitorScope)
-                if access.visitor_may_see(sub.scope, prepared.event):
-                    sub.offer(delivery)
+                if access.visitor_may_see(sub.scope, prepared.event) and sub.offer(delivery):
+                    self._to_wake.append(sub)
 
     def _on_signal(self, payload: str) -> None:
         try:
@@ -255,11 +258,18 @@ class Hub:
             return cache[audience]
 
         for sub in self._operators.values():
-            if access.signal_may_reach(sub.scope, signal):
-                sub.offer(delivery(access.OPERATOR))
+            if access.signal_may_reach(sub.scope, signal) and sub.offer(delivery(access.OPERATOR)):
+                self._to_wake.append(sub)
         for sub in self._visitors.get(signal.contact_id, {}).values():
-            if access.signal_may_reach(sub.scope, signal):
-                sub.offer(delivery(access.VISITOR))
+            if access.signal_may_reach(sub.scope, signal) and sub.offer(delivery(access.VISITOR)):
+                self._to_wake.append(sub)
+        self._flush_wakeups()
+
+    def _flush_wakeups(self) -> None:
+        """Wake every subscriber that got something, in one loop callback."""
+        if self._to_wake:
+            subscribers, self._to_wake = self._to_wake, []
+            wake(subscribers)
 
     # -- subscribers ---------------------------------------------------------------
     def subscribe(self, scope: Scope, after: int | None) -> tuple[Subscriber, list[Delivery] | None, int]:
