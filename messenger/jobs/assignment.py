@@ -3,6 +3,14 @@
 Each job is idempotent (running it twice changes nothing the second time: every claim
 re-checks the conversation under its row lock) and ends any read transaction it left
 open, so a non-forking worker never holds a connection or stale rows between jobs.
+
+Job ids (RQ 3): ``assign_conversation`` / ``drain_queue`` / ``requeue_operator`` get random
+ids. A fixed id with ``result_ttl=0`` would let a finishing job delete its re-enqueued twin,
+and ``unique=True`` would drop a request that arrives while the same job is running (it
+may have read the database before that request's commit). Drains are coalesced instead
+by a Redis key the job clears as it starts. Escalation timers are ``escalate-<id>-<token>``
+(one per assignment, so a first reply cancels exactly that one); sweeps use one id per
+time slot, so concurrent chains collapse.
 """
 from __future__ import annotations
 
