@@ -129,6 +129,16 @@ def test_panel_live_reply_resolve_draft_canned(live_server, browser, artifacts, 
         assert db.session.scalar(sa.select(Message.content).where(
             Message.conversation_id == grace, Message.type == "outgoing")) == "We are fixing the VAT line today."
 
+        # A private note looks different and never reaches the visitor.
+        page.click(".mode [data-mode=note]")
+        page.fill("#composer-input", "Finance confirmed the VAT fix ships tonight.")
+        page.press("#composer-input", "Enter")
+        page.wait_for_selector(".msg.note:not(.pending) >> text=Finance confirmed")
+        page.click(".mode [data-mode=reply]")
+        db.session.expire_all()
+        assert db.session.scalar(sa.select(Message.type).where(
+            Message.conversation_id == grace, Message.content.like("Finance confirmed%"))) == "note"
+
         # An attachment by the file button, with progress, sent with the reply.
         page.set_input_files("#attach-input", files=[{"name": "steps.txt", "mimeType": "text/plain",
                                                       "buffer": b"1. open settings\n2. click export\n"}])

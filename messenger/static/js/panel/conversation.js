@@ -299,7 +299,7 @@ export class ConversationView {
     const c = this.card || {};
     const who = m.type === "incoming" ? contactName(c.contact) : operatorName(m.sender_user_id);
     const meta = [];
-    if (m.type === "note") meta.push(h("span", {class: "note-tag"}, "🔒 Private note"));
+    if (m.type === "note") meta.push(h("span", {class: "note-tag"}, "Private note"));
     meta.push(h("span", {}, who));
     meta.push(h("span", {title: m.created_at ? new Date(m.created_at).toLocaleString() : ""}, m.created_at ? clock(m.created_at) : "sending…"));
     if (m.type === "outgoing" && !m.pending) {
