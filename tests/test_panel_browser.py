@@ -110,6 +110,9 @@ def test_panel_live_reply_resolve_draft_canned(live_server, browser, artifacts, 
         page.click("[data-tab=all]")
         wait_until(page, "document.querySelectorAll('.card-c').length === 3")
         assert page.evaluate(FIRST_CARD_ID) == ada
+        # Visitor text is text: markup in a message is shown, never parsed (CASES 6-8).
+        assert "<b>ugh</b>" in page.inner_text(f".card-c[data-id='{ada}'] .c-preview")
+        assert page.evaluate("document.querySelectorAll('#list-scroll b').length") == 0
         wait_until(page, "document.querySelector('[data-count=all]').textContent === '3'")
 
         # A visitor writes in the oldest conversation: it moves to the top, live.
@@ -339,6 +342,17 @@ def test_title_counts_unread_messages_in_my_conversations_and_availability(live_
         db.session.commit()
         wait_until(page, "document.title === '(1) Messenger'")
         wait_until(page, "document.querySelector('[data-count=mine]').textContent === '1'")
+
+        # Editing the contact from the sidebar updates the header and the card.
+        page.click("#side >> text=Edit contact")
+        page.fill("#side input[name=name]", "Grace B. Hopper")
+        page.fill("#side input[name=phone]", "+1 202 555 0147")
+        page.click("#side >> text=Save")
+        page.wait_for_selector("#side h2 >> text=Grace B. Hopper")
+        page.wait_for_selector("#side >> text=+1 202 555 0147")
+        contact = db.session.get(Contact, db.session.get(Conversation, grace).contact_id)
+        db.session.refresh(contact)
+        assert contact.name == "Grace B. Hopper"
 
         # The availability switch.
         page.select_option("#availability", "busy")
