@@ -330,7 +330,7 @@ def test_ten_thousand_conversations_scroll_with_bounded_dom(live_server, browser
         close_quietly(context)
 
 
-def test_title_counts_unread_messages_in_my_conversations_and_availability(live_server, browser, team_setup):
+def test_title_unread_count_contact_edit_shared_drafts_and_availability(live_server, browser, team_setup):
     grace, _, ada = team_setup["convs"]
     with conversation_page(browser, live_server, team_setup["me"], grace) as page:
         assert page.title() == "Messenger"
@@ -353,6 +353,14 @@ def test_title_counts_unread_messages_in_my_conversations_and_availability(live_
         contact = db.session.get(Contact, db.session.get(Conversation, grace).contact_id)
         db.session.refresh(contact)
         assert contact.name == "Grace B. Hopper"
+
+        # Drafts are shared across tabs of the same browser.
+        other = page.context.new_page()
+        other.goto(f"{live_server.url}/app#c{grace}")
+        other.wait_for_selector(".msg.incoming")
+        page.fill("#composer-input", "Half-written answer")
+        wait_until(other, "document.querySelector('#composer-input').value === 'Half-written answer'")
+        other.close()
 
         # The availability switch.
         page.select_option("#availability", "busy")
