@@ -27,8 +27,11 @@ system-deps:
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Benchmarks (each prints one JSON line last); slow, bounded, on 127.0.0.1.
 bench: $(STAMP)
 	$(BIN)/python bench/fanout.py --clients 1000
+	$(BIN)/python bench/assignment.py
+	$(BIN)/python bench/panel_queries.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -342,3 +342,18 @@ def test_sweeper_escalates_a_timer_that_redis_lost(app):
     assert sweep_assignments()["escalated"] == 1
     assert conv(c).assignee_id == second.id and len(activities(c, "escalation")) == 1
     assert sweep_assignments()["escalated"] == 0
+
+
+def test_deactivating_an_operator_hands_their_unanswered_conversations_to_a_colleague(app):
+    from messenger.services.users import deactivate_user
+
+    inbox = _auto_inbox()
+    leaving = make_user(inboxes=[inbox])
+    c = make_conversation(inbox).id
+    work(app)
+    assert conv(c).assignee_id == leaving.id
+    colleague = make_user(inboxes=[inbox])
+    deactivate_user(None, leaving.id)
+    work(app)
+    assert conv(c).assignee_id == colleague.id
+    assert activities(c, "requeue")

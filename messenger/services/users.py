@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
+from messenger.db import after_commit
 from messenger.db import transaction
 from messenger.errors import Conflict
 from messenger.errors import NotFound
@@ -105,6 +106,11 @@ def deactivate_user(actor_id: int | None, user_id: int) -> User:
         user.availability = "offline"
         user.session_version += 1
         audit.record(actor_id, "user.deactivate", "user", user.id)
+        from messenger.services import assignment
+
+        deactivated = user.id
+        # Their unanswered conversations go back to the queue (PRODUCT.md 4).
+        after_commit(lambda: assignment.on_operator_offline(deactivated))
     return user
 
 
