@@ -140,7 +140,7 @@ def test_attachments_mobile_and_russian(live_server, browser, artifacts, tmp_pat
         context.close()
 
 
-def wait_until(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+def wait_until(check, timeout: float = 20.0):  # type: ignore[no-untyped-def]
     import time
 
     deadline = time.monotonic() + timeout

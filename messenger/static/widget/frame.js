@@ -615,8 +615,9 @@ addEventListener('message', async (e) => {
   if (S.parent ? e.origin !== S.parent : ORIGINS.length && !ORIGINS.includes(e.origin)) return;
   S.parent = e.origin;
   if (!S.token && /^(setUser|setAttributes|reset)$/.test(m.t)) { S.waiting.push(m); return; }
-  await handle(m);
+  handling = handling.then(() => handle(m));  // in order: page reports, setUser, reset
 });
+let handling = Promise.resolve();
 async function handle(m) {
   const d = m.d;
   try {
@@ -644,5 +645,6 @@ async function handle(m) {
   } catch (err) { post('error', { type: m.t, code: err.code || 'network', message: err.message }); }
 }
 applyConfig({ color: null, business_hours: { open: true } });
+$('composer').hidden = false;  // hidden in the HTML until this script runs
 render();
 start();
