@@ -248,8 +248,14 @@ def test_colleague_resolves_while_i_type_then_reopen_and_send(live_server, brows
         from messenger.services import conversations as conv_service
         from messenger.services import typing as typing_service
 
-        typing_service.operator_typing(team_setup["colleague"], grace, True)
-        page.wait_for_selector(f"#collision >> text={team_setup['colleague'].name} is typing")
+        # Typing is ephemeral (no replay): like a real composer, repeat it while "typing".
+        banner = f"#collision >> text={team_setup['colleague'].name} is typing"
+        for _ in range(8):
+            typing_service.operator_typing(team_setup["colleague"], grace, True)
+            page.wait_for_timeout(2100)  # past the typing service's throttle window
+            if page.locator(banner).count():
+                break
+        page.wait_for_selector(banner)
 
         conv_service.change_status(team_setup["colleague"], grace, "resolved")
         page.wait_for_selector("#act-status >> text=Reopen", timeout=15000)  # live: they see it resolved
