@@ -1,6 +1,8 @@
 """Chromium: two tabs of one operator hold one stream (Web Locks leader + BroadcastChannel)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.factories import PASSWORD
@@ -102,5 +104,39 @@ def test_client_falls_back_to_long_poll_when_the_stream_keeps_failing_and_comes_
         assert wait_until(lambda: _messages(page) == sent + more, timeout=15), _messages(page)
         ids = [e["id"] for e in page.evaluate("window.got") if e["id"] is not None]
         assert ids == sorted(set(ids))
+    finally:
+        context.close()
+
+
+TYPING = """async () => {
+  const { connect, createTypingTracker } = await import('/static/js/shared/stream.js');
+  window.changes = []; window.statuses = [];
+  const tracker = createTypingTracker({
+    onChange: (conversationId, typers) => window.changes.push({conversationId, from: typers.map(t => t.from)}),
+  });
+  window.live = connect({
+    streamUrl: '/api/v1/stream', pollUrl: '/api/v1/events',
+    onEvent: (kind, data) => { if (kind === 'typing') tracker.handle(data); },
+    onStatus: (s) => window.statuses.push(s),
+  });
+}"""
+
+
+def test_typing_indicator_shows_and_expires_without_a_refresh(browser, fast_server, world: World) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context()
+    try:
+        page = _signed_in_page(context, fast_server, world.agent)
+        page.evaluate(TYPING)
+        assert wait_until(lambda: "live" in page.evaluate("window.statuses"))
+        conv = world.conversation.id
+        status, _ = Http(fast_server.url).request("POST", f"/widget/api/v1/conversations/{conv}/typing",
+                                                  {"on": True}, headers={"X-Visitor-Token": world.visitor_token})
+        assert status == 200
+        assert wait_until(lambda: page.evaluate("window.changes") == [{"conversationId": conv, "from": ["visitor"]}])
+        started = time.monotonic()
+        # No "off" ever comes (the visitor closed the tab): the indicator expires after expires_in (6 s).
+        assert wait_until(lambda: len(page.evaluate("window.changes")) == 2, timeout=10)
+        assert page.evaluate("window.changes")[1] == {"conversationId": conv, "from": []}
+        assert time.monotonic() - started > 4
     finally:
         context.close()

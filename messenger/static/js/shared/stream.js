@@ -18,6 +18,10 @@
  * "typing" (ephemeral, id null; hide it after data.expires_in seconds without refresh) and
  * "resync" (the gap was pruned: refetch your state; the position moves to data.position).
  *
+ * Typing indicators: feed "typing" events to createTypingTracker({onChange}); it calls
+ * onChange(conversationId, typers) whenever the set of people typing there changes,
+ * including when an indicator expires (data.expires_in seconds without a refresh).
+ *
  * Behaviour: EventSource with reconnect and exponential backoff (fresh ticket, ?after=
  * the last position each time); a watchdog on the server's named heartbeat catches
  * half-open connections; after 3 failed stream attempts it long-polls, and tries the
@@ -239,5 +243,45 @@ export function connect(options) {
     get position() { return position; },
     get mode() { return mode; },
     get status() { return status; },
+  };
+}
+
+function typerKey(data) {
+  return data.from === "operator" && data.user_id != null ? `operator:${data.user_id}` : `${data.from}:${data.name || ""}`;
+}
+
+export function createTypingTracker({ onChange = () => {} } = {}) {
+  const byConversation = new Map(); // conversation id -> Map(key -> {data, timer})
+
+  function changed(conversationId) {
+    const typers = byConversation.get(conversationId);
+    onChange(conversationId, typers ? [...typers.values()].map((t) => t.data) : []);
+  }
+
+  function drop(conversationId, key) {
+    const typers = byConversation.get(conversationId);
+    if (!typers || !typers.has(key)) return;
+    clearTimeout(typers.get(key).timer);
+    typers.delete(key);
+    if (!typers.size) byConversation.delete(conversationId);
+    changed(conversationId);
+  }
+
+  function handle(data) {
+    const conversationId = data.conversation_id;
+    const key = typerKey(data);
+    if (!data.on) return drop(conversationId, key);
+    let typers = byConversation.get(conversationId);
+    if (!typers) byConversation.set(conversationId, (typers = new Map()));
+    const known = typers.get(key);
+    if (known) clearTimeout(known.timer);
+    const timer = setTimeout(() => drop(conversationId, key), (data.expires_in || 6) * 1000);
+    typers.set(key, { data, timer });
+    if (!known) changed(conversationId);
+  }
+
+  return {
+    handle,
+    typing: (conversationId) => [...(byConversation.get(conversationId)?.values() || [])].map((t) => t.data),
   };
 }
