@@ -109,8 +109,17 @@ TABLES = ("events", "events_pruned", "csat_responses", "conversation_labels", "a
 
 def truncate_all(engine: sa.Engine) -> None:
     # No RESTART IDENTITY: a live hub remembers its log position across tests.
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+    # A live server may still be finishing a request (a closing stream, a presence sweep) whose
+    # locks cross TRUNCATE's: PostgreSQL breaks that deadlock by aborting one side, so retry.
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+            return
+        except sa.exc.OperationalError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture(autouse=True)
