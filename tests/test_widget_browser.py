@@ -351,6 +351,12 @@ def test_history_scrolls_up_and_read_ticks(live_server, browser) -> None:  # typ
         # The operator reads: the visitor's message gets a read tick live.
         conv_service.mark_read_by_operator(admin, conv.id)
         chat.locator(".msg.me .meta", has_text="Read").wait_for()
+        msg_service.send_operator_message(admin, conv.id, "See https://shop.example/faq. Not javascript:alert(1) "
+                                          "nor data:text/html,x", str(uuid.uuid4()))
+        links = chat.locator(".msg.them a")
+        links.first.wait_for()
+        assert links.count() == 1 and links.first.get_attribute("href") == "https://shop.example/faq"
+        assert "noopener" in links.first.get_attribute("rel")
         for i in range(45):
             msg_service.send_operator_message(admin, conv.id, f"line {i:02d}", str(uuid.uuid4()))
         page.reload()
@@ -364,6 +370,6 @@ def test_history_scrolls_up_and_read_ticks(live_server, browser) -> None:  # typ
                 break
             page.wait_for_timeout(250)
         chat.locator(".msg.me", has_text="first").wait_for()
-        assert chat.locator(".msg.them", has_text="line").count() == 45
+        assert chat.locator(".msg.them", has_text="line ").count() == 45
     finally:
         context.close()

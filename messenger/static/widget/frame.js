@@ -117,10 +117,26 @@ function tick(m) {
   if (m.pending) return m.failed ? t('failed') : '◷ ' + t('sending');
   return m.status === 'read' ? '✓✓ ' + t('read') : '✓ ' + t('sent');
 }
+// Plain text with http(s)/mailto links made clickable; no other scheme ever becomes a link (CASES 5).
+const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"]+/gi;
+function linkify(node, text) {
+  let at = 0;
+  for (const match of text.matchAll(LINK)) {
+    const url = match[0].replace(/[.,;:!?)\]]+$/, '');
+    node.append(text.slice(at, match.index));
+    const a = node.appendChild(el('a', '', url));
+    a.href = url;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer nofollow';
+    at = match.index + url.length;
+  }
+  node.append(text.slice(at));
+  return node;
+}
 function bubble(m) {
   if (m.type === 'activity') return el('div', 'sys', m.content);
   const mine = m.type === 'incoming';
-  const node = el('div', 'msg ' + (mine ? 'me' : 'them') + (m.failed ? ' failed' : ''), m.content);
+  const node = linkify(el('div', 'msg ' + (mine ? 'me' : 'them') + (m.failed ? ' failed' : '')), m.content || '');
   for (const a of m.attachments || []) {
     const u = urls.get(a.id);
     const link = node.appendChild(el(u ? 'a' : 'span', 'att', u && isPreviewable(a) ? null : a.filename));
