@@ -293,10 +293,15 @@ def test_stale_version_updates_the_ui(live_server, browser, team_setup):
 
         conv_service.set_priority(team_setup["colleague"], grace, "urgent")
         wait_until(page, "document.querySelector('#act-priority').value === '4'")
-        # Simulate the change arriving only after my click: the panel still holds the old version.
-        page.evaluate(f"""() => import('/static/js/panel/store.js').then(m => {{
-            const c = m.store.cards.get({grace}); c.version = c.version - 1; c.priority = 0;
-            document.querySelector('#act-priority').value = '0'; }})""")
+
+        # My click races the colleague's change: the request carries the version I saw before it.
+        def stale(route):  # type: ignore[no-untyped-def]
+            body = json.loads(route.request.post_data or "{}")
+            body["version"] -= 1
+            route.continue_(post_data=json.dumps(body))
+
+        page.route("**/api/v1/conversations/*/status", stale)
+        page.evaluate("document.querySelector('#act-priority').value = '0'")
         page.click("#act-status")
         page.wait_for_selector("#toast >> text=changed this conversation")
         wait_until(page, "document.querySelector('#act-priority').value === '4'")
