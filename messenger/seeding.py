@@ -105,7 +105,8 @@ def seed(conversations: int, messages_per_conversation: int, *, inboxes: int = 4
         session.execute(sa.text(f"""
             WITH ins AS (
                 INSERT INTO contacts (name, email, phone, created_at)
-                SELECT ({_array(NAMES)})[1 + g % {len(NAMES)}] || ' ' || ({_array(SURNAMES)})[1 + (g / 7) % {len(SURNAMES)}],
+                SELECT ({_array(NAMES)})[1 + g % {len(NAMES)}] || ' '
+                       || ({_array(SURNAMES)})[1 + (g / 7) % {len(SURNAMES)}],
                        'customer' || g || '-' || substr(md5(g::text), 1, 6) || '@example.com',
                        '+1 555 ' || lpad((g % 10000000)::text, 7, '0'),
                        now() - (g % 40000) * interval '1 minute'
@@ -114,13 +115,13 @@ def seed(conversations: int, messages_per_conversation: int, *, inboxes: int = 4
             INSERT INTO seed_contacts SELECT row_number() OVER (ORDER BY id), id FROM ins"""), params)
         session.execute(sa.text(f"""
             INSERT INTO conversations (inbox_id, contact_id, display_id, status, priority, assignee_id, team_id,
-                                       created_at,
-                                       updated_at, last_activity_at, waiting_since, unread_count, last_message_preview,
-                                       last_message_type)
+                                       created_at, updated_at, last_activity_at, waiting_since, unread_count,
+                                       last_message_preview, last_message_type)
             SELECT o.inbox_id, c.id, o.base + (c.rn - 1) / {k},
                    s.status,
                    CASE WHEN c.rn % 7 = 0 THEN 1 + (c.rn % 4)::int ELSE 0 END,
-                   CASE WHEN c.rn % 4 = 0 THEN NULL ELSE (CAST(:ops AS int[]))[1 + (c.rn % cardinality(CAST(:ops AS int[])))] END,
+                   CASE WHEN c.rn % 4 = 0 THEN NULL
+                        ELSE (CAST(:ops AS int[]))[1 + (c.rn % cardinality(CAST(:ops AS int[])))] END,
                    CASE WHEN c.rn % 3 = 0 THEN (CAST(:teams AS int[]))[1 + (c.rn / 3) % 2] END,
                    t.activity - ((c.rn % 48) * interval '1 hour'), t.activity, t.activity,
                    CASE WHEN s.status IN ('open', 'pending') AND c.rn % 3 = 0 THEN t.activity END,

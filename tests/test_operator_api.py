@@ -353,3 +353,35 @@ def test_search_finds_old_rare_words_beyond_the_recent_window(world, monkeypatch
     assert found[0]["message_id"] > found[1]["message_id"]
     fillers = world["api"].get("/api/v1/search", q="filler").get_json()["messages"]
     assert len(fillers) == 4
+
+
+def test_seed_bench_command_bulk_loads_without_events(app):
+    """``flask messenger seed-bench``: conversations, messages, display ids, labels; no event flood."""
+    import sqlalchemy as sa
+
+    from messenger.models import Conversation
+    from messenger.models import Event
+    from messenger.models import Inbox
+    from messenger.models import Message
+
+    events_before = db.session.scalar(sa.select(sa.func.count()).select_from(Event))
+    result = app.test_cli_runner().invoke(args=["messenger", "seed-bench", "--conversations", "200", "--messages",
+                                                "1000", "--inboxes", "2", "--operators", "3"])
+    assert result.exit_code == 0, result.output
+    assert "seeded 200 conversations and 1000 messages" in result.output
+    inbox_ids = list(db.session.scalars(sa.select(Inbox.id).where(Inbox.name.like("Bench inbox %"))))
+    assert len(inbox_ids) == 2
+    convs = db.session.execute(sa.select(Conversation.inbox_id, Conversation.display_id)
+                               .where(Conversation.inbox_id.in_(inbox_ids))).all()
+    assert len(convs) == 200 and len(set(convs)) == 200
+    for inbox_id in inbox_ids:
+        top = max(d for i, d in convs if i == inbox_id)
+        assert db.session.get(Inbox, inbox_id).next_display_id == top + 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Message).join(Conversation).where(
+        Conversation.inbox_id.in_(inbox_ids))) == 1000
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ConversationLabel)) > 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == events_before
+    admin = make_user(role="admin")
+    from messenger.services import search as search_service
+
+    assert search_service.search(admin, "refund")["messages"]

@@ -91,7 +91,8 @@ def team_setup(app):  # type: ignore[no-untyped-def]
                         Label(name="billing", color="#d64f6a"), Label(name="vip", color="#6571d8")])
     db.session.commit()
     convs = [
-        _visitor_conversation(inbox, "Grace Hopper", "grace@example.org", "Hi, my invoice for March shows the wrong VAT."),
+        _visitor_conversation(inbox, "Grace Hopper", "grace@example.org",
+                              "Hi, my invoice for March shows the wrong VAT."),
         _visitor_conversation(inbox, "Linus Berg", "linus@example.org", "Can I export my data as CSV?"),
         _visitor_conversation(inbox, "Ada Lovelace", "ada@example.org", "The checkout page keeps failing <b>ugh</b>"),
     ]
