@@ -223,6 +223,11 @@ def test_panel_live_reply_resolve_draft_canned(live_server, browser, artifacts, 
         page.wait_for_selector(".msg.incoming >> text=checkout page")
         assert not page.is_visible("#col-list")
         page.screenshot(path=str(artifacts / "panel-narrow.png"))
+        page.click("#toggle-details")
+        page.wait_for_selector("#side h2 >> text=Ada Lovelace")
+        page.screenshot(path=str(artifacts / "panel-narrow-details.png"))
+        page.click("#close-details")
+        assert not page.is_visible("#col-side")
         assert not errors, errors
     finally:
         close_quietly(context)

@@ -25,7 +25,8 @@ export class Composer {
     if (this.channel) this.channel.onmessage = (e) => this.remoteDraft(e.data);
     this.input.addEventListener("keydown", (e) => this.keydown(e));
     this.input.addEventListener("input", () => this.changed());
-    this.input.addEventListener("blur", () => this.typing(false));
+    this.input.addEventListener("blur", () => { this.flushDraft(); this.typing(false); });
+    window.addEventListener("pagehide", () => this.flushDraft());
     document.querySelectorAll(".mode button").forEach((b) => b.addEventListener("click", () => this.setMode(b.dataset.mode)));
     $("#send-btn").addEventListener("click", () => this.send());
     $("#emoji-btn").addEventListener("click", (e) => { e.stopPropagation(); this.toggleEmoji(); });
@@ -46,7 +47,16 @@ export class Composer {
   draftKey(id) { return `messenger.draft.${store.me.id}.${id}`; }
 
   /** A conversation was opened: restore its draft, clear the rest. */
+  /** Save a draft still waiting for its debounce (conversation switch, page leaving). */
+  flushDraft() {
+    if (!this.draftTimer) return;
+    clearTimeout(this.draftTimer);
+    this.draftTimer = null;
+    this.saveDraft();
+  }
+
   load(id) {
+    this.flushDraft();
     this.convId = id;
     this.clearUploads();
     this.typers.forEach((t) => clearTimeout(t.timer));
@@ -93,7 +103,7 @@ export class Composer {
 
   changed() {
     clearTimeout(this.draftTimer);
-    this.draftTimer = setTimeout(() => this.saveDraft(), 250);
+    this.draftTimer = setTimeout(() => { this.draftTimer = null; this.saveDraft(); }, 250);
     this.updateCanned();
     const now = Date.now();
     if (this.input.value.trim() && now - this.typingSentAt > TYPING_EVERY) {

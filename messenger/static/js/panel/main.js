@@ -45,6 +45,7 @@ on("reveal", async (item) => {
 });
 $("#back-to-list").addEventListener("click", () => panel.classList.remove("show-conv"));
 $("#toggle-details").addEventListener("click", () => panel.classList.toggle("show-side"));
+$("#close-details").addEventListener("click", () => panel.classList.remove("show-side"));
 
 // ---- cards changing ----------------------------------------------------------------------
 let countsTimer = null;
