@@ -221,7 +221,9 @@ def main() -> None:  # noqa: C901 - a linear script
             for ms, short in sorted(timings, reverse=True)[:12]:
                 print(f"  {ms:7.2f} ms  {short}", flush=True)
 
-        # Warm up, then measure.
+        # Warm up, then measure (the load average says how much the CPUs were shared meanwhile).
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs",
+              flush=True)
         for shape in list_shapes():
             shape()
         list_samples: list[float] = []
@@ -246,6 +248,7 @@ def main() -> None:  # noqa: C901 - a linear script
                               ("open", open_samples), ("open+card", cold_samples)):
             print(f"{name:9s} n={len(samples):4d} median={statistics.median(samples) * 1000:6.1f} ms "
                   f"p95={p95(samples):6.1f} ms max={max(samples) * 1000:6.1f} ms", flush=True)
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         print(json.dumps({"name": "panel_queries", "list_p95_ms": p95(list_samples),
                           "filtered_p95_ms": p95(filtered_samples), "search_p95_ms": p95(search_samples),
                           "open_p95_ms": p95(open_samples)}), flush=True)
