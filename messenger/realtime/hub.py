@@ -84,6 +84,7 @@ class Hub:
         self._visitors: dict[int, dict[int, Subscriber]] = {}
         self._conn: psycopg.Connection[Any] | None = None
         self._greenlet: gevent.Greenlet | None = None
+        self._sweeper: gevent.Greenlet | None = None
         self._next_tick = 0.0
         self._stopping = False
         self._to_wake: list[Subscriber] = []
@@ -332,7 +333,9 @@ class Hub:
                              self.notify_queue_usage * 100)
             self._refresh_operators(conn)
             self._refresh_visitors(conn)
-        self._sweep()
+        # In its own greenlet: the router hooks it calls may wait on Redis, and dispatch must not.
+        if self._sweeper is None or self._sweeper.dead:
+            self._sweeper = gevent.spawn(self._sweep)
 
     def _refresh_operators(self, conn: psycopg.Connection[Any]) -> None:
         subs = list(self._operators.values())
