@@ -283,16 +283,21 @@ export class ConversationView {
     const nodes = [];
     if (this.hasMore) nodes.push(h("div", {class: "load-older"}, "Scroll up for older messages"));
     let day = null;
+    let prev = null;
     for (const m of this.messages) {
       const d = dayLabel(m.created_at || new Date().toISOString());
-      if (d !== day) { nodes.push(h("div", {class: "day"}, d)); day = d; }
-      nodes.push(this.message(m));
+      if (d !== day) { nodes.push(h("div", {class: "day"}, d)); day = d; prev = null; }
+      // Same author and kind within 5 minutes: one group, the name is shown once.
+      const grouped = !!prev && prev.type === m.type && prev.sender_user_id === m.sender_user_id &&
+        m.type !== "activity" && Date.parse(m.created_at || new Date().toISOString()) - Date.parse(prev.created_at) < 300000;
+      nodes.push(this.message(m, grouped));
+      prev = m.created_at ? m : null;
     }
     if (!this.messages.length) nodes.push(h("div", {class: "load-older"}, "No messages yet."));
     this.box.replaceChildren(...nodes);
   }
 
-  message(m) {
+  message(m, grouped = false) {
     if (m.type === "activity") {
       return h("div", {class: "activity", dataset: {mid: m.id}}, h("span", {}, m.content, " · ", clock(m.created_at)));
     }
@@ -300,7 +305,7 @@ export class ConversationView {
     const who = m.type === "incoming" ? contactName(c.contact) : operatorName(m.sender_user_id);
     const meta = [];
     if (m.type === "note") meta.push(h("span", {class: "note-tag"}, "Private note"));
-    meta.push(h("span", {}, who));
+    if (!grouped) meta.push(h("span", {}, who));
     meta.push(h("span", {title: m.created_at ? new Date(m.created_at).toLocaleString() : ""}, m.created_at ? clock(m.created_at) : "sending…"));
     if (m.type === "outgoing" && !m.pending) {
       const read = m.status === "read";
@@ -308,7 +313,7 @@ export class ConversationView {
       meta.push(h("span", {class: `ticks${read ? " read" : ""}`, title: label}, m.status === "sent" ? "✓" : m.status === "failed" ? "!" : "✓✓"));
     }
     const body = m.deleted ? h("div", {class: "bubble muted"}, "This message was deleted.") : (m.content ? h("div", {class: "bubble"}, m.content) : null);
-    const classes = `msg ${m.type}${m.pending ? " pending" : ""}${m.failed ? " failed" : ""}`;
+    const classes = `msg ${m.type}${grouped ? " cont" : ""}${m.pending ? " pending" : ""}${m.failed ? " failed" : ""}`;
     return h("div", {class: classes, dataset: {mid: m.id || ""}}, body, this.attachments(m.attachments), h("div", {class: "msg-meta"}, meta));
   }
 
