@@ -16,6 +16,8 @@ started is stopped at the end. The LAST line printed is one JSON object:
 
 ``lost`` counts (client, message) pairs never received, ``duplicated`` frames received
 twice; latency is publish (just before the POST is sent) → frame parsed by the client.
+``--restart-db-at K`` restarts the embedded PostgreSQL before message K while every stream
+stays open (CASES 4); publishes failing meanwhile are retried with the same client_id.
 ``rss_kb_per_stream`` is the growth of the workers' RSS from the first 10% of streams to
 all of them, divided by the number of streams added (idle streams, before publishing).
 """
@@ -217,8 +219,9 @@ def run_client(host: str, port: int, cookie: str, client: Client) -> None:
         sock.close()
 
 
-def publish(host: str, port: int, cookie: str, csrf: str, conversation_id: int, seq: int) -> int:
-    body = json.dumps({"content": f"bench {seq}", "client_id": str(uuid.uuid4())}).encode()
+def publish(host: str, port: int, cookie: str, csrf: str, conversation_id: int, seq: int,
+            client_id: str | None = None) -> int:
+    body = json.dumps({"content": f"bench {seq}", "client_id": client_id or str(uuid.uuid4())}).encode()
     sock = gsocket.create_connection((host, port))
     try:
         sock.sendall(f"POST /api/v1/conversations/{conversation_id}/messages HTTP/1.0\r\nHost: {host}\r\n"
@@ -290,12 +293,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         published: dict[int, float] = {}
         answered: list[float] = []
         failed = 0
+        restart: gevent.Greenlet | None = None
+        restart_started = restart_finished = 0.0
+        total_retries = 0
         for seq in range(args.events):
+            if args.restart_db_at is not None and seq == args.restart_db_at and pg is not None:
+                # CASES 4: restart PostgreSQL under the open streams (in a thread: the clients keep reading).
+                restart_started = time.monotonic()
+                restart = gevent.spawn(gevent.get_hub().threadpool.apply, pg.pg_ctl, ("restart", "-m", "fast"))
+                gevent.sleep(0.05)
             published[seq] = time.monotonic()
-            if publish(host, port, cookie, csrf, conversation_id, seq) != 201:
+            client_id = str(uuid.uuid4())
+            status = publish(host, port, cookie, csrf, conversation_id, seq, client_id)
+            retries = 0
+            # While the database restarts the API answers 5xx; retrying with the same client_id is idempotent.
+            while status not in (200, 201) and retries < 100:
+                retries += 1
+                gevent.sleep(0.2)
+                status = publish(host, port, cookie, csrf, conversation_id, seq, client_id)
+            total_retries += retries
+            if restart is not None and restart.ready() and not restart_finished:
+                restart_finished = time.monotonic()
+            if status not in (200, 201):
                 failed += 1
             answered.append((time.monotonic() - published[seq]) * 1000)
             gevent.sleep(max(0.0, args.interval_ms / 1000 - (time.monotonic() - published[seq])))
+        if restart is not None:
+            restart.join()
+            print(f"# PostgreSQL restarted (pg_ctl took {restart_finished - restart_started:.1f} s); "
+                  f"publishes retried: {total_retries}", flush=True)
         deadline = time.monotonic() + args.drain_s
         while time.monotonic() < deadline:
             if all(len(c.received) >= args.events or c.ended for c in clients):
@@ -326,6 +352,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               f"p50 {percentile(spreads, 0.5) * 1000:.1f} ms, max {max(spreads or [0]) * 1000:.1f} ms", flush=True)
         if failed:
             print(f"# {failed} publishes did not answer 201", flush=True)
+        print(f"# streams ended early: {sum(c.ended for c in clients)}", flush=True)
         print(f"# streams ready: {ready}; workers: {args.workers}; interval: {args.interval_ms} ms; "
               f"rss baseline {baseline_rss} kB", flush=True)
         return {"name": "fanout", "clients": args.clients, "events": args.events, "lost": lost,
@@ -352,6 +379,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="gunicorn gevent workers (own server only)")
     parser.add_argument("--connect-concurrency", type=int, default=100)
     parser.add_argument("--drain-s", type=float, default=30, help="how long to wait for stragglers")
+    parser.add_argument("--restart-db-at", type=int, help="restart the embedded PostgreSQL before message K")
     parser.add_argument("--url", help="target an existing server instead of starting one")
     parser.add_argument("--email")
     parser.add_argument("--password")
