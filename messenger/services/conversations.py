@@ -125,7 +125,8 @@ def add_activity(conv: Conversation, text: str, **data: Any) -> Message:
     return msg
 
 
-def _check_version(conv: Conversation, expected_version: int | None) -> None:
+def check_version(conv: Conversation, expected_version: int | None) -> None:
+    """Optimistic concurrency: a stale version is a 409 carrying the current state."""
     if expected_version is not None and expected_version != conv.version:
         raise Conflict("Someone changed this conversation a moment ago.", code="stale_version",
                        conversation=conversation_to_dict(conv, "operator"))
@@ -141,7 +142,7 @@ def change_status(user: User, conversation_id: int, status: str, *, expected_ver
             raise ValidationError("Snooze needs a time in the future.", field="snoozed_until")
     with transaction():
         conv = get_for_operator(user, conversation_id, lock=True)
-        _check_version(conv, expected_version)
+        check_version(conv, expected_version)
         if conv.status == status and status != "snoozed":
             return conv
         previous = conv.status
@@ -177,7 +178,7 @@ def set_priority(user: User, conversation_id: int, priority: str | None, *,
         raise ValidationError("Unknown priority.", field="priority")
     with transaction():
         conv = get_for_operator(user, conversation_id, lock=True)
-        _check_version(conv, expected_version)
+        check_version(conv, expected_version)
         conv.priority = PRIORITIES.index(priority)
         bump(conv)
     return conv

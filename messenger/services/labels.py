@@ -34,7 +34,7 @@ def set_labels(user: User, conversation_id: int, label_ids: object, *,
     ids = parse_label_ids(label_ids)
     with transaction():
         conv = conv_service.get_for_operator(user, conversation_id, lock=True)
-        conv_service._check_version(conv, expected_version)  # same 409 shape as status changes
+        conv_service.check_version(conv, expected_version)
         known = set(db.session.scalars(sa.select(Label.id).where(Label.id.in_(ids)))) if ids else set()
         if len(known) != len(ids):
             raise ValidationError("Unknown label.", field="labels")
