@@ -464,3 +464,11 @@ def test_launcher_hides_when_nobody_can_answer_if_asked(client) -> None:
     config = client.get(url).get_json()
     assert config["available"] is True and config["hidden"] is False
     assert client.get(f"{API}/config?inbox=unknown-token-x").status_code == 404
+
+
+def test_stream_tickets_and_long_poll_share_the_visitor_rate_limit(app, client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    inbox = make_inbox()
+    token = start(client, inbox)["token"]
+    monkeypatch.setitem(app.config, "WIDGET_RATE_LIMIT", "3 per minute")
+    codes = [call(client, "POST", "/stream-ticket", token).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]

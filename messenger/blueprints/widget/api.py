@@ -70,7 +70,7 @@ def _visitor_key() -> str:
     return f"visitor:{claims.session_id}" if claims else f"ip:{client_ip()}"
 
 
-def _limited(view: F) -> F:
+def rate_limited(view: F) -> F:
     """The shared widget limits: per visitor token and per IP."""
     view = limiter.shared_limit(_visitor_limit, scope="widget-visitor", key_func=_visitor_key)(view)
     return limiter.shared_limit(_ip_limit, scope="widget-ip", key_func=client_ip)(view)  # type: ignore[return-value]
@@ -166,7 +166,7 @@ def _session_json(visitor: Visitor, inbox: Inbox, token: str) -> dict[str, Any]:
 
 
 @bp.route(f"{API}/config")
-@_limited
+@rate_limited
 def inbox_config() -> ResponseReturnValue:
     """Public inbox settings (colour, greeting, hours, pre-chat, CSAT, proactive for ``page``); the loader reads this."""
     inbox = _inbox_from(request.args.get("inbox"))
@@ -175,7 +175,7 @@ def inbox_config() -> ResponseReturnValue:
 
 @bp.route(f"{API}/session", methods=["POST"])
 @limiter.limit(_session_limit, key_func=client_ip)
-@_limited
+@rate_limited
 def session_start() -> ResponseReturnValue:
     """Create or resume the visitor session; returns the visitor token and a stream ticket."""
     data = _body()
@@ -193,7 +193,7 @@ def session_start() -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/page", methods=["POST"])
-@_limited
+@rate_limited
 @visitor_required
 def page_view() -> ResponseReturnValue:
     """The loader reports a page (load or single-page-app navigation)."""
@@ -203,7 +203,7 @@ def page_view() -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/contact", methods=["GET"])
-@_limited
+@rate_limited
 @visitor_required
 def contact_get() -> ResponseReturnValue:
     """The visitor's own contact."""
@@ -213,7 +213,7 @@ def contact_get() -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/contact", methods=["PATCH"])
-@_limited
+@rate_limited
 @visitor_required
 def contact_update() -> ResponseReturnValue:
     """Update name, email, phone, custom attributes (``Messenger.setAttributes``)."""
@@ -222,7 +222,7 @@ def contact_update() -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/identify", methods=["POST"])
-@_limited
+@rate_limited
 @visitor_required
 def identify() -> ResponseReturnValue:
     """``Messenger.setUser``: HMAC-verified identity; a wrong hash is 401 and merges nothing."""
@@ -235,7 +235,7 @@ def identify() -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/reset", methods=["POST"])
-@_limited
+@rate_limited
 @visitor_required
 def reset() -> ResponseReturnValue:
     """``Messenger.reset``: forget this browser's identity; a new anonymous session."""
@@ -245,7 +245,7 @@ def reset() -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/conversations", methods=["GET"])
-@_limited
+@rate_limited
 @visitor_required
 def conversations_list() -> ResponseReturnValue:
     """The visitor's conversations in this inbox (in progress first, then newest)."""
@@ -254,7 +254,7 @@ def conversations_list() -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/conversations", methods=["POST"])
-@_limited
+@rate_limited
 @visitor_required
 def conversations_create() -> ResponseReturnValue:
     """Start a conversation (or return the one in progress); needs the pre-chat form when required."""
@@ -265,7 +265,7 @@ def conversations_create() -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/conversations/<int:conversation_id>", methods=["GET"])
-@_limited
+@rate_limited
 @visitor_required
 def conversation_get(conversation_id: int) -> ResponseReturnValue:
     """One conversation with queue state and CSAT state."""
@@ -273,7 +273,7 @@ def conversation_get(conversation_id: int) -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/conversations/<int:conversation_id>/messages", methods=["GET"])
-@_limited
+@rate_limited
 @visitor_required
 def messages_list(conversation_id: int) -> ResponseReturnValue:
     """Messages, newest page first; ``before=<id>`` scrolls up, ``after=<id>`` catches up."""
@@ -287,7 +287,7 @@ def messages_list(conversation_id: int) -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/messages", methods=["POST"])
-@_limited
+@rate_limited
 @visitor_required
 def message_send() -> ResponseReturnValue:
     """Send a message (idempotent by ``client_id``); without ``conversation_id`` the current one or a new one."""
@@ -313,7 +313,7 @@ def message_send() -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/conversations/<int:conversation_id>/read", methods=["POST"])
-@_limited
+@rate_limited
 @visitor_required
 def conversation_read(conversation_id: int) -> ResponseReturnValue:
     """The visitor saw the conversation (operator messages get read ticks)."""
@@ -323,7 +323,7 @@ def conversation_read(conversation_id: int) -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/prechat", methods=["POST"])
-@_limited
+@rate_limited
 @visitor_required
 def prechat() -> ResponseReturnValue:
     """Pre-chat form: validated server side, stored on the contact, starts the conversation."""
@@ -337,7 +337,7 @@ def prechat() -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/offline", methods=["POST"])
-@_limited
+@rate_limited
 @visitor_required
 def offline_form() -> ResponseReturnValue:
     """Offline form (email + message): a conversation operators see."""
@@ -347,7 +347,7 @@ def offline_form() -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/conversations/<int:conversation_id>/csat", methods=["POST"])
-@_limited
+@rate_limited
 @visitor_required
 def csat(conversation_id: int) -> ResponseReturnValue:
     """Rate a resolved conversation (1–5 and a comment), once."""

@@ -14,6 +14,7 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from messenger.blueprints.widget import bp
+from messenger.blueprints.widget.api import rate_limited
 from messenger.blueprints.widget.api import visitor_required
 from messenger.errors import Unauthorized
 from messenger.errors import ValidationError
@@ -55,6 +56,7 @@ def _visitor_from_ticket() -> Visitor:
 
 
 @bp.route("/api/v1/stream-ticket", methods=["POST"])
+@rate_limited
 @visitor_required
 def stream_ticket() -> ResponseReturnValue:
     """A ticket for one stream connection, valid STREAM_TICKET_TTL_S seconds."""
@@ -75,6 +77,7 @@ def visitor_stream() -> ResponseReturnValue:
 
 
 @bp.route("/api/v1/events")
+@rate_limited
 @visitor_required
 def visitor_events() -> ResponseReturnValue:
     """Long-poll fallback with the visitor token header."""
