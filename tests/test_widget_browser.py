@@ -25,6 +25,16 @@ def frame_of(page, inbox):  # type: ignore[no-untyped-def]
     return page.frame_locator(f"iframe[src*='inbox={inbox.website_token}']")
 
 
+def open_and_send(page, inbox, text: str):  # type: ignore[no-untyped-def]
+    """Open the inbox's widget, send ``text`` and wait until it shows as sent; returns the frame."""
+    launcher_of(page, inbox).click()
+    chat = frame_of(page, inbox)
+    chat.locator("#input").fill(text)
+    chat.locator("#input").press("Enter")
+    chat.locator(".msg.me .meta", has_text="Sent").wait_for()
+    return chat
+
+
 def incoming(inbox_id: int) -> list[str]:
     db.session.expire_all()
     return list(db.session.scalars(
@@ -167,11 +177,7 @@ def test_js_api_identity_navigation_and_operator_typing(live_server, browser) ->
     try:
         page = context.new_page()
         page.goto(live_server.url + "/demo")
-        launcher_of(page, inbox).click()
-        chat = frame_of(page, inbox)
-        chat.locator("#input").fill("hi")
-        chat.locator("#input").press("Enter")
-        chat.locator(".msg.me .meta", has_text="Sent").wait_for()
+        chat = open_and_send(page, inbox, "hi")
 
         # Single-page-app navigation reaches the session (operators see the current page).
         page.evaluate("history.pushState({}, '', '/demo?step=2'); document.title = 'Step 2'")
@@ -236,11 +242,7 @@ def test_unread_badge_csat_and_failed_retry(live_server, browser, artifacts) -> 
     try:
         page = context.new_page()
         page.goto(live_server.url + "/demo")
-        launcher_of(page, inbox).click()
-        chat = frame_of(page, inbox)
-        chat.locator("#input").fill("question")
-        chat.locator("#input").press("Enter")
-        chat.locator(".msg.me .meta", has_text="Sent").wait_for()
+        chat = open_and_send(page, inbox, "question")
         conv = db.session.scalar(sa.select(Conversation).where(Conversation.inbox_id == inbox.id))
 
         # Closed widget: an operator reply raises the unread badge.
@@ -342,11 +344,7 @@ def test_history_scrolls_up_and_read_ticks(live_server, browser) -> None:  # typ
     try:
         page = context.new_page()
         page.goto(live_server.url + "/demo")
-        launcher_of(page, inbox).click()
-        chat = frame_of(page, inbox)
-        chat.locator("#input").fill("first")
-        chat.locator("#input").press("Enter")
-        chat.locator(".msg.me .meta", has_text="Sent").wait_for()
+        chat = open_and_send(page, inbox, "first")
         conv = db.session.scalar(sa.select(Conversation).where(Conversation.inbox_id == inbox.id))
         # The operator reads: the visitor's message gets a read tick live.
         conv_service.mark_read_by_operator(admin, conv.id)
