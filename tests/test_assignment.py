@@ -357,3 +357,27 @@ def test_deactivating_an_operator_hands_their_unanswered_conversations_to_a_coll
     work(app)
     assert conv(c).assignee_id == colleague.id
     assert activities(c, "requeue")
+
+
+def test_a_reopened_conversation_never_puts_its_operator_over_capacity(app):
+    inbox = _auto_inbox()
+    full = make_user(inboxes=[inbox], capacity=1)
+    visitor, _ = make_visitor(inbox)
+    first = make_conversation(inbox, visitor).id
+    work(app)
+    assert conv(first).assignee_id == full.id
+    conv_service.change_status(full, first, "resolved")
+    second = make_conversation(inbox).id
+    work(app)
+    assert conv(second).assignee_id == full.id
+    msg_service.send_visitor_message(visitor, first, "One more question", str(uuid.uuid4()))
+    work(app)
+    reopened = conv(first)
+    assert reopened.status in ("open", "pending") and reopened.assignee_id is None
+    assert reopened.previous_assignee_id == full.id
+    assert assignment.queue_position(first) == 1
+    # A free colleague takes it at once.
+    colleague = make_user(inboxes=[inbox])
+    assignment.on_operator_online(colleague.id)
+    work(app)
+    assert conv(first).assignee_id == colleague.id

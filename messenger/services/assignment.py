@@ -427,6 +427,15 @@ def _free_seats(inbox: Inbox, *, team_id: int | None = None, exclude: Collection
     return seats
 
 
+def has_free_seat(inbox: Inbox, user_id: int) -> bool:
+    """Whether this operator may take one more conversation in the inbox now (locked and re-counted)."""
+    if db.session.scalar(_eligible(inbox.id, None).where(User.id == user_id)) is None:
+        return False
+    _lock_operators([user_id])
+    row = db.session.execute(_loads(inbox, [user_id])).first()
+    return row is not None and row.total < row.capacity and (inbox.capacity is None or row.here < inbox.capacity)
+
+
 def _previous_operator(conv: Conversation) -> int | None:
     if conv.previous_assignee_id is not None:
         return conv.previous_assignee_id

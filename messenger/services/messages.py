@@ -169,22 +169,37 @@ def send_visitor_message(visitor: Visitor, conversation_id: int | None, content:
 
 
 def _reopen_by_visitor(conv: Conversation) -> None:
-    """A visitor's message wakes a snoozed or recently resolved conversation."""
+    """A visitor's message wakes a snoozed or recently resolved conversation.
+
+    In an auto-assigning inbox the assignee keeps it only while online and below capacity
+    (checked before the conversation counts as open again); otherwise the router places it,
+    preferring them again once free if the inbox says so. In a manual inbox the assignee
+    keeps it unless offline or deactivated (PRODUCT.md 4: never over capacity, never to an
+    offline operator).
+    """
+    from messenger.services import assignment
+
+    inbox = db.session.get(Inbox, conv.inbox_id)
+    assert inbox is not None
+    keeps = False
+    if conv.assignee_id is not None:
+        if inbox.auto_assignment:
+            keeps = assignment.has_free_seat(inbox, conv.assignee_id)
+        else:
+            assignee = db.session.get(User, conv.assignee_id)
+            keeps = assignee is not None and assignee.active and assignee.availability != "offline"
     previous = conv.status
     conv.status = "open"
     conv.snoozed_until = None
     conv.resolved_at = None
     conv_service.add_activity(conv, "Conversation reopened by the visitor", event="status", status="open",
                               previous=previous)
-    if conv.assignee_id is None:
-        conv_service.request_assignment(conv)
-    else:
-        # A reopened conversation never stays with an operator who is offline (PRODUCT.md 4).
-        assignee = db.session.get(User, conv.assignee_id)
-        if assignee is None or not assignee.active or assignee.availability == "offline":
+    if not keeps:
+        if conv.assignee_id is not None:
             conv.previous_assignee_id = conv.assignee_id
             conv.assignee_id = None
-            conv_service.request_assignment(conv)
+            conv.assigned_at = None
+        conv_service.request_assignment(conv)
 
 
 def send_operator_message(user: User, conversation_id: int, content: object, client_id: object, *,
