@@ -17,6 +17,7 @@ from messenger.models import ContactSession
 from messenger.models import Conversation
 from messenger.models import Message
 from messenger.services import conversations as conv_service
+from messenger.services import messages as msg_service
 from messenger.services import widget as widget_service
 from messenger.services.contacts import parse_user_agent
 from tests.factories import make_inbox
@@ -472,3 +473,20 @@ def test_stream_tickets_and_long_poll_share_the_visitor_rate_limit(app, client, 
     monkeypatch.setitem(app.config, "WIDGET_RATE_LIMIT", "3 per minute")
     codes = [call(client, "POST", "/stream-ticket", token).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+
+
+@pytest.mark.committing
+def test_operator_replies_carry_the_operator_name_in_history_and_events(client) -> None:  # type: ignore[no-untyped-def]
+    from messenger.realtime.log import events_after
+    from messenger.realtime.log import head_position
+
+    inbox = make_inbox()
+    token = start(client, inbox)["token"]
+    conv_id = send(client, token, "hello").get_json()["conversation"]["id"]
+    operator = make_user(role="admin", name="Anna Petrova")
+    position = head_position()
+    msg_service.send_operator_message(operator, conv_id, "Hi, how can I help?", str(uuid.uuid4()))
+    listed = call(client, "GET", f"/conversations/{conv_id}/messages", token).get_json()["messages"]
+    assert [(m["type"], m["sender_name"]) for m in listed] == [("incoming", None), ("outgoing", "Anna Petrova")]
+    created = [e for e in events_after(position) if e.kind == "message.created"]
+    assert [e.payload["sender_name"] for e in created] == ["Anna Petrova"]

@@ -72,6 +72,7 @@ def test_demo_widget_chat_reload_offline_and_two_inboxes(live_server, browser, a
         msg_service.send_operator_message(admin, conv.id, "Hi, Olga here. <b>not bold</b>", str(uuid.uuid4()))
         chat.locator(".msg.them", has_text="Olga here").wait_for(timeout=15000)
         assert chat.locator(".msg.them b").count() == 0, "operator text must be rendered as text"
+        assert chat.locator(".who").all_inner_texts() == [admin.name], "the reply shows who wrote it"
         page.screenshot(path=str(artifacts / "widget-open.png"))
 
         # Reload: the same browser sees its history.
@@ -80,6 +81,7 @@ def test_demo_widget_chat_reload_offline_and_two_inboxes(live_server, browser, a
         chat = frame_of(page, inbox)
         chat.locator(".msg.them", has_text="Olga here").wait_for()
         chat.locator(".msg.me", has_text="Hello from the widget").wait_for()
+        assert chat.locator(".who").all_inner_texts() == [admin.name]
 
         # Offline: two messages wait as "sending", then arrive exactly once, in order.
         context.set_offline(True)

@@ -291,6 +291,14 @@ def attachment_to_dict(att: Attachment) -> dict[str, Any]:
             "has_thumbnail": att.thumb_key is not None}
 
 
+def _sender_name(user_id: int | None) -> str | None:
+    """The operator's display name (the session's identity map makes a page cost one query per operator)."""
+    if user_id is None:
+        return None
+    user = db.session.get(User, user_id)
+    return user.name if user is not None else None
+
+
 def message_to_dict(msg: Message, audience: str, attachments: Sequence[Attachment] = ()) -> dict[str, Any]:
     """JSON shape of a message, the same keys as the event payload."""
     if audience == "visitor" and msg.type == "note":
@@ -299,6 +307,7 @@ def message_to_dict(msg: Message, audience: str, attachments: Sequence[Attachmen
         "id": msg.id, "conversation_id": msg.conversation_id, "type": msg.type,
         "content": "" if msg.deleted_at else msg.content, "content_attributes": msg.content_attributes,
         "sender_user_id": msg.sender_user_id, "sender_contact_id": msg.sender_contact_id,
+        "sender_name": _sender_name(msg.sender_user_id),
         "client_id": str(msg.client_id) if msg.client_id else None, "status": msg.status,
         "created_at": msg.created_at.isoformat() if msg.created_at else None,
         "edited_at": msg.edited_at.isoformat() if msg.edited_at else None,

@@ -177,7 +177,14 @@ function render(keepOffset) {
   if (S.proactive && !S.hasMore) nodes.push(el('div', 'msg them', S.proactive));
   const sent = [...S.msgs.values()].sort((a, b) => a.id - b.id);
   const pending = outbox.map((o) => ({ ...o, type: 'incoming', pending: true, attachments: o.files }));
-  for (const m of [...sent, ...pending.filter((p) => !S.msgs.has(p.client_id))]) nodes.push(bubble(m));
+  let who = null;
+  for (const m of [...sent, ...pending.filter((p) => !S.msgs.has(p.client_id))]) {
+    // The operator's name above the first of their replies in a row (text only, never markup).
+    const name = m.type === 'outgoing' ? m.sender_name || t('operator') : null;
+    if (name && name !== who) nodes.push(el('div', 'who', name));
+    if (m.type !== 'activity') who = name;
+    nodes.push(bubble(m));
+  }
   list.replaceChildren(...nodes);
   signUrls(sent);
   if (keepOffset) list.scrollTop = list.scrollHeight - before;
