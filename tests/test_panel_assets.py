@@ -3,33 +3,19 @@ from __future__ import annotations
 
 import gzip
 import re
-from pathlib import Path
 
 from tests.conftest import login
 from tests.factories import PASSWORD
 from tests.factories import make_inbox
 from tests.factories import make_user
+from tests.jsgraph import STATIC
+from tests.jsgraph import module_graph
 
-STATIC = Path(__file__).resolve().parent.parent / "messenger" / "static"
 BUDGET = 120 * 1024
 
 
-def _module_graph(entry: Path) -> set[Path]:
-    """Every JS module reachable from ``entry`` through static and dynamic relative imports."""
-    seen: set[Path] = set()
-    todo = [entry]
-    while todo:
-        path = todo.pop().resolve()
-        if path in seen:
-            continue
-        seen.add(path)
-        for spec in re.findall(r"""(?:from|import)\s*\(?\s*["'](\.{1,2}/[^"']+)["']""", path.read_text()):
-            todo.append(path.parent / spec)
-    return seen
-
-
 def test_panel_js_and_css_fit_the_gzip_budget():
-    files = _module_graph(STATIC / "js" / "panel" / "main.js") | {STATIC / "css" / "base.css",
+    files = module_graph(STATIC / "js" / "panel" / "main.js") | {STATIC / "css" / "base.css",
                                                                    STATIC / "css" / "panel.css"}
     assert all(f.exists() for f in files), [str(f) for f in files if not f.exists()]
     total = sum(len(gzip.compress(f.read_bytes(), 9)) for f in files)

@@ -1,0 +1,99 @@
+// The conversation list: message bubbles, attachments with signed URLs, the operator's name.
+
+import {api} from "./api.js";
+import {$, el, linkify} from "./dom.js";
+import {lang, t} from "./i18n.js";
+import {attachmentLabel, isPreviewable} from "../shared/upload.js";
+import {emit, state} from "./state.js";
+
+export const keyOf = (m) => m.client_id || "i" + m.id;
+
+/** Merge a message (API or event payload) into the loaded ones; other conversations are ignored. */
+export function upsert(m) {
+  if (!m || (state.conv && m.conversation_id && m.conversation_id !== state.conv.id)) return;
+  const key = keyOf(m);
+  const old = state.msgs.get(key);
+  if (old && old.attachments && !m.attachments) m.attachments = old.attachments;
+  state.msgs.set(key, {...old, ...m});
+}
+
+function tick(m) {
+  if (m.pending) return m.failed ? t("failed") : "◷ " + t("sending");
+  return m.status === "read" ? "✓✓ " + t("read") : "✓ " + t("sent");
+}
+
+function attachment(node, a) {
+  const u = state.urls.get(a.id);
+  const link = node.appendChild(el(u ? "a" : "span", "att", u && isPreviewable(a) ? null : a.filename));
+  if (u) {
+    link.href = u.url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    if (isPreviewable(a) && u.thumb_url) {
+      const img = link.appendChild(el("img"));
+      img.src = u.thumb_url;
+      img.alt = a.filename;
+    }
+  }
+  const label = lang === "ru" ? ({pending: t("scanning"), infected: t("infected"), error: t("unavailable")}[a.status] || "")
+    : attachmentLabel(a);
+  if (label) node.appendChild(el("span", "meta", label));
+  if (a.progress != null) {
+    const bar = node.appendChild(el("span", "bar"));
+    bar.appendChild(el("i")).style.width = Math.round(a.progress) + "%";
+  }
+}
+
+function bubble(m) {
+  if (m.type === "activity") return el("div", "sys", m.content);
+  const mine = m.type === "incoming";
+  const node = linkify(el("div", "msg " + (mine ? "me" : "them") + (m.failed ? " failed" : "")), m.content || "");
+  for (const a of m.attachments || []) attachment(node, a);
+  if (mine) {
+    const meta = node.appendChild(el("span", "meta", tick(m)));
+    if (m.failed) {
+      const again = meta.appendChild(el("button", "", t("retry")));
+      again.type = "button";
+      again.onclick = () => emit("retry", m.client_id);
+    }
+  }
+  return node;
+}
+
+/** Redraw the list; stays at the bottom when it was there (keepOffset: an older page was added). */
+export function render(keepOffset) {
+  const list = $("list");
+  const bottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+  const before = list.scrollHeight - list.scrollTop;
+  const nodes = [];
+  if (state.config && state.config.greeting && !state.hasMore) nodes.push(el("div", "msg them", state.config.greeting));
+  if (state.proactive && !state.hasMore) nodes.push(el("div", "msg them", state.proactive));
+  const sent = [...state.msgs.values()].sort((a, b) => a.id - b.id);
+  const pending = state.outbox.map((o) => ({...o, type: "incoming", pending: true, attachments: o.files}));
+  let who = null;
+  for (const m of [...sent, ...pending.filter((p) => !state.msgs.has(p.client_id))]) {
+    // The operator's name above the first of their replies in a row (text only, never markup).
+    const name = m.type === "outgoing" ? m.sender_name || t("operator") : null;
+    if (name && name !== who) nodes.push(el("div", "who", name));
+    if (m.type !== "activity") who = name;
+    nodes.push(bubble(m));
+  }
+  list.replaceChildren(...nodes);
+  signUrls(sent);
+  if (keepOffset) list.scrollTop = list.scrollHeight - before;
+  else if (bottom) list.scrollTop = list.scrollHeight;
+}
+
+/** Ask for signed URLs of clean attachments not signed yet, then redraw; they expire, so forget them in time. */
+async function signUrls(messages) {
+  const ids = messages.flatMap((m) => m.attachments || [])
+    .filter((a) => a.status === "clean" && !state.urls.has(a.id)).map((a) => a.id);
+  if (!ids.length) return;
+  ids.forEach((id) => state.urls.set(id, null));
+  try {
+    const r = await api("POST", "/attachment-urls", {ids: ids.slice(0, 50)});
+    for (const [id, u] of Object.entries(r.urls || {})) state.urls.set(id, u);
+    setTimeout(() => { for (const id of ids) state.urls.delete(id); }, (r.expires_in || 120) * 900);
+    render();
+  } catch (_) { ids.forEach((id) => state.urls.delete(id)); }
+}

@@ -1,0 +1,74 @@
+// The visitor session: POST /session (resume with the stored token or create), the inbox
+// config (colour, language, header line), retry with backoff while the server is unreachable.
+
+import {api} from "./api.js";
+import {setConversation} from "./conversation.js";
+import {$, sleep} from "./dom.js";
+import {post} from "./host.js";
+import {lang, setLocale, t} from "./i18n.js";
+import {connect} from "./live.js";
+import {flush} from "./outbox.js";
+import {emit, INBOX, state} from "./state.js";
+import {banner} from "./status.js";
+import {KEYS, load, store} from "./storage.js";
+
+/** Apply the inbox config: language, accent colour, labels, the header's availability line. */
+export function applyConfig(c) {
+  state.config = c;
+  setLocale(c.locale);
+  if (/^#[0-9a-f]{3,8}$/i.test(c.color)) document.documentElement.style.setProperty("--accent", c.color);
+  for (const n of document.querySelectorAll("[data-i18n-label]")) {
+    n.setAttribute("aria-label", t(n.dataset.i18nLabel));
+    n.title = t(n.dataset.i18nLabel);
+  }
+  $("input").placeholder = t("placeholder");
+  const hours = c.business_hours || {};
+  let sub = c.available ? t("online") : "";
+  if (!hours.open) {
+    sub = hours.next_open_at ? t("awayUntil", {t: new Date(hours.next_open_at).toLocaleString(lang,
+      {weekday: "short", hour: "2-digit", minute: "2-digit"})}) : (c.away_message || t("away"));
+  }
+  $("subtitle").textContent = sub;
+}
+
+/** Resume or create the session; retries until the server answers (blocked/unknown: stop). */
+export async function start() {
+  banner(t("connecting"));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const saved = load(KEYS.session, {});
+      const data = await api("POST", "/session", {
+        inbox: INBOX, token: saved.token || null, ...(state.page || {}), locale: navigator.language,
+        timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      });
+      return adopt(data);
+    } catch (e) {
+      if (e.code === "blocked" || e.status === 403 || e.status === 404) return stop(t("blocked"));
+      banner(navigator.onLine ? t("lost") : t("offline"));
+      await sleep(Math.min(30000, 1000 * 2 ** attempt));
+    }
+  }
+}
+
+function stop(text) {
+  banner(text);
+  $("composer").hidden = true;
+}
+
+/** Take over a session answer ({token, config, conversation}): store it, load, go live, send. */
+export async function adopt(data) {
+  state.token = data.token;
+  state.notice = null;
+  store(KEYS.session, {token: data.token});
+  applyConfig(data.config);
+  state.online = true;
+  banner("");
+  state.msgs.clear();
+  state.conv = null;
+  await setConversation(data.conversation);
+  state.unread = data.conversation ? data.conversation.visitor_unread_count || 0 : 0;
+  post("unread", state.open ? 0 : state.unread);
+  connect();
+  flush();
+  emit("session");
+}
