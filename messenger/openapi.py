@@ -27,6 +27,11 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
         "Reply or private note, idempotent by client_id",
         {"content": "string", "client_id": "uuid", "private": "boolean", "reopen": "boolean",
          "attachments": "array of attachment ids"}),
+    ("PATCH", "/api/v1/conversations/{conversation_id}/messages/{message_id}"): (
+        "Edit my own reply or note within 15 minutes (409 stale_version / edit_window_closed / message_deleted)",
+        {"content": "string", "version": "integer (content_attributes.edits I saw)"}),
+    ("DELETE", "/api/v1/conversations/{conversation_id}/messages/{message_id}"): (
+        "Delete my own reply or note within 15 minutes (optional body: version)", {"version": "integer"}),
     ("POST", "/api/v1/conversations/{conversation_id}/status"): (
         "Resolve / reopen / snooze / pending (409 on a stale version)",
         {"status": "open|pending|snoozed|resolved", "version": "integer", "snoozed_until": "ISO 8601"}),

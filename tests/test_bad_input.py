@@ -48,7 +48,7 @@ def test_malformed_bodies_and_queries_never_reach_a_500(app, client):
             if path.endswith(SKIP):
                 continue
             url = (path.replace("{conversation_id}", str(conv.id)).replace("{contact_id}", str(conv.contact_id))
-                   .replace("{key}", "no-such-key"))
+                   .replace("{key}", "no-such-key").replace("{message_id}", "1"))
             cases = itertools.product([None, "[]"], QUERIES) if method == "GET" else ((b, "") for b in BODIES)
             for body, query in cases:
                 resp = client.open(url + query, method=method, data=body, headers=headers)

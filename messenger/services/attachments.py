@@ -628,16 +628,16 @@ def _lookup(key: object) -> Attachment:
     return att
 
 
-def _message_type(att: Attachment) -> str | None:
-    if att.message_id is None:
-        return None
-    return db.session.scalar(sa.select(Message.type).where(Message.id == att.message_id))
+def _hidden_from_visitor(att: Attachment) -> bool:
+    """Sent in a note, or in a message its author deleted."""
+    row = db.session.execute(sa.select(Message.type, Message.deleted_at).where(Message.id == att.message_id)).first()
+    return row is None or row.type == "note" or row.deleted_at is not None
 
 
 def get_for_visitor(visitor: Visitor, key: object) -> Attachment:
     """The attachment if it is in this visitor's conversation and visible to them; NotFound otherwise.
 
-    Visible: sent in a non-note message, or not yet sent and uploaded by this contact.
+    Visible: sent in a non-note message that was not deleted, or not yet sent and uploaded by this contact.
     """
     att = _lookup(key)
     conv = db.session.get(Conversation, att.conversation_id)
@@ -646,7 +646,7 @@ def get_for_visitor(visitor: Visitor, key: object) -> Attachment:
     if att.message_id is None:
         if att.uploader_contact_id != visitor.contact_id:
             raise NotFound("No such file.")
-    elif _message_type(att) == "note":
+    elif _hidden_from_visitor(att):
         raise NotFound("No such file.")
     return att
 

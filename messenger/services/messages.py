@@ -312,5 +312,5 @@ def message_to_dict(msg: Message, audience: str, attachments: Sequence[Attachmen
         "created_at": msg.created_at.isoformat() if msg.created_at else None,
         "edited_at": msg.edited_at.isoformat() if msg.edited_at else None,
         "deleted": msg.deleted_at is not None,
-        "attachments": [attachment_to_dict(a) for a in attachments],
+        "attachments": [] if msg.deleted_at else [attachment_to_dict(a) for a in attachments],
     }

@@ -24,6 +24,7 @@ from messenger.services import conversations as conv_service
 from messenger.services import directory
 from messenger.services import labels as label_service
 from messenger.services import listing
+from messenger.services import message_edits
 from messenger.services import messages as msg_service
 from messenger.services import search as search_service
 
@@ -121,6 +122,37 @@ def send_message(conversation_id: int) -> ResponseReturnValue:
     return jsonify({"message": msg_service.message_to_dict(result.message, "operator",
                                                            attachments.get(result.message.id, ())),
                     "conversation": _conversation_json(conv)}), (201 if result.created else 200)
+
+
+@bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/messages/<int:message_id>",
+          methods=["PATCH"])
+@login_required
+def edit_message(conversation_id: int, message_id: int) -> ResponseReturnValue:
+    """Edit my own reply or note within 15 minutes (``version``: the edit count I saw)."""
+    body = json_body()
+    msg = message_edits.edit_message(g.operator, conversation_id, message_id, body.get("content"),
+                                     expected_version=_version(body),
+                                     ip=request.remote_addr)
+    return jsonify({"message": _message_json(msg)})
+
+
+@bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/messages/<int:message_id>",
+          methods=["DELETE"])
+@login_required
+def delete_message(conversation_id: int, message_id: int) -> ResponseReturnValue:
+    """Delete my own reply or note within 15 minutes; an optional JSON body carries ``version``."""
+    body = request.get_json(silent=True) if request.content_length else {}
+    if not isinstance(body, dict):
+        raise ValidationError("Send a JSON object (or no body).", field="body")
+    msg = message_edits.delete_message(g.operator, conversation_id, message_id,
+                                       expected_version=_version(body),
+                                       ip=request.remote_addr)
+    return jsonify({"message": _message_json(msg)})
+
+
+def _message_json(msg: Any) -> dict[str, Any]:
+    attachments = msg_service.attachments_by_message([msg.id])
+    return msg_service.message_to_dict(msg, "operator", attachments.get(msg.id, ()))
 
 
 def _snooze_time(value: object) -> datetime | None:
