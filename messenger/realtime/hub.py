@@ -196,36 +196,54 @@ class Hub:
             gevent.sleep(0)  # let streams write between big pages
 
     def _publish(self, prepared: Prepared) -> None:
-        """Dispatch one event to matching subscribers and advance the position (no yield inside)."""
+        """Dispatch one event to matching subscribers and advance the position (no yield inside).
+
+        Every subscriber gets the event (or is closed by overflow) before ``position`` moves
+        past it: a long-poll that returns ``position`` relies on that.
+        """
         event = prepared.event
-        op_delivery: Delivery | None = None
-        for sub in self._operators.values():
-            scope = sub.scope
-            assert isinstance(scope, OperatorScope)
-            if access.operator_may_see(scope, event):
-                if op_delivery is None:
-                    op_delivery = prepared.delivery(access.OPERATOR)
-                if op_delivery is not None and sub.offer(op_delivery):
-                    self._to_wake.append(sub)
+        self._publish_operators(prepared)
         if event.kind in access.VISITOR_INBOX_KINDS:
             self._publish_inbox_wide(prepared)
         elif event.contact_id is not None and event.contact_id in self._visitors:
-            vis_delivery = prepared.delivery(access.VISITOR)
-            if vis_delivery is not None:
-                for sub in self._visitors[event.contact_id].values():
-                    scope = sub.scope
-                    assert isinstance(scope, VisitorScope)
-                    if access.visitor_may_see(scope, event) and sub.offer(vis_delivery):
-                        self._to_wake.append(sub)
+            self._publish_contact(prepared, self._visitors[event.contact_id])
         if event.kind == "presence.updated" and event.payload.get("active") is False:
-            # A deactivated operator's streams close now, not at the next heartbeat (CASES 21).
-            for sub in list(self._operators.values()):
-                if isinstance(sub.scope, OperatorScope) and sub.scope.user_id == event.user_id:
-                    sub.close("revoked")
+            self._close_operator_streams(event.user_id)
         if len(self.ring) == self.ring.maxlen:
             self.floor = self.ring[0].id
         self.ring.append(prepared)
         self.position = event.id
+
+    def _publish_operators(self, prepared: Prepared) -> None:
+        event = prepared.event
+        delivery: Delivery | None = None
+        for sub in self._operators.values():
+            scope = sub.scope
+            assert isinstance(scope, OperatorScope)
+            if not access.operator_may_see(scope, event):
+                continue
+            delivery = delivery or prepared.delivery(access.OPERATOR)
+            if delivery is None:
+                return  # operators may never see this kind
+            if sub.offer(delivery):
+                self._to_wake.append(sub)
+
+    def _publish_contact(self, prepared: Prepared, group: dict[int, Subscriber]) -> None:
+        """A visitor event: the streams of the event's contact."""
+        delivery = prepared.delivery(access.VISITOR)
+        if delivery is None:
+            return
+        for sub in group.values():
+            scope = sub.scope
+            assert isinstance(scope, VisitorScope)
+            if access.visitor_may_see(scope, prepared.event) and sub.offer(delivery):
+                self._to_wake.append(sub)
+
+    def _close_operator_streams(self, user_id: int | None) -> None:
+        """A deactivated operator's streams close now, not at the next heartbeat (CASES 21)."""
+        for sub in list(self._operators.values()):
+            if isinstance(sub.scope, OperatorScope) and sub.scope.user_id == user_id:
+                sub.close("revoked")
 
     def _publish_inbox_wide(self, prepared: Prepared) -> None:
         """An inbox-wide visitor event (queue.changed): every visitor stream of that inbox."""

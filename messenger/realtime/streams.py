@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 PAGE = 1000
 LONGPOLL_MAX_EVENTS = 500
+LONGPOLL_GATHER_S = 0.2  # after a live event, keep gathering while more follow within this gap
+LONGPOLL_GATHER_MAX_S = 1.0  # ... for at most this long
 
 
 class StreamSettings(NamedTuple):
@@ -159,45 +161,75 @@ def _as_json(item: Delivery) -> dict[str, Any]:
 
 def long_poll(hub: Hub, scope: Scope, after: int | None, engine: sa.Engine,
               settings: StreamSettings) -> dict[str, Any]:
-    """One long-poll answer: events after ``after`` (waiting up to the configured time for some)."""
+    """One long-poll answer: events after ``after`` (waiting up to the configured time for some).
+
+    Contract: the answer's ``position`` never passes an event the answer did not carry, so a
+    client that polls again from it misses nothing (a burst that overflows the queue is
+    read from the log instead).
+    """
     sub, backlog, position = hub.subscribe(scope, after)
     try:
         if after is None:
             return {"events": [], "position": position}
-        events: list[Delivery] = []
-        scanned = max(after, position)
-        if backlog is None:
-            try:
-                scanned = after
-                for items, scanned in replay_pages(engine, scope, after):
-                    events.extend(items)
-                    if len(events) >= LONGPOLL_MAX_EVENTS:
-                        break
-            except Resync as exc:
-                return {"resync": True, "position": exc.position}
-        else:
-            events = backlog
-        if len(events) > LONGPOLL_MAX_EVENTS:
-            events = events[:LONGPOLL_MAX_EVENTS]
-            last = events[-1].id
-            assert last is not None
-            return {"events": [_as_json(e) for e in events], "position": last}
-        if events:
-            return {"events": [_as_json(e) for e in events], "position": scanned}
-        deadline = time.monotonic() + settings.longpoll_wait_s
-        found: list[Delivery] = []
-        while not found and sub.closed is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            for item in sub.wait(remaining):
-                if item.id is None or item.id > scanned:
-                    found.append(item)
-        # Everything up to the hub's position was dispatched to us after we subscribed (or replayed).
-        hub_position = hub.position if hub.position is not None else scanned
-        for item in found:
-            if item.id is not None:
-                scanned = max(scanned, item.id)
-        return {"events": [_as_json(e) for e in found], "position": max(scanned, hub_position)}
+        try:
+            events, scanned = _pending(engine, scope, after, backlog, position)
+            if events:
+                return _answer(events, scanned)
+            return _wait_live(hub, sub, engine, scope, scanned, settings)
+        except Resync as exc:
+            return {"resync": True, "position": exc.position}
     finally:
         hub.unsubscribe(sub)
+
+
+def _answer(events: list[Delivery], position: int) -> dict[str, Any]:
+    return {"events": [_as_json(e) for e in events], "position": position}
+
+
+def _pending(engine: sa.Engine, scope: Scope, after: int, backlog: list[Delivery] | None,
+             position: int) -> tuple[list[Delivery], int]:
+    """What the client missed (ring backlog or log replay), at most LONGPOLL_MAX_EVENTS, and the position covered."""
+    if backlog is not None:
+        events, scanned = backlog, max(after, position)
+    else:
+        events, scanned = [], after
+        for items, scanned in replay_pages(engine, scope, after):
+            events.extend(items)
+            if len(events) >= LONGPOLL_MAX_EVENTS:
+                break
+    if len(events) > LONGPOLL_MAX_EVENTS:
+        events = events[:LONGPOLL_MAX_EVENTS]
+        last = events[-1].id
+        assert last is not None
+        scanned = last
+    return events, scanned
+
+
+def _take(sub: Subscriber, scanned: int, timeout: float) -> list[Delivery]:
+    return [item for item in sub.wait(timeout) if item.id is None or item.id > scanned]
+
+
+def _wait_live(hub: Hub, sub: Subscriber, engine: sa.Engine, scope: Scope, scanned: int,
+               settings: StreamSettings) -> dict[str, Any]:
+    """Wait for live events; once one arrives, gather what follows it closely into the same answer."""
+    deadline = time.monotonic() + settings.longpoll_wait_s
+    found: list[Delivery] = []
+    while not found and sub.closed is None and (remaining := deadline - time.monotonic()) > 0:
+        found = _take(sub, scanned, remaining)
+    if found:
+        # A burst of commits (an operator pasting replies, a bulk action) comes back as one
+        # answer instead of one request per event (which would also hit rate limits).
+        stop = time.monotonic() + LONGPOLL_GATHER_MAX_S
+        while sub.closed is None and len(found) < LONGPOLL_MAX_EVENTS and (
+                more := _take(sub, scanned, min(LONGPOLL_GATHER_S, max(0.0, stop - time.monotonic())))):
+            found.extend(more)
+    last = max((item.id for item in found if item.id is not None), default=scanned)
+    if sub.closed is not None:
+        # The queue was dropped (overflow, shutdown, revoked): only what we hold is proven delivered.
+        if sub.closed == "overflow" and last == scanned:
+            events, position = _pending(engine, scope, scanned, None, scanned)
+            return _answer([*found, *events], position)
+        return _answer(found, last)
+    # Not closed: everything up to the hub's position was offered to our queue and taken above.
+    hub_position = hub.position if hub.position is not None else last
+    return _answer(found, max(last, hub_position))

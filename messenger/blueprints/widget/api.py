@@ -60,6 +60,10 @@ def _ip_limit() -> str:
     return str(current_app.config.get("WIDGET_IP_RATE_LIMIT", "600 per minute"))
 
 
+def _poll_limit() -> str:
+    return str(current_app.config["WIDGET_POLL_RATE_LIMIT"])
+
+
 def _session_limit() -> str:
     return str(current_app.config.get("WIDGET_SESSION_RATE_LIMIT", "60 per hour"))
 
@@ -74,6 +78,12 @@ def rate_limited(view: F) -> F:
     """The shared widget limits: per visitor token and per IP."""
     view = limiter.shared_limit(_visitor_limit, scope="widget-visitor", key_func=_visitor_key)(view)
     return limiter.shared_limit(_ip_limit, scope="widget-ip", key_func=client_ip)(view)  # type: ignore[return-value]
+
+
+def poll_limited(view: F) -> F:
+    """Long-poll limits, apart from the send limits: a burst of events must never delay a visitor's messages."""
+    view = limiter.shared_limit(_poll_limit, scope="widget-poll", key_func=_visitor_key)(view)
+    return limiter.shared_limit(_ip_limit, scope="widget-poll-ip", key_func=client_ip)(view)  # type: ignore
 
 
 @bp.after_request

@@ -14,6 +14,7 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from messenger.blueprints.widget import bp
+from messenger.blueprints.widget.api import poll_limited
 from messenger.blueprints.widget.api import rate_limited
 from messenger.blueprints.widget.api import visitor_required
 from messenger.errors import Unauthorized
@@ -77,7 +78,7 @@ def visitor_stream() -> ResponseReturnValue:
 
 
 @bp.route("/api/v1/events")
-@rate_limited
+@poll_limited
 @visitor_required
 def visitor_events() -> ResponseReturnValue:
     """Long-poll fallback with the visitor token header."""
