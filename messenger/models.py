@@ -113,6 +113,34 @@ class User(db.Model):
     )
 
 
+class OperatorSession(db.Model):
+    """One signed-in browser of an operator: the cookie carries its random id; logout revokes it."""
+
+    __tablename__ = "operator_sessions"
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    ip: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    user_agent: so.Mapped[str | None] = so.mapped_column(sa.String(512))
+    created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
+    revoked_at: so.Mapped[datetime | None] = so.mapped_column()
+
+    __table_args__ = (sa.Index("ix_operator_sessions_user", "user_id"),)
+
+
+class IpBlock(db.Model):
+    """A blocked IP address or CIDR range: its visitors get no widget until it expires or is lifted."""
+
+    __tablename__ = "ip_blocks"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    network: so.Mapped[str] = so.mapped_column(pg.CIDR)
+    reason: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    created_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
+    expires_at: so.Mapped[datetime | None] = so.mapped_column()
+
+
 class Team(db.Model):
     __tablename__ = "teams"
 
@@ -154,6 +182,8 @@ class Contact(db.Model):
     custom_attributes: so.Mapped[dict[str, Any]] = so.mapped_column(server_default=sa.text("'{}'::jsonb"))
     blocked: so.Mapped[bool] = so.mapped_column(server_default=sa.false())
     blocked_until: so.Mapped[datetime | None] = so.mapped_column()
+    blocked_at: so.Mapped[datetime | None] = so.mapped_column()
+    blocked_reason: so.Mapped[str | None] = so.mapped_column(sa.String(255))
     erased_at: so.Mapped[datetime | None] = so.mapped_column()
     last_seen_at: so.Mapped[datetime | None] = so.mapped_column()
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)

@@ -65,8 +65,12 @@ def test_password_change_signs_out_every_session(client, app):
     assert client.get("/app").status_code == 302
 
 
-def test_login_is_rate_limited_per_account(client, app):
-    user = make_user()
-    statuses = [login(client, user.email, "wrong password").status_code for _ in range(11)]
+def test_login_is_rate_limited_per_ip(client, app):
+    """Case 29: LOGIN_RATE_LIMIT counts every attempt from one IP, whatever the account."""
+    app.config["LOGIN_FREE_FAILURES"] = 100
+    try:
+        statuses = [login(client, f"user{i}@example.com", "wrong password").status_code for i in range(11)]
+    finally:
+        app.config["LOGIN_FREE_FAILURES"] = 3
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429

@@ -38,6 +38,7 @@ class OperatorScope:
     user_id: int
     session_version: int
     inbox_ids: frozenset[int] | None
+    session_id: str = ""  # the signed-in browser's server-side session (signing out closes its streams)
 
     @property
     def audience(self) -> str:

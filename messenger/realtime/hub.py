@@ -362,6 +362,9 @@ class Hub:
             return
         users = {row[0]: row[1:] for row in conn.execute(
             "SELECT id, session_version, active, role FROM users WHERE id = ANY(%s)", (user_ids,))}
+        session_ids = sorted({s.scope.session_id for s in subs if isinstance(s.scope, OperatorScope)} - {""})
+        signed_out = {row[0] for row in conn.execute(
+            "SELECT id FROM operator_sessions WHERE id = ANY(%s) AND revoked_at IS NOT NULL", (session_ids,))}
         members: dict[int, set[int]] = {}
         for user_id, inbox_id in conn.execute(
                 "SELECT user_id, inbox_id FROM inbox_members WHERE user_id = ANY(%s)", (user_ids,)):
@@ -371,12 +374,12 @@ class Hub:
             scope = sub.scope
             assert isinstance(scope, OperatorScope)
             row = users.get(scope.user_id)
-            if row is None or not row[1] or row[0] != scope.session_version:
+            if row is None or not row[1] or row[0] != scope.session_version or scope.session_id in signed_out:
                 sub.close("revoked")
                 continue
             inbox_ids = None if row[2] == "admin" else frozenset(members.get(scope.user_id, ()))
             if inbox_ids != scope.inbox_ids:
-                sub.scope = OperatorScope(scope.user_id, scope.session_version, inbox_ids)
+                sub.scope = OperatorScope(scope.user_id, scope.session_version, inbox_ids, scope.session_id)
             live.add(scope.user_id)
         if live:
             conn.execute("UPDATE users SET last_seen_at = now() WHERE id = ANY(%s)", (sorted(live),))

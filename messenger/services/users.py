@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import secrets
+from datetime import datetime
+from datetime import timezone
 
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash
@@ -15,6 +18,7 @@ from messenger.errors import NotFound
 from messenger.errors import ValidationError
 from messenger.extensions import db
 from messenger.models import ROLES
+from messenger.models import OperatorSession
 from messenger.models import User
 from messenger.services import audit
 
@@ -37,14 +41,53 @@ def get_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
 
 
-def get_session_user(user_id: object, session_version: object) -> User | None:
-    """The user behind a session cookie, or None when the session was revoked."""
-    if not isinstance(user_id, int) or not isinstance(session_version, int):
+def get_session_user(user_id: object, session_version: object, session_id: object) -> User | None:
+    """The user behind a session cookie, or None when it was signed out, revoked or never existed.
+
+    The cookie names a server-side ``operator_sessions`` row: signing out revokes that row,
+    so a copied cookie dies with it; a newer ``session_version`` (password change,
+    deactivation, "sign out everywhere") kills every older cookie at once.
+    """
+    if not isinstance(user_id, int) or not isinstance(session_version, int) or not isinstance(session_id, str):
         return None
-    user = db.session.get(User, user_id)
+    user = db.session.scalar(
+        sa.select(User).join(OperatorSession, OperatorSession.user_id == User.id)
+        .where(User.id == user_id, OperatorSession.id == session_id, OperatorSession.revoked_at.is_(None)))
     if user is None or not user.active or user.session_version != session_version:
         return None
     return user
+
+
+def open_session(user: User, *, ip: str | None, user_agent: str | None) -> str:
+    """Record a new signed-in browser for ``user`` (audited); return its random id for the cookie."""
+    session_id = secrets.token_urlsafe(32)
+    with transaction():
+        db.session.add(OperatorSession(id=session_id, user_id=user.id, ip=(ip or "")[:64] or None,
+                                       user_agent=(user_agent or "")[:512] or None))
+        audit.record(user.id, "auth.login", "user", user.id, ip=ip)
+    return session_id
+
+
+def end_session(user_id: int, session_id: str, *, ip: str | None) -> None:
+    """Sign out one browser: its cookie (and any copy of it) stops working."""
+    with transaction():
+        db.session.execute(sa.update(OperatorSession).where(
+            OperatorSession.id == session_id, OperatorSession.user_id == user_id,
+            OperatorSession.revoked_at.is_(None)).values(revoked_at=datetime.now(timezone.utc)))
+        audit.record(user_id, "auth.logout", "user", user_id, ip=ip)
+
+
+def end_all_sessions(actor_id: int | None, user_id: int, *, ip: str | None = None) -> None:
+    """"Sign out everywhere": every session and open stream of ``user_id`` ends within one heartbeat."""
+    with transaction():
+        user = db.session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound("No such operator.")
+        user.session_version += 1
+        db.session.execute(sa.update(OperatorSession).where(
+            OperatorSession.user_id == user_id, OperatorSession.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(timezone.utc)))
+        audit.record(actor_id, "auth.logout_everywhere", "user", user_id, ip=ip)
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -28,7 +28,8 @@ from messenger.services.inboxes import visible_inbox_ids
 def operator_scope(user: User) -> OperatorScope:
     """The plain-value principal of an operator's stream."""
     inbox_ids = None if user.role == "admin" else frozenset(visible_inbox_ids(user))
-    return OperatorScope(user_id=user.id, session_version=user.session_version, inbox_ids=inbox_ids)
+    return OperatorScope(user_id=user.id, session_version=user.session_version, inbox_ids=inbox_ids,
+                         session_id=str(g.get("operator_session_id") or ""))
 
 
 def _json_body() -> dict[str, Any]:
