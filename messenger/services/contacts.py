@@ -1,12 +1,20 @@
 """Contacts behind the widget: identity (HMAC), profile updates, session metadata, reset.
 
-Identity rules (PRODUCT.md 3, CASES 19):
+Identity rules (docs/security.md, case 19 and the pre-hijack rule):
 - ``identifier_hash`` = hex HMAC-SHA256(inbox.hmac_secret, identifier), compared in
   constant time. A wrong hash is a 401 and nothing changes.
-- A verified identity merges this browser's anonymous contact into the identified one
-  (conversations and sessions move; the one-conversation-in-progress rule holds).
-- An unverified identity never attaches to another contact; with ``enforce_identity``
-  it is refused outright.
+- Only an HMAC-verified identify gives a contact its ``identifier``, so a contact with an
+  identifier is a verified one, and only it can be a merge target: a verified identity
+  merges this browser's anonymous contact into the identified one (conversations and
+  sessions move; the one-conversation-in-progress rule holds).
+- An unverified identifier stays an attribute of this browser's own contact
+  (``unverified_identifier``) and never attaches anywhere, so nobody can claim a
+  customer's identifier before the customer arrives; with ``enforce_identity`` it is
+  refused outright.
+- E-mail addresses typed by anonymous visitors are never a merge key either. A verified
+  identity's e-mail takes the address over from an unverified contact that typed it
+  (which keeps it as ``unverified_email``); an unverified visitor can never take an
+  address another contact holds.
 
 All visitor-supplied text (names, pages, user agent) is stored as given and rendered as
 text by every client (CASES 8).
@@ -142,8 +150,12 @@ def _email_owner(email: str) -> int | None:
     return db.session.scalar(sa.select(Contact.id).where(Contact.email == email))
 
 
-def apply_profile(contact: Contact, profile: dict[str, Any]) -> None:
-    """Set name/phone/email/attributes on ``contact``; an email another contact owns is kept as an attribute."""
+def apply_profile(contact: Contact, profile: dict[str, Any], *, verified: bool = False) -> None:
+    """Set name/phone/email/attributes on ``contact``; an email another contact owns is kept as an attribute.
+
+    ``verified`` (an HMAC-verified identify): the address is taken over from a contact that
+    holds it without a verified identity.
+    """
     if profile.get("name") is not None:
         contact.name = profile["name"]
     if profile.get("phone") is not None:
@@ -153,13 +165,31 @@ def apply_profile(contact: Contact, profile: dict[str, Any]) -> None:
     email = profile.get("email")
     if email is not None and email != contact.email:
         owner = _email_owner(email)
+        if owner is not None and owner != contact.id and verified:
+            owner = _release_unverified_email(owner, email)
         if owner is None or owner == contact.id:
             contact.email = email
             attributes.pop("unverified_email", None)
         else:
-            # Never attach to the other contact (CASES 19); operators still see what was typed.
+            # Never attach to the other contact (case 19); operators still see what was typed.
             attributes["unverified_email"] = email
     contact.custom_attributes = attributes
+
+
+def _release_unverified_email(owner_id: int, email: str) -> int | None:
+    """Take ``email`` off a contact without a verified identity (it keeps it as ``unverified_email``).
+
+    Returns the owner id that still holds it (a verified contact keeps its address), else None.
+    """
+    holder = db.session.get(Contact, owner_id, with_for_update=True)
+    if holder is None:
+        return None
+    if holder.identifier is not None:
+        return owner_id
+    holder.email = None
+    holder.custom_attributes = {**(holder.custom_attributes or {}), "unverified_email": email}
+    db.session.flush()
+    return None
 
 
 def clean_profile(data: dict[str, Any]) -> dict[str, Any]:
@@ -198,10 +228,9 @@ def identify(visitor: Visitor, inbox: Inbox, data: dict[str, Any]) -> Identified
             owner = db.session.scalar(sa.select(Contact).where(Contact.identifier == identifier)
                                       .with_for_update())
             if not verified:
+                # Never an identifier, never a merge target: an attribute of this browser's contact.
                 target, attached = current, False
-                if owner is None and current.identifier is None:
-                    current.identifier = identifier
-                    attached = True
+                profile["custom_attributes"] = {**profile["custom_attributes"], "unverified_identifier": identifier}
             elif owner is None:
                 target, attached = _claim_identifier(current, session, identifier), True
             else:
@@ -212,7 +241,10 @@ def identify(visitor: Visitor, inbox: Inbox, data: dict[str, Any]) -> Identified
                     session.contact_id = owner.id
         if verified:
             session.hmac_verified = True
-        apply_profile(target, profile)
+            attributes = dict(target.custom_attributes or {})
+            if attributes.pop("unverified_identifier", None) is not None:
+                target.custom_attributes = attributes
+        apply_profile(target, profile, verified=verified)
         flush_unique()
         result = Visitor(session.id, target.id, session.inbox_id, session.token_id)
     return Identified(result, verified, attached)
