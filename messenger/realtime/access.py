@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from messenger.realtime.log import LogEvent
+from messenger.services.activity import for_visitor
 from messenger.services.conversations import OPERATOR_ONLY_FIELDS
 
 OPERATOR = "operator"
@@ -92,6 +93,8 @@ def visitor_payload(event: LogEvent) -> dict[str, Any] | None:
         return {"inbox_id": event.inbox_id}
     if event.private or event.kind not in VISITOR_KINDS or event.contact_id is None:
         return None
+    if event.kind.startswith("message."):
+        return for_visitor(event.payload)  # internal activity lines never reach visitors
     if not event.kind.startswith("conversation."):
         return event.payload
     data = {k: v for k, v in event.payload.items() if k not in _HIDDEN_FOR_VISITORS}

@@ -25,6 +25,7 @@ from messenger.models import Conversation
 from messenger.models import Inbox
 from messenger.models import Message
 from messenger.models import User
+from messenger.services.activity import visitor_marker
 from messenger.services.inboxes import can_see_inbox
 from messenger.services.visitors import Visitor
 
@@ -119,7 +120,13 @@ def bump(conv: Conversation) -> None:
 
 
 def add_activity(conv: Conversation, text: str, **data: Any) -> Message:
-    """Append a system line ("Anna resolved the conversation") inside the caller's transaction."""
+    """Append a system line ("Anna resolved the conversation") inside the caller's transaction.
+
+    Operators see every line; a visitor sees only those ``services.activity`` marks for them.
+    """
+    marker = visitor_marker(data)
+    if marker is not None:
+        data = {**data, "visitor": marker}
     msg = Message(conversation_id=conv.id, type="activity", content=text[:2000], content_attributes=data)
     db.session.add(msg)
     return msg

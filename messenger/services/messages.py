@@ -29,6 +29,7 @@ from messenger.models import Inbox
 from messenger.models import Message
 from messenger.models import User
 from messenger.services import conversations as conv_service
+from messenger.services.activity import for_visitor
 from messenger.services.visitors import Visitor
 from messenger.services.visitors import require_not_blocked
 
@@ -262,8 +263,9 @@ def list_messages(conversation: Conversation, *, audience: str, before_id: int |
     """A page of messages, newest first before ``before_id`` (scroll up) or oldest first after ``after_id``."""
     limit = max(1, min(limit, PAGE_MAX))
     query = sa.select(Message).where(Message.conversation_id == conversation.id)
-    if audience == "visitor":
-        query = query.where(Message.type != "note")
+    if audience == "visitor":  # replies both ways and the activity lines meant for visitors (services.activity)
+        query = query.where(sa.or_(Message.type.in_(("incoming", "outgoing")),
+                                   sa.and_(Message.type == "activity", Message.content_attributes.has_key("visitor"))))
     if after_id is not None:
         rows = db.session.scalars(query.where(Message.id > after_id).order_by(Message.id).limit(limit)).all()
         return list(rows)
@@ -301,9 +303,7 @@ def _sender_name(user_id: int | None) -> str | None:
 
 def message_to_dict(msg: Message, audience: str, attachments: Sequence[Attachment] = ()) -> dict[str, Any]:
     """JSON shape of a message, the same keys as the event payload."""
-    if audience == "visitor" and msg.type == "note":
-        raise NotFound("No such message.")
-    return {
+    data = {
         "id": msg.id, "conversation_id": msg.conversation_id, "type": msg.type,
         "content": "" if msg.deleted_at else msg.content, "content_attributes": msg.content_attributes,
         "sender_user_id": msg.sender_user_id, "sender_contact_id": msg.sender_contact_id,
@@ -314,3 +314,9 @@ def message_to_dict(msg: Message, audience: str, attachments: Sequence[Attachmen
         "deleted": msg.deleted_at is not None,
         "attachments": [] if msg.deleted_at else [attachment_to_dict(a) for a in attachments],
     }
+    if audience != "visitor":
+        return data
+    shown = for_visitor(data)
+    if shown is None:
+        raise NotFound("No such message.")
+    return shown

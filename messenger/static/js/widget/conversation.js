@@ -3,7 +3,7 @@
 import {api} from "./api.js";
 import {$} from "./dom.js";
 import {post} from "./host.js";
-import {render, upsert} from "./messages.js";
+import {render, upsert, watchScroll} from "./messages.js";
 import {emit, state} from "./state.js";
 
 /** Make `conv` current (loading its last page when it is another one) and redraw everything. */
@@ -56,6 +56,7 @@ export function markRead() {
 }
 
 export function watchConversation() {
+  watchScroll($("list"));
   $("list").addEventListener("scroll", () => { if ($("list").scrollTop < 40) olderPage().catch(() => {}); });
   document.addEventListener("visibilitychange", markRead);
   // The queue moves on events; the queue timeout passes silently, so a waiting visitor also looks every 30 s.

@@ -14,6 +14,7 @@ const T = {
     thanks: 'Thank you for your feedback!', resolved: 'This conversation was resolved.', online: 'We usually reply in a few minutes',
     blocked: 'Chat is not available.', tooBig: 'The file is too big', badType: 'This file type is not allowed',
     uploadFailed: 'Upload failed', star: '{n} of 5',
+    joined: '{n} joined the conversation', edited: 'edited', deleted: 'Message deleted',
   },
   ru: {
     placeholder: 'Напишите сообщение…', send: 'Отправить', attach: 'Прикрепить файл', close: 'Закрыть чат',
@@ -30,13 +31,14 @@ const T = {
     online: 'Обычно отвечаем за несколько минут', blocked: 'Чат недоступен.', tooBig: 'Файл слишком большой',
     badType: 'Такой тип файла нельзя загрузить', uploadFailed: 'Не удалось загрузить', star: '{n} из 5',
     scanning: 'Проверка…', infected: 'Файл удалён: найдено вредоносное ПО', unavailable: 'Файл недоступен',
+    joined: 'Вам отвечает {n}', edited: 'изменено', deleted: 'Сообщение удалено',
   },
 };
 
 export let lang = /^ru/i.test(navigator.language || "") ? "ru" : (document.body.dataset.lang === "ru" ? "ru" : "en");
 
 /** t("queue", {n: 3}): the string in the current language with {x} placeholders filled. */
-export const t = (k, v = {}) => T[lang][k].replace(/\{(\w)\}/g, (_, x) => v[x]);
+export const t = (k, v = {}) => (T[lang][k] ?? T.en[k] ?? k).replace(/\{(\w)\}/g, (_, x) => v[x]);
 
 /** Switch to the inbox's locale when it is one we speak ("ru-RU" → ru). */
 export function setLocale(locale) {

@@ -6,7 +6,7 @@ import {refreshConversation, setConversation, markRead} from "./conversation.js"
 import {$} from "./dom.js";
 import {post} from "./host.js";
 import {t} from "./i18n.js";
-import {render, upsert} from "./messages.js";
+import {render, upsert, upsertAttachment} from "./messages.js";
 import {connect as connectStream} from "../shared/stream.js";
 import {API, emit, state} from "./state.js";
 import {setOnline} from "./status.js";
@@ -73,8 +73,7 @@ async function onEvent(kind, d) {
     if (state.conv && d.id === state.conv.id) await refreshConversation();
     else if (d.status !== "resolved") await setConversation(await api("GET", `/conversations/${d.id}`));
   } else if (kind === "attachment.updated") {
-    const m = [...state.msgs.values()].find((x) => x.id === d.message_id);
-    if (m) { m.attachments = (m.attachments || []).map((a) => (a.id === d.id ? {...a, ...d} : a)); render(); }
+    if (upsertAttachment(d)) render();
   }
 }
 

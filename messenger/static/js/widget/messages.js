@@ -14,7 +14,17 @@ export function upsert(m) {
   const key = keyOf(m);
   const old = state.msgs.get(key);
   if (old && old.attachments && !m.attachments) m.attachments = old.attachments;
+  if (m.deleted) m.attachments = [];
   state.msgs.set(key, {...old, ...m});
+}
+
+/** An attachment event: add the file to its message (events of new messages carry none) or update it. */
+export function upsertAttachment(d) {
+  const m = [...state.msgs.values()].find((x) => x.id === d.message_id);
+  if (!m || m.deleted) return false;
+  const known = (m.attachments || []).some((a) => a.id === d.id);
+  m.attachments = known ? m.attachments.map((a) => (a.id === d.id ? {...a, ...d} : a)) : [...(m.attachments || []), d];
+  return true;
 }
 
 function tick(m) {
@@ -31,6 +41,7 @@ function attachment(node, a) {
     link.rel = "noopener noreferrer";
     if (isPreviewable(a) && u.thumb_url) {
       const img = link.appendChild(el("img"));
+      img.onload = keepPinned;  // the picture grows the list after render: stay at the end
       img.src = u.thumb_url;
       img.alt = a.filename;
     }
@@ -44,11 +55,19 @@ function attachment(node, a) {
   }
 }
 
+/** A line the server marked for visitors ({key, name}), in the visitor's language. */
+function activity(m) {
+  const line = (m.content_attributes || {}).visitor;
+  return el("div", "sys", line ? t(line.key, {n: line.name || t("operator")}) : m.content);
+}
+
 function bubble(m) {
-  if (m.type === "activity") return el("div", "sys", m.content);
+  if (m.type === "activity") return activity(m);
   const mine = m.type === "incoming";
+  if (m.deleted) return el("div", "msg deleted " + (mine ? "me" : "them"), t("deleted"));
   const node = linkify(el("div", "msg " + (mine ? "me" : "them") + (m.failed ? " failed" : "")), m.content || "");
   for (const a of m.attachments || []) attachment(node, a);
+  if (m.edited_at) node.appendChild(el("span", "meta", t("edited")));
   if (mine) {
     const meta = node.appendChild(el("span", "meta", tick(m)));
     if (m.failed) {
@@ -60,10 +79,28 @@ function bubble(m) {
   return node;
 }
 
-/** Redraw the list; stays at the bottom when it was there (keepOffset: an older page was added). */
+// Whether the visitor reads the end of the conversation: set by their scrolling only, so content
+// that grows later (an image loading) does not unpin the list.
+let pinned = true;
+
+export function watchScroll(list) {
+  list.addEventListener("scroll", () => { pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 60; });
+}
+
+function keepPinned() {
+  const list = $("list");
+  if (pinned) list.scrollTop = list.scrollHeight;
+}
+
+/** Scroll to the newest message (the visitor just sent one). */
+export function scrollToEnd() {
+  pinned = true;
+  keepPinned();
+}
+
+/** Redraw the list; stays at the end when the visitor was there (keepOffset: an older page was added). */
 export function render(keepOffset) {
   const list = $("list");
-  const bottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
   const before = list.scrollHeight - list.scrollTop;
   const nodes = [];
   if (state.config && state.config.greeting && !state.hasMore) nodes.push(el("div", "msg them", state.config.greeting));
@@ -81,7 +118,7 @@ export function render(keepOffset) {
   list.replaceChildren(...nodes);
   signUrls(sent);
   if (keepOffset) list.scrollTop = list.scrollHeight - before;
-  else if (bottom) list.scrollTop = list.scrollHeight;
+  else keepPinned();
 }
 
 /** Ask for signed URLs of clean attachments not signed yet, then redraw; they expire, so forget them in time. */

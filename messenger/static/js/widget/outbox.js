@@ -4,9 +4,8 @@
 
 import {api} from "./api.js";
 import {ensureConversation, setConversation} from "./conversation.js";
-import {$} from "./dom.js";
 import {lang, t} from "./i18n.js";
-import {render, upsert} from "./messages.js";
+import {render, scrollToEnd, upsert} from "./messages.js";
 import {uploadFile} from "../shared/upload.js";
 import {API, emit, state} from "./state.js";
 import {banner, setOnline} from "./status.js";
@@ -21,6 +20,7 @@ let flushTimer = 0;
 async function sendOne(item) {
   const r = await api("POST", "/messages", {content: item.content, client_id: item.client_id,
     conversation_id: null, attachments: (item.files || []).map((f) => f.id)});
+  setOnline(true);  // delivered: the "offline" banner goes (the stream may still be reconnecting)
   state.outbox = state.outbox.filter((o) => o.client_id !== item.client_id);
   save();
   if (!state.conv || state.conv.id !== r.conversation.id) await setConversation(r.conversation);
@@ -73,7 +73,7 @@ export function queueMessage(content, files) {
   state.outbox.push({client_id: crypto.randomUUID(), content, files: files || [], attempts: 0, at: Date.now()});
   save();
   render();
-  $("list").scrollTop = $("list").scrollHeight;
+  scrollToEnd();
   flush();
 }
 
