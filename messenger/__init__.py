@@ -46,6 +46,7 @@ def init_extensions(app: Flask) -> None:
     """Bind db, migrations, CSRF, the rate limiter and Redis/RQ to the app."""
     from redis import Redis
 
+    from messenger.extensions import babel
     from messenger.extensions import csrf
     from messenger.extensions import db
     from messenger.extensions import limiter
@@ -54,6 +55,10 @@ def init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
+    from messenger.i18n import select_locale
+
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(Path(__file__).resolve().parent / "translations"))
     redis_url = app.config.get("REDIS_URL") or ""
     if redis_url:
         app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url if not redis_url.startswith("unix") else

@@ -71,6 +71,8 @@ class Inbox(db.Model):
     csat_enabled: so.Mapped[bool] = so.mapped_column(server_default=sa.true())
     draft_preview: so.Mapped[bool] = so.mapped_column(server_default=sa.false())
     allowed_types: so.Mapped[list[Any] | None] = so.mapped_column()
+    # Per-inbox upload ceiling in bytes (None: the global MAX_UPLOAD_BYTES / MAX_IMAGE_BYTES only).
+    max_upload_bytes: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
     proactive: so.Mapped[dict[str, Any]] = so.mapped_column(server_default=sa.text("'{}'::jsonb"))
     next_display_id: so.Mapped[int] = so.mapped_column(server_default=sa.text("1"))
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
@@ -81,6 +83,7 @@ class Inbox(db.Model):
         sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
         sa.CheckConstraint("first_reply_timeout_s IS NULL OR first_reply_timeout_s > 0", name="timeout"),
         sa.CheckConstraint("char_length(name) > 0", name="name_not_empty"),
+        sa.CheckConstraint("max_upload_bytes IS NULL OR max_upload_bytes > 0", name="max_upload_bytes"),
     )
 
 
@@ -376,14 +379,43 @@ class ConversationLabel(db.Model):
 
 
 class CannedResponse(db.Model):
+    """A reply template: shared (``owner_user_id`` NULL) or one operator's own."""
+
     __tablename__ = "canned_responses"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    short_code: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    short_code: so.Mapped[str] = so.mapped_column(sa.String(64))
     content: so.Mapped[str] = so.mapped_column(sa.String(5000))
+    owner_user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
 
-    __table_args__ = (sa.CheckConstraint("short_code ~ '^[a-z0-9_-]+$'", name="short_code"),)
+    __table_args__ = (
+        sa.CheckConstraint("short_code ~ '^[a-z0-9_-]+$'", name="short_code"),
+        sa.Index("uq_canned_responses_shared_code", "short_code", unique=True,
+                 postgresql_where=sa.text("owner_user_id IS NULL")),
+        sa.Index("uq_canned_responses_owner_code", "owner_user_id", "short_code", unique=True,
+                 postgresql_where=sa.text("owner_user_id IS NOT NULL")),
+    )
+
+
+class AccountLink(db.Model):
+    """A one-time link to set a password: an invitation or a reset. Only the hash is stored."""
+
+    __tablename__ = "account_links"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: so.Mapped[str] = so.mapped_column(sa.String(8))
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
+    expires_at: so.Mapped[datetime] = so.mapped_column()
+    used_at: so.Mapped[datetime | None] = so.mapped_column()
+
+    __table_args__ = (
+        sa.CheckConstraint("purpose IN ('invite', 'reset')", name="purpose"),
+        sa.Index("ix_account_links_user_id", "user_id"),
+    )
 
 
 class Webhook(db.Model):
@@ -445,7 +477,11 @@ class AuditLog(db.Model):
     ip: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
 
-    __table_args__ = (sa.Index("ix_audit_log_created", sa.text("created_at DESC")),)
+    __table_args__ = (
+        sa.Index("ix_audit_log_created", sa.text("created_at DESC")),
+        sa.Index("ix_audit_log_action_created", "action", sa.text("created_at DESC")),
+        sa.Index("ix_audit_log_actor_created", "actor_user_id", sa.text("created_at DESC")),
+    )
 
 
 class CsatResponse(db.Model):

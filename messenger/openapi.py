@@ -54,7 +54,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
     ("PATCH", "/api/v1/contacts/{contact_id}"): (
         "Edit a contact", {"name": "string", "email": "string", "phone": "string", "custom_attributes": "object"}),
     ("GET", "/api/v1/search"): ("Full-text search over messages and contacts (q)", None),
-    ("GET", "/api/v1/canned-responses"): ("Canned responses (prefix filter)", None),
+    ("GET", "/api/v1/canned-responses"): ("My own and the shared canned responses (prefix filter; `personal` flag)",
+                                          None),
     ("GET", "/api/v1/directory"): ("Me, inboxes, operators, teams, labels for pickers", None),
     ("GET", "/api/v1/stream"): ("Server-Sent Events stream (Last-Event-ID / after)", None),
     ("GET", "/api/v1/events"): ("Long-poll fallback: events after a position", None),

@@ -1,4 +1,4 @@
-"""Lists for the panel's pickers: inboxes, operators, teams, labels, canned responses."""
+"""Lists for the panel's pickers: inboxes, operators, teams, labels."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +6,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from messenger.extensions import db
-from messenger.models import CannedResponse
 from messenger.models import Inbox
 from messenger.models import InboxMember
 from messenger.models import Label
@@ -40,13 +39,3 @@ def panel_directory(user: User) -> dict[str, Any]:
         "labels": [{"id": r[0], "name": r[1], "color": r[2]} for r in labels],
     }
 
-
-def canned_responses(prefix: str = "", limit: int = 50) -> list[dict[str, Any]]:
-    """Canned responses whose short code starts with ``prefix`` (case-insensitive), by short code."""
-    prefix = prefix.strip().lower()[:64]
-    query = sa.select(CannedResponse.id, CannedResponse.short_code, CannedResponse.content)
-    if prefix:
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(CannedResponse.short_code.like(escaped + "%", escape="\\"))
-    rows = db.session.execute(query.order_by(CannedResponse.short_code).limit(max(1, min(limit, 200)))).all()
-    return [{"id": r[0], "short_code": r[1], "content": r[2]} for r in rows]

@@ -19,6 +19,7 @@ from messenger.blueprints.operator.auth import login_required
 from messenger.errors import ValidationError
 from messenger.models import PRIORITIES
 from messenger.realtime.log import head_position
+from messenger.services import canned
 from messenger.services import contact_profile
 from messenger.services import conversations as conv_service
 from messenger.services import directory
@@ -231,9 +232,9 @@ def update_contact(contact_id: int) -> ResponseReturnValue:
 @bp.route("/api/v1/canned-responses")
 @login_required
 def canned_responses() -> ResponseReturnValue:
-    """Canned responses, optionally by short-code prefix."""
+    """The operator's own and the shared canned responses, optionally by short-code prefix."""
     prefix = request.args.get("prefix", "")
-    return jsonify({"items": directory.canned_responses(prefix)})
+    return jsonify({"items": canned.for_composer(g.operator.id, prefix)})
 
 
 @bp.route("/api/v1/directory")

@@ -1,0 +1,135 @@
+"""What every admin page shares: the navigation, form handling, the acting admin.
+
+- ``NAV`` lists the admin pages in menu order; an entry shows (in the side menu and on
+  the home page, with its count) only once its endpoint exists, so a page another area
+  has not landed yet is never a dead link. Add a page: a view named ``admin.<name>`` in
+  this blueprint, plus one ``NavItem`` here.
+- ``run_form(form, action)`` validates a Flask-WTF form (CSRF included), calls the
+  service, and turns a ``ValidationError(field=...)`` / ``Conflict(field=...)`` raised
+  by the service into an error next to that field. Nothing is saved on error because the
+  service raised inside its transaction.
+- ``actor_id()`` / ``actor_ip()`` are what services take for the audit log.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from typing import TypeVar
+
+import sqlalchemy as sa
+from flask import current_app
+from flask import g
+from flask import url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+
+from messenger.errors import DomainError
+from messenger.errors import NotFound
+from messenger.extensions import db
+from messenger.security.ratelimit import client_ip
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: Any  # a lazy string: translated when rendered
+    count: Callable[[], int] | None = None
+    hint: Any = ""
+
+
+def _count(model_name: str, *where: Any) -> Callable[[], int]:
+    def count() -> int:
+        from messenger import models
+
+        model = getattr(models, model_name)
+        return int(db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where)) or 0)
+    return count
+
+
+def _count_active_users() -> int:
+    from messenger.models import User
+
+    return _count("User", User.active.is_(True))()
+
+
+def _count_shared_canned() -> int:
+    from messenger.models import CannedResponse
+
+    return _count("CannedResponse", CannedResponse.owner_user_id.is_(None))()
+
+
+NAV: list[NavItem] = [
+    NavItem("admin.inboxes", _l("Inboxes"), _count("Inbox"), _l("Widget settings, hours, routing, embed code")),
+    NavItem("admin.operators", _l("Operators"), _count_active_users, _l("Invite, roles, capacity, membership")),
+    NavItem("admin.teams", _l("Teams"), _count("Team"), _l("Groups of operators for routing")),
+    NavItem("admin.labels", _l("Labels"), _count("Label"), _l("Tags operators put on conversations")),
+    NavItem("admin.canned_responses", _l("Canned responses"), _count_shared_canned,
+            _l("Shared replies inserted with /shortcut")),
+    NavItem("admin.reports", _l("Reports"), None, _l("Response times, volumes, satisfaction")),
+    NavItem("admin.live", _l("Live view"), None, _l("Who is online, queues, load")),
+    NavItem("admin.blocks", _l("Blocks"), None, _l("Blocked visitors and IP ranges")),
+    NavItem("admin.webhooks", _l("Webhooks"), None, _l("Events sent to your systems")),
+    NavItem("admin.api_tokens", _l("API tokens"), None, _l("Tokens for the operator API")),
+    NavItem("admin.audit", _l("Audit log"), _count("AuditLog"), _l("Who changed what, when, from where")),
+]
+
+
+def nav_items() -> list[NavItem]:
+    """The NAV entries whose page exists in this app."""
+    return [item for item in NAV if item.endpoint in current_app.view_functions]
+
+
+def nav_url(item: NavItem) -> str:
+    return url_for(item.endpoint)
+
+
+def actor_id() -> int:
+    """The signed-in admin's id (the blueprint guarantees there is one)."""
+    return int(g.operator.id)
+
+
+def actor_ip() -> str:
+    return client_ip()
+
+
+def get_or_404(model: type[T], object_id: int) -> T:
+    """Load a row by primary key or raise a 404."""
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        raise NotFound("Not found.")
+    return obj
+
+
+def field_error(form: FlaskForm, exc: DomainError) -> None:
+    """Show a service error next to its field (``details["field"]``), else at the top of the form."""
+    message = gettext(exc.message)  # service messages are catalog entries (marked with N_)
+    name = exc.details.get("field")
+    field = form._fields.get(name) if isinstance(name, str) else None  # noqa: SLF001
+    if field is None and isinstance(name, str) and "." in name:
+        field = form._fields.get(name.split(".", 1)[0])  # noqa: SLF001
+    if field is not None:
+        field.errors = [*field.errors, message]  # type: ignore[list-item]
+    else:
+        form.form_errors.append(message)
+
+
+def run_form(form: FlaskForm, action: Callable[[], T]) -> T | None:
+    """On a valid POST call ``action``; domain errors go next to their field. None: show the form again."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        return action()
+    except DomainError as exc:
+        if exc.status not in (409, 422):
+            raise
+        field_error(form, exc)
+        return None
+
+
+def form_status(form: FlaskForm) -> int:
+    """422 when a submitted form is shown again with errors, else 200."""
+    return 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
