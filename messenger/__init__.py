@@ -54,6 +54,10 @@ def init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    from messenger.security.bodies import apply_body_limit
+
+    # Before CSRF (which reads form bodies): every body is capped whatever its encoding.
+    app.before_request(apply_body_limit)
     csrf.init_app(app)
     from messenger.i18n import select_locale
 

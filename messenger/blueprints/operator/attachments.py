@@ -25,6 +25,8 @@ from messenger.blueprints.operator import bp
 from messenger.blueprints.operator.auth import login_required
 from messenger.extensions import csrf
 from messenger.extensions import limiter
+from messenger.security.bodies import body_limit
+from messenger.security.bodies import upload_limit
 from messenger.services import attachments as attachment_service
 
 
@@ -41,6 +43,7 @@ def _check_csrf_header() -> None:
 
 
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/attachments", methods=["POST"])
+@body_limit(upload_limit)
 @csrf.exempt
 @limiter.limit(_upload_limit)
 @login_required

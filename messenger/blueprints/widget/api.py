@@ -22,7 +22,6 @@ from flask.typing import ResponseReturnValue
 
 from messenger.blueprints.widget import bp
 from messenger.errors import NotFound
-from messenger.errors import TooLarge
 from messenger.errors import Unauthorized
 from messenger.errors import ValidationError
 from messenger.extensions import db
@@ -47,7 +46,6 @@ from messenger.services.visitors import resolve_visitor
 
 F = TypeVar("F", bound=Callable[..., Any])
 API = "/api/v1"
-MAX_BODY = 64 * 1024
 MAX_ID = 2**31 - 1
 CONVERSATION_LIST = 20
 
@@ -98,9 +96,7 @@ def _cors(response: Response) -> Response:
 
 
 def _body() -> dict[str, Any]:
-    """The JSON object body (size-capped); anything else is a 4xx."""
-    if (request.content_length or 0) > MAX_BODY:
-        raise TooLarge("The request is too large.")
+    """The JSON object body (capped at 64 KB by ``security/bodies.py``, chunked or not); anything else is a 4xx."""
     data = request.get_json(silent=True)
     if data is None and not request.get_data(cache=True):
         return {}

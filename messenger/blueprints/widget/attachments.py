@@ -25,12 +25,13 @@ from messenger.blueprints.files import send_download
 from messenger.blueprints.widget import bp
 from messenger.blueprints.widget.api import visitor_required
 from messenger.errors import NotFound
-from messenger.errors import TooLarge
 from messenger.errors import ValidationError
 from messenger.extensions import db
 from messenger.extensions import limiter
 from messenger.models import Inbox
 from messenger.security import attachment_urls
+from messenger.security.bodies import body_limit
+from messenger.security.bodies import upload_limit
 from messenger.security.origins import check_request_origin
 from messenger.security.ratelimit import client_ip
 from messenger.services import attachments as attachment_service
@@ -55,6 +56,7 @@ _require_header_visitor = visitor_required(lambda: None)
 
 
 @bp.route(f"{API}/conversations/<int(max=2147483647):conversation_id>/attachments", methods=["POST"])
+@body_limit(upload_limit)
 @limiter.limit(_upload_limit, key_func=client_ip)
 @visitor_required
 def upload(conversation_id: int) -> ResponseReturnValue:
@@ -65,12 +67,11 @@ def upload(conversation_id: int) -> ResponseReturnValue:
 
 
 @bp.route(f"{API}/attachment-urls", methods=["POST"])
+@body_limit(16 * 1024)
 @limiter.limit(_download_limit, key_func=client_ip)
 @visitor_required
 def signed_urls() -> ResponseReturnValue:
     """Signed download URLs for the visitor's clean attachments (unknown or not ready ids are left out)."""
-    if (request.content_length or 0) > 16 * 1024:
-        raise TooLarge("The request is too large.")
     body: Any = request.get_json(silent=True)
     ids = body.get("ids") if isinstance(body, dict) else None
     if not isinstance(ids, list) or len(ids) > MAX_URL_IDS or not all(isinstance(i, str) for i in ids):
