@@ -39,7 +39,6 @@ import magic
 import sqlalchemy as sa
 from flask import current_app
 from PIL import Image
-from PIL import ImageOps
 from PIL import UnidentifiedImageError
 from rq import Retry
 from rq.exceptions import NoSuchJobError
@@ -53,6 +52,7 @@ from messenger.errors import NotFound
 from messenger.errors import TooLarge
 from messenger.errors import ValidationError
 from messenger.extensions import db
+from messenger.security import images
 from messenger.jobs import enqueue
 from messenger.jobs import ensure_periodic
 from messenger.jobs import schedule_periodic
@@ -557,7 +557,7 @@ def _settle(attachment_id: int, status: str, detail: str | None, *, engine: str 
 
 
 def _process_image(storage: Storage, key: str, mime: str) -> tuple[int, str]:
-    """Re-encode the served image without metadata (EXIF, GPS, comments, trailing data); make a thumbnail.
+    """Re-encode the served image with pixels only (``security/images.py``: no metadata at all); make a thumbnail.
 
     Returns the new size and the thumbnail key.
     """
@@ -572,8 +572,8 @@ def _process_image(storage: Storage, key: str, mime: str) -> tuple[int, str]:
             with Image.open(path) as img:
                 if img.width * img.height > _cfg("MAX_IMAGE_PIXELS", 40_000_000):
                     raise ValueError("too many pixels")
-                _reencode(img, clean_temp, mime)
-                first = ImageOps.exif_transpose(img.copy()) if mime != "image/gif" else img.copy()
+                images.reencode(img, clean_temp, mime)
+                first = images.thumbnail_frame(img, mime)
         first.thumbnail((thumb_px, thumb_px))
         if first.mode in ("RGBA", "LA", "P", "PA"):
             first.convert("RGBA").save(thumb_temp, "PNG", optimize=True)
@@ -587,25 +587,6 @@ def _process_image(storage: Storage, key: str, mime: str) -> tuple[int, str]:
     finally:
         clean_temp.unlink(missing_ok=True)
         thumb_temp.unlink(missing_ok=True)
-
-
-def _reencode(img: Image.Image, target: Path, mime: str) -> None:
-    """Save ``img`` to ``target`` in its own format, keeping pixels, orientation and colour profile only."""
-    icc = img.info.get("icc_profile")
-    extra: dict[str, Any] = {"icc_profile": icc} if icc else {}
-    if mime == "image/jpeg":
-        ImageOps.exif_transpose(img).save(target, "JPEG", quality=92, **extra)
-    elif mime == "image/png":
-        out = ImageOps.exif_transpose(img)
-        if "transparency" in img.info:
-            extra["transparency"] = img.info["transparency"]
-        out.save(target, "PNG", optimize=False, **extra)
-    elif mime == "image/gif":
-        img.save(target, "GIF", save_all=True, loop=img.info.get("loop", 0), duration=img.info.get("duration", 100))
-    else:
-        animated = getattr(img, "is_animated", False)
-        out = img if animated else ImageOps.exif_transpose(img)
-        out.save(target, "WEBP", quality=90, save_all=animated, **extra)
 
 
 # --- access and downloads ------------------------------------------------------------
