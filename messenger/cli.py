@@ -37,7 +37,7 @@ def seed_demo_data(base_url: str, admin_email: str, admin_password: str | None) 
     from messenger.services.inboxes import add_member
     from messenger.services.inboxes import create_inbox
     from messenger.services.users import create_user
-    from messenger.services.users import set_password
+    from messenger.services.users import ensure_password
 
     admin_email = admin_email.strip().lower()
     user = db.session.scalar(sa.select(User).where(User.email == admin_email))
@@ -46,7 +46,7 @@ def seed_demo_data(base_url: str, admin_email: str, admin_password: str | None) 
         shown = admin_password or secrets.token_urlsafe(12)
         user = create_user(None, name="Demo Admin", email=admin_email, password=shown, role="admin")
     elif admin_password:
-        set_password(None, user.id, admin_password)
+        ensure_password(None, user.id, admin_password)  # unchanged: open sessions stay signed in
         shown = admin_password
     inbox = db.session.scalar(sa.select(Inbox).order_by(Inbox.id).limit(1))
     if inbox is None:

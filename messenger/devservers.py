@@ -118,6 +118,17 @@ def _ping(socket_path: Path) -> bool:
         return False
 
 
+def persistence_args(persist: bool) -> list[str]:
+    """redis-server flags: append-only file fsynced every second plus RDB snapshots, like a production Redis.
+
+    Each value is its own argument (``--save 60 1``, not ``--save "60 1"``, which redis-server
+    reads as an empty schedule).
+    """
+    if not persist:
+        return ["--save", "", "--appendonly", "no"]
+    return ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "300", "1", "--save", "60", "100"]
+
+
 def start_redis(directory: Path, *, persist: bool = True) -> EmbeddedRedis:
     """Start (or reuse) an embedded redis-server whose socket and data live in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -129,8 +140,7 @@ def start_redis(directory: Path, *, persist: bool = True) -> EmbeddedRedis:
     args = [
         _redis_binary(), "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
         "--dir", str(directory), "--pidfile", str(directory / "redis.pid"), "--daemonize", "no",
-        "--save", "60 1" if persist else "", "--appendonly", "no", "--loglevel", "warning",
-        "--logfile", str(directory / "redis.log"),
+        *persistence_args(persist), "--loglevel", "warning", "--logfile", str(directory / "redis.log"),
     ]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)

@@ -2,7 +2,9 @@
 
 Starts an embedded PostgreSQL and Redis under ``instance/`` unless ``DATABASE_URL`` /
 ``REDIS_URL`` are set, migrates, seeds the demo admin and inbox, then runs gunicorn
-(gevent, no --preload) and the RQ worker. Ctrl-C stops every process it started.
+(gevent, no --preload) and the RQ worker. A child that dies (the web server, the worker,
+the embedded Redis) is restarted with exponential backoff and the log says so; only
+Ctrl-C or SIGTERM stops everything, and then every process it started.
 """
 from __future__ import annotations
 
@@ -12,14 +14,130 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 30.0
+HEALTHY_AFTER_S = 30.0  # a child that ran this long restarts with the first backoff again
 
 
 def _bin(name: str) -> str:
     candidate = Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else name
+
+
+def log(text: str) -> None:
+    print(f"runner: {text}", flush=True)
+
+
+@dataclass
+class Child:
+    """One supervised process: ``start`` launches it (in its own process group) and returns it."""
+
+    name: str
+    start: Callable[[], subprocess.Popen[bytes] | None]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    backoff: float = BACKOFF_FIRST_S
+    restart_at: float | None = None
+    restarts: int = 0
+
+    def launch(self) -> None:
+        self.process = self.start()
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        if self.process is not None:
+            log(f"{self.name} started (pid {self.process.pid})")
+
+    def check(self, now: float) -> None:
+        """Notice an exit (schedule a restart with backoff) or perform a due restart."""
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.restarts += 1
+                self.launch()
+            return
+        process = self.process
+        if process is None or process.poll() is None:
+            return
+        code = process.returncode
+        how = f"signal {-code}" if code < 0 else f"code {code}"
+        _kill_group(process)  # its own children (gunicorn workers, an RQ work horse) go too
+        if now - self.started_at >= HEALTHY_AFTER_S:
+            self.backoff = BACKOFF_FIRST_S
+        log(f"{self.name} exited ({how}); restarting in {self.backoff:.0f}s")
+        self.restart_at = now + self.backoff
+        self.backoff = min(self.backoff * 2, BACKOFF_MAX_S)
+
+    def stop(self, deadline: float) -> None:
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _popen(argv: list[str], env: dict[str, str]) -> Callable[[], subprocess.Popen[bytes]]:
+    return lambda: subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True)
+
+
+def _web_argv(env: dict[str, str], host: str, port: int) -> list[str]:
+    return [_bin("gunicorn"), "-k", "gevent", "-w", env.get("WEB_WORKERS", "2"), "-b", f"{host}:{port}",
+            "--worker-connections", env.get("WORKER_CONNECTIONS", "4000"), "--timeout", "60",
+            "--graceful-timeout", "5", "--access-logfile", "-", "wsgi:app"]
+
+
+def _seed(env: dict[str, str], instance: Path, base_url: str) -> str:
+    """Migrate, seed the demo admin and inbox; the login line to print."""
+    flask = [_bin("flask"), "--app", "wsgi"]
+    subprocess.run([*flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
+    login_file = instance / "demo_login.txt"
+    if not env.get("ADMIN_PASSWORD") and not login_file.exists():
+        env["ADMIN_PASSWORD"] = secrets.token_urlsafe(12)
+    seeded = subprocess.run([*flask, "messenger", "seed-demo", "--base-url", base_url], env=env, cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout
+    login = next((line[len("login: "):] for line in seeded.splitlines() if line.startswith("login: ")), "")
+    if "/" in login:
+        login_file.write_text(login + "\n")
+        login_file.chmod(0o600)
+    elif login_file.exists():
+        login = login_file.read_text().strip()
+    return login
+
+
+def _banner(base_url: str, login: str) -> None:
+    print("\n" + "=" * 60, flush=True)
+    print(f"  Messenger is running at {base_url}", flush=True)
+    print(f"  Panel:     {base_url}/app", flush=True)
+    print(f"  Demo page: {base_url}/demo", flush=True)
+    print(f"  Login:     {login}", flush=True)
+    print("  Stop with Ctrl-C", flush=True)
+    print("=" * 60 + "\n", flush=True)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> int:
@@ -30,78 +148,53 @@ def main() -> int:
     port = int(env.get("PORT", "8000"))
     host = env.get("HOST", "127.0.0.1")
     base_url = env.setdefault("BASE_URL", f"http://{host}:{port}")
-    stoppers = []
+    signal.signal(signal.SIGTERM, _interrupt)
+    stoppers: list[tuple[str, Callable[[], None]]] = []
+    children: list[Child] = []
     from messenger.devservers import ensure_database
     from messenger.devservers import start_postgres
     from messenger.devservers import start_redis
 
-    if not env.get("DATABASE_URL"):
-        pg = start_postgres(instance / "postgres")
-        env["DATABASE_URL"] = ensure_database(pg.url, "messenger")
-        stoppers.append(("PostgreSQL", pg.stop))
-    if not env.get("REDIS_URL"):
-        redis = start_redis(instance / "redis")
-        env["REDIS_URL"] = redis.url
-        stoppers.append(("Redis", redis.stop))
-
-    children: list[subprocess.Popen[bytes]] = []
-
-    def shutdown(*_: object) -> None:
-        for child in children:
-            if child.poll() is None:
-                try:
-                    os.killpg(child.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 10
-        for child in children:
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
-        for name, stop in reversed(stoppers):
-            print(f"stopping {name}", flush=True)
-            stop()
-
     try:
-        flask = [_bin("flask"), "--app", "wsgi"]
-        subprocess.run([*flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
-        login_file = instance / "demo_login.txt"
-        if not env.get("ADMIN_PASSWORD") and not login_file.exists():
-            env["ADMIN_PASSWORD"] = secrets.token_urlsafe(12)
-        seeded = subprocess.run([*flask, "messenger", "seed-demo", "--base-url", base_url], env=env, cwd=ROOT,
-                                check=True, capture_output=True, text=True).stdout
-        login = next((line[len("login: "):] for line in seeded.splitlines() if line.startswith("login: ")), "")
-        if "/" in login:
-            login_file.write_text(login + "\n")
-            login_file.chmod(0o600)
-        elif login_file.exists():
-            login = login_file.read_text().strip()
-        workers = env.get("WEB_WORKERS", "2")
-        children.append(subprocess.Popen(
-            [_bin("gunicorn"), "-k", "gevent", "-w", workers, "-b", f"{host}:{port}",
-             "--worker-connections", env.get("WORKER_CONNECTIONS", "4000"), "--timeout", "60",
-             "--graceful-timeout", "5", "--access-logfile", "-", "wsgi:app"],
-            env=env, cwd=ROOT, start_new_session=True))
-        children.append(subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=ROOT, start_new_session=True))
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        if not env.get("DATABASE_URL"):
+            pg = start_postgres(instance / "postgres")
+            env["DATABASE_URL"] = ensure_database(pg.url, "messenger")
+            stoppers.append(("PostgreSQL", pg.stop))
+        if not env.get("REDIS_URL"):
+            redis = start_redis(instance / "redis")
+            env["REDIS_URL"] = redis.url
+            if redis.process is not None:  # ours: supervised like the others (its AOF keeps the jobs)
+                children.append(Child("redis", lambda: start_redis(instance / "redis").process,
+                                      process=redis.process, started_at=time.monotonic()))
+            else:  # one left running by an earlier run
+                stoppers.append(("Redis", redis.stop))
+        login = _seed(env, instance, base_url)
+        for name, argv in (("web", _web_argv(env, host, port)), ("worker", [sys.executable, "worker.py"])):
+            child = Child(name, _popen(argv, env))
+            child.launch()
+            children.append(child)
         time.sleep(1.0)
-        print("\n" + "=" * 60, flush=True)
-        print(f"  Messenger is running at {base_url}", flush=True)
-        print(f"  Panel:     {base_url}/app", flush=True)
-        print(f"  Demo page: {base_url}/demo", flush=True)
-        print(f"  Login:     {login}", flush=True)
-        print("  Stop with Ctrl-C", flush=True)
-        print("=" * 60 + "\n", flush=True)
-        while all(child.poll() is None for child in children):
+        _banner(base_url, login)
+        while True:
+            now = time.monotonic()
+            for child in children:
+                child.check(now)
             time.sleep(0.5)
-        print("a process exited; stopping everything", flush=True)
-        return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        shutdown()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        deadline = time.monotonic() + 10
+        for child in reversed(children):
+            if child.name != "redis":
+                child.stop(deadline)
+        for child in children:
+            if child.name == "redis":
+                child.stop(deadline)
+        for name, stop in reversed(stoppers):
+            print(f"stopping {name}", flush=True)
+            stop()
 
 
 if __name__ == "__main__":

@@ -39,3 +39,22 @@ def test_seed_demo_is_idempotent_and_allows_the_base_url(app, monkeypatch):
     assert len(inboxes) == 1 and inboxes[0].allowed_origins == ["http://127.0.0.1:9000"]
     admin = authenticate("demo@example.com", "demo-password-1")
     assert admin is not None and db.session.get(InboxMember, (inboxes[0].id, admin.id)) is not None
+
+
+def test_seed_demo_changes_the_admin_password_only_when_it_differs(app, monkeypatch):
+    """A restart of ``make run`` with ADMIN_PASSWORD set keeps operators signed in; a new value takes effect."""
+    monkeypatch.setenv("ADMIN_EMAIL", "same@example.com")
+    monkeypatch.setenv("ADMIN_PASSWORD", "demo-password-1")
+    runner = app.test_cli_runner()
+    runner.invoke(args=["messenger", "seed-demo"])
+    version = db.session.scalar(sa.select(User.session_version).where(User.email == "same@example.com"))
+    runner.invoke(args=["messenger", "seed-demo"])
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(User.session_version).where(User.email == "same@example.com")) == version
+    monkeypatch.setenv("ADMIN_PASSWORD", "demo-password-2")
+    result = runner.invoke(args=["messenger", "seed-demo"])
+    assert "same@example.com / demo-password-2" in result.output
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(User.session_version).where(User.email == "same@example.com")) == version + 1
+    assert authenticate("same@example.com", "demo-password-2") is not None
+    assert authenticate("same@example.com", "demo-password-1") is None

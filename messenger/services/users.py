@@ -139,6 +139,17 @@ def set_password(actor_id: int | None, user_id: int, password: str) -> User:
     return user
 
 
+def ensure_password(actor_id: int | None, user_id: int, password: str) -> bool:
+    """Set ``password`` only when it is not already the user's (a restart must not revoke sessions); True if changed."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such operator.")
+    if check_password_hash(user.password_hash, password or ""):
+        return False
+    set_password(actor_id, user_id, password)
+    return True
+
+
 def deactivate_user(actor_id: int | None, user_id: int) -> User:
     """Deactivate an operator (never delete): sessions revoked, availability offline."""
     with transaction():
