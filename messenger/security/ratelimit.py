@@ -26,3 +26,21 @@ def visitor_key() -> str:
     if visitor is not None:
         return f"visitor:{visitor.session_id}"
     return f"ip:{client_ip()}"
+
+
+def operator_key() -> str:
+    """Per signed-in operator, else per IP."""
+    operator = getattr(g, "operator", None)
+    if operator is not None:
+        return f"operator:{operator.id}"
+    return f"ip:{client_ip()}"
+
+
+def typing_limit() -> str:
+    """Typing signals per visitor / per operator (Flask-Limiter string)."""
+    return str(current_app.config.get("TYPING_RATE_LIMIT", "60 per minute"))
+
+
+def presence_limit() -> str:
+    """Availability changes per operator (Flask-Limiter string)."""
+    return str(current_app.config.get("PRESENCE_RATE_LIMIT", "30 per minute"))

@@ -15,11 +15,15 @@ from flask.typing import ResponseReturnValue
 from messenger.blueprints.operator import bp
 from messenger.blueprints.operator.auth import login_required
 from messenger.errors import ValidationError
+from messenger.extensions import limiter
 from messenger.models import User
 from messenger.realtime.access import OperatorScope
 from messenger.realtime.http import poll_response
 from messenger.realtime.http import requested_position
 from messenger.realtime.http import sse_response
+from messenger.security.ratelimit import operator_key
+from messenger.security.ratelimit import presence_limit
+from messenger.security.ratelimit import typing_limit
 from messenger.services import presence
 from messenger.services import typing
 from messenger.services.inboxes import visible_inbox_ids
@@ -63,6 +67,7 @@ def operator_events() -> ResponseReturnValue:
 
 @bp.route("/api/v1/conversations/<int:conversation_id>/typing", methods=["POST"])
 @login_required
+@limiter.limit(typing_limit, key_func=operator_key)
 def operator_typing(conversation_id: int) -> ResponseReturnValue:
     """``{"on": bool, "private": bool}``: the operator is (not) typing a reply or a note."""
     body = _json_body()
@@ -72,6 +77,7 @@ def operator_typing(conversation_id: int) -> ResponseReturnValue:
 
 @bp.route("/api/v1/me/availability", methods=["POST"])
 @login_required
+@limiter.limit(presence_limit, key_func=operator_key)
 def set_my_availability() -> ResponseReturnValue:
     """``{"availability": "online" | "busy" | "offline"}`` for the signed-in operator."""
     body = _json_body()

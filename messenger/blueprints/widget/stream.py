@@ -20,12 +20,15 @@ from messenger.blueprints.widget.api import visitor_required
 from messenger.errors import Unauthorized
 from messenger.errors import ValidationError
 from messenger.extensions import db
+from messenger.extensions import limiter
 from messenger.models import Inbox
 from messenger.realtime.access import VisitorScope
 from messenger.realtime.http import poll_response
 from messenger.realtime.http import requested_position
 from messenger.realtime.http import sse_response
 from messenger.security.origins import check_request_origin
+from messenger.security.ratelimit import typing_limit
+from messenger.security.ratelimit import visitor_key
 from messenger.security.tokens import VisitorClaims
 from messenger.security.tokens import read_stream_ticket
 from messenger.security.tokens import sign_stream_ticket
@@ -90,6 +93,7 @@ def visitor_events() -> ResponseReturnValue:
 
 @bp.route("/api/v1/conversations/<int:conversation_id>/typing", methods=["POST"])
 @visitor_required
+@limiter.limit(typing_limit, key_func=visitor_key)
 def visitor_typing(conversation_id: int) -> ResponseReturnValue:
     """``{"on": bool}``: the visitor is (not) typing; operators of the inbox see it."""
     body = request.get_json(silent=True)
