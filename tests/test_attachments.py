@@ -323,6 +323,16 @@ def test_inbox_allowed_types_narrow_the_allowlist(client, uploads) -> None:
     assert visitor_upload(client, chat, png_bytes(), "a.png").status_code == 201
 
 
+def test_inbox_upload_limit_lowers_the_global_one(client, uploads) -> None:
+    inbox = make_inbox(max_upload_bytes=4096)
+    visitor, token = make_visitor(inbox)
+    chat = {"inbox": inbox, "token": token, "conv": make_conversation(inbox, visitor)}
+    text = (b"0123456789abcde\n" * 256)[:4096]
+    assert visitor_upload(client, chat, text, "at.txt").status_code == 201
+    over = visitor_upload(client, chat, text + b"x", "over.txt")
+    assert over.status_code == 413 and over.get_json()["limit"] == 4096
+
+
 def test_multipart_errors_are_clear_4xx(client, chat, uploads) -> None:
     url = f"/widget/api/v1/conversations/{chat['conv'].id}/attachments"
     hdr = {"X-Visitor-Token": chat["token"]}

@@ -242,10 +242,11 @@ def _looks_like_office_zip(path: Path) -> bool:
 
 # --- receiving ---------------------------------------------------------------------
 
-def _size_limit(mime: str) -> int:
-    if mime.startswith("image/"):
-        return _cfg("MAX_IMAGE_BYTES", 10 * 1024 * 1024)
-    return _cfg("MAX_FILE_BYTES", 40 * 1024 * 1024)
+def _size_limit(mime: str, cap: int | None = None) -> int:
+    """The global limit for this type, lowered to the inbox's ``max_upload_bytes`` (``cap``) when set."""
+    limit = _cfg("MAX_IMAGE_BYTES", 10 * 1024 * 1024) if mime.startswith("image/") else _cfg(
+        "MAX_FILE_BYTES", 40 * 1024 * 1024)
+    return limit if cap is None else min(limit, cap)
 
 
 def _too_large(limit: int) -> TooLarge:
@@ -260,9 +261,9 @@ def _human(size: int) -> str:
     return f"{size / (1024 * 1024):.3g} MB"
 
 
-def _spool(chunks: Iterator[bytes], temp: Path) -> tuple[int, str]:
+def _spool(chunks: Iterator[bytes], temp: Path, cap: int | None = None) -> tuple[int, str]:
     """Write the stream to ``temp``, stopping as soon as it passes the limit; return (size, sha256)."""
-    hard_limit = max(_size_limit("image/"), _size_limit("application/"))
+    hard_limit = max(_size_limit("image/", cap), _size_limit("application/", cap))
     limit = hard_limit
     head = b""
     size = 0
@@ -274,7 +275,7 @@ def _spool(chunks: Iterator[bytes], temp: Path) -> tuple[int, str]:
             if len(head) < _SNIFF_BYTES:
                 head += chunk[: _SNIFF_BYTES - len(head)]
                 if len(head) >= _SNIFF_BYTES:
-                    limit = _size_limit(magic.from_buffer(head, mime=True))
+                    limit = _size_limit(magic.from_buffer(head, mime=True), cap)
             size += len(chunk)
             if size > limit:
                 raise _too_large(limit)
@@ -323,8 +324,8 @@ def _check_archive(path: Path) -> None:
                               limit=max_total)
 
 
-def _validate(temp: Path, size: int, raw_name: object,
-              allowed: list[Any] | None) -> tuple[str, str, tuple[int, int] | None]:
+def _validate(temp: Path, size: int, raw_name: object, allowed: list[Any] | None,
+              cap: int | None = None) -> tuple[str, str, tuple[int, int] | None]:
     """(mime, display name, image size) of a received file, or a 413/422 error."""
     if size == 0:
         raise ValidationError("This file is empty.", code="empty_file")
@@ -332,7 +333,7 @@ def _validate(temp: Path, size: int, raw_name: object,
     if not type_allowed(allowed, mime):
         raise ValidationError(f"This type of file ({mime}) is not allowed here.", code="type_not_allowed",
                               detected=mime)
-    limit = _size_limit(mime)
+    limit = _size_limit(mime, cap)
     if size > limit:
         raise _too_large(limit)
     name = display_name(raw_name, mime)
@@ -346,11 +347,14 @@ def _validate(temp: Path, size: int, raw_name: object,
 class _Target:
     conversation_id: int
     allowed_types: list[Any] | None
+    max_bytes: int | None = None  # the inbox's own ceiling (admin setting)
 
 
 def _target(conv: Conversation) -> _Target:
     inbox = db.session.get(Inbox, conv.inbox_id)
-    return _Target(conv.id, inbox.allowed_types if inbox is not None else None)
+    if inbox is None:
+        return _Target(conv.id, None)
+    return _Target(conv.id, inbox.allowed_types, inbox.max_upload_bytes)
 
 
 def _receive(target: _Target, source: UploadSource, *, user_id: int | None,
@@ -361,8 +365,8 @@ def _receive(target: _Target, source: UploadSource, *, user_id: int | None,
     key = new_key()
     stored = False
     try:
-        size, sha256 = _spool(source.chunks(), temp)
-        mime, name, dims = _validate(temp, size, source.filename, target.allowed_types)
+        size, sha256 = _spool(source.chunks(), temp, target.max_bytes)
+        mime, name, dims = _validate(temp, size, source.filename, target.allowed_types, target.max_bytes)
         with transaction():
             att = Attachment(key=key, conversation_id=target.conversation_id, uploader_user_id=user_id,
                              uploader_contact_id=contact_id, filename=name, content_type=mime, size=size,

@@ -104,13 +104,26 @@ def get_or_404(model: type[T], object_id: int) -> T:
     return obj
 
 
+def _find_field(form: Any, name: str) -> Any:
+    """``"name"`` or ``"rows.2"`` (the first input of row 2 of a FieldList of sub-forms)."""
+    head, _, index = name.partition(".")
+    field = form._fields.get(head)  # noqa: SLF001
+    if field is None or not index:
+        return field
+    entries = getattr(field, "entries", None)
+    if not index.isdigit() or entries is None or int(index) >= len(entries):
+        return field
+    entry = entries[int(index)]
+    sub = getattr(entry, "form", None)
+    return next(iter(sub), entry) if sub is not None else entry
+
+
 def field_error(form: FlaskForm, exc: DomainError) -> None:
     """Show a service error next to its field (``details["field"]``), else at the top of the form."""
     message = gettext(exc.message)  # service messages are catalog entries (marked with N_)
+    form.service_error = True  # type: ignore[attr-defined]
     name = exc.details.get("field")
-    field = form._fields.get(name) if isinstance(name, str) else None  # noqa: SLF001
-    if field is None and isinstance(name, str) and "." in name:
-        field = form._fields.get(name.split(".", 1)[0])  # noqa: SLF001
+    field = _find_field(form, name) if isinstance(name, str) else None
     if field is not None:
         field.errors = [*field.errors, message]  # type: ignore[list-item]
     else:
@@ -132,4 +145,5 @@ def run_form(form: FlaskForm, action: Callable[[], T]) -> T | None:
 
 def form_status(form: FlaskForm) -> int:
     """422 when a submitted form is shown again with errors, else 200."""
-    return 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
+    failed = form.errors or form.form_errors or getattr(form, "service_error", False)
+    return 422 if form.is_submitted() and failed else 200
