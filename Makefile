@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum setup.cfg | cut -d' ' -f1)
 
-.PHONY: run test setup system-deps bench clean
+.PHONY: run test lint setup system-deps bench clean
 
 $(STAMP): setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,9 +23,15 @@ run: $(STAMP)
 system-deps:
 	@sh scripts/system-deps.sh
 
-## Set up and run the whole suite.
-test: $(STAMP) system-deps
+## Set up, run the gates (lint), then the whole suite.
+test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Gates: ruff (style, bugs, import order, complexity), mypy on messenger/, radon complexity <= 15.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python scripts/complexity.py
 
 ## Benchmarks (each prints one JSON line last); slow, bounded, on 127.0.0.1.
 bench: $(STAMP)

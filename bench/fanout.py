@@ -121,7 +121,8 @@ def login(url: str, email: str, password: str) -> tuple[str, str]:
     resp = conn.getresponse()
     page = resp.read().decode()
     cookie = resp.headers.get("Set-Cookie", "").split(";")[0]
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', page)
+    token = (re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+             or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', page))
     assert token, "no CSRF token on /login"
     body = urllib.parse.urlencode({"email": email, "password": password, "csrf_token": token.group(1)})
     conn.request("POST", "/login", body=body, headers={"Content-Type": "application/x-www-form-urlencoded",
@@ -246,6 +247,127 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+Target = tuple[str, int, str, str, int]  # host, port, session cookie, CSRF token, conversation id
+
+
+def publish_all(args: argparse.Namespace, pg: Any, target: Target) -> tuple[dict[int, float], list[float], int]:
+    """Publish ``args.events`` messages, restarting PostgreSQL at ``--restart-db-at``.
+
+    Returns the send times by sequence number, the POST answer times (ms) and the failure count.
+    """
+    published: dict[int, float] = {}
+    answered: list[float] = []
+    failed = 0
+    restart: gevent.Greenlet | None = None
+    restart_started = restart_finished = 0.0
+    total_retries = 0
+    for seq in range(args.events):
+        if args.restart_db_at is not None and seq == args.restart_db_at and pg is not None:
+            # Case 4 of docs/security.md: restart PostgreSQL under the open streams (in a thread: the
+            # clients keep reading).
+            restart_started = time.monotonic()
+            restart = gevent.spawn(gevent.get_hub().threadpool.apply, pg.pg_ctl, ("restart", "-m", "fast"))
+            gevent.sleep(0.05)
+        published[seq] = time.monotonic()
+        status, retries = publish_retrying(target, seq)
+        total_retries += retries
+        if restart is not None and restart.ready() and not restart_finished:
+            restart_finished = time.monotonic()
+        if status not in (200, 201):
+            failed += 1
+        answered.append((time.monotonic() - published[seq]) * 1000)
+        gevent.sleep(max(0.0, args.interval_ms / 1000 - (time.monotonic() - published[seq])))
+    if restart is not None:
+        restart.join()
+        print(f"# PostgreSQL restarted (pg_ctl took {restart_finished - restart_started:.1f} s); "
+              f"publishes retried: {total_retries}", flush=True)
+    return published, answered, failed
+
+
+def publish_retrying(target: Target, seq: int) -> tuple[int, int]:
+    """Publish message ``seq``; while the database restarts the API answers 5xx, and retrying with the
+    same client_id is idempotent. Returns (last status, retries)."""
+    host, port, cookie, csrf, conversation_id = target
+    client_id = str(uuid.uuid4())
+    status = publish(host, port, cookie, csrf, conversation_id, seq, client_id)
+    retries = 0
+    while status not in (200, 201) and retries < 100:
+        retries += 1
+        gevent.sleep(0.2)
+        status = publish(host, port, cookie, csrf, conversation_id, seq, client_id)
+    return status, retries
+
+
+def wait_for_delivery(clients: list[Client], events: int, drain_s: float) -> None:
+    """Wait (at most ``drain_s``) until every client has every event or its stream ended."""
+    deadline = time.monotonic() + drain_s
+    while time.monotonic() < deadline:
+        if all(len(c.received) >= events or c.ended for c in clients):
+            return
+        gevent.sleep(0.1)
+
+
+def tally(clients: list[Client], published: dict[int, float]) -> tuple[list[float], int, int]:
+    """Publish-to-receive latencies (ms), lost deliveries and duplicates over all clients."""
+    latencies: list[float] = []
+    lost = duplicated = 0
+    for c in clients:
+        duplicated += c.duplicates
+        for seq, sent_at in published.items():
+            got = c.received.get(seq)
+            if got is None:
+                lost += 1
+            else:
+                latencies.append((got - sent_at) * 1000)
+    return latencies, lost, duplicated
+
+
+def report_spread(clients: list[Client], published: dict[int, float], answered: list[float]) -> None:
+    """Print POST answer times, the first client's latency and the first-to-last client spread."""
+    firsts = [min(c.received[q] for c in clients if q in c.received) - t for q, t in published.items()
+              if any(q in c.received for c in clients)]
+    spreads = [max(c.received[q] for c in clients if q in c.received)
+               - min(c.received[q] for c in clients if q in c.received)
+               for q in published if any(q in c.received for c in clients)]
+    print(f"# POST answered: p50 {percentile(answered, 0.5):.1f} ms, p99 {percentile(answered, 0.99):.1f} ms; "
+          f"first client: p50 {percentile(firsts, 0.5) * 1000:.1f} ms; first-to-last client spread: "
+          f"p50 {percentile(spreads, 0.5) * 1000:.1f} ms, max {max(spreads or [0]) * 1000:.1f} ms", flush=True)
+
+
+def open_streams(args: argparse.Namespace, server: tuple[str, int, str], clients: list[Client], pool: Pool,
+                 pids: list[int]) -> tuple[int, int | None, float | None]:
+    """Open every client's stream (a tenth first, to measure the worker RSS baseline).
+
+    Returns how many streams are ready, the baseline RSS (kB) and the RSS added per stream.
+    """
+    host, port, cookie = server
+    opener = Pool(args.connect_concurrency)
+    started = time.monotonic()
+    first_tenth = max(1, args.clients // 10)
+
+    def open_client(c: Client) -> None:
+        pool.spawn(run_client, host, port, cookie, c)
+        deadline = time.monotonic() + 60
+        while not c.ready and not c.ended and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+
+    for c in clients[:first_tenth]:
+        opener.spawn(open_client, c)
+    opener.join()
+    gevent.sleep(1)
+    baseline_rss = rss_kb(pids) if pids else None
+    for c in clients[first_tenth:]:
+        opener.spawn(open_client, c)
+    opener.join()
+    ready = sum(c.ready for c in clients)
+    print(f"# {ready}/{args.clients} streams ready in {time.monotonic() - started:.1f}s", flush=True)
+    gevent.sleep(2)
+    rss_per_stream = None
+    if pids and baseline_rss is not None and args.clients > first_tenth:
+        rss_per_stream = round((rss_kb(pids) - baseline_rss) / (args.clients - first_tenth), 1)
+    return ready, baseline_rss, rss_per_stream
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="messenger-bench-"))
     pg = proc = None
@@ -262,94 +384,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cookie, csrf = login(url, email, password)
         clients = [Client() for _ in range(args.clients)]
         pool = Pool(args.clients)
-        opener = Pool(args.connect_concurrency)
-        started = time.monotonic()
-        baseline_rss = None
-        first_tenth = max(1, args.clients // 10)
-
-        def open_client(c: Client) -> None:
-            pool.spawn(run_client, host, port, cookie, c)
-            deadline = time.monotonic() + 60
-            while not c.ready and not c.ended and time.monotonic() < deadline:
-                gevent.sleep(0.05)
-
-        for c in clients[:first_tenth]:
-            opener.spawn(open_client, c)
-        opener.join()
-        gevent.sleep(1)
         pids = worker_pids(proc.pid) if proc is not None else []
-        if pids:
-            baseline_rss = rss_kb(pids)
-        for c in clients[first_tenth:]:
-            opener.spawn(open_client, c)
-        opener.join()
-        ready = sum(c.ready for c in clients)
-        print(f"# {ready}/{args.clients} streams ready in {time.monotonic() - started:.1f}s", flush=True)
-        gevent.sleep(2)
-        rss_per_stream = None
-        if pids and baseline_rss is not None and args.clients > first_tenth:
-            rss_per_stream = round((rss_kb(pids) - baseline_rss) / (args.clients - first_tenth), 1)
+        ready, baseline_rss, rss_per_stream = open_streams(args, (host, port, cookie), clients, pool, pids)
         cpu_before = (cpu_s(pids), cpu_s([os.getpid()]))
-        published: dict[int, float] = {}
-        answered: list[float] = []
-        failed = 0
-        restart: gevent.Greenlet | None = None
-        restart_started = restart_finished = 0.0
-        total_retries = 0
-        for seq in range(args.events):
-            if args.restart_db_at is not None and seq == args.restart_db_at and pg is not None:
-                # CASES 4: restart PostgreSQL under the open streams (in a thread: the clients keep reading).
-                restart_started = time.monotonic()
-                restart = gevent.spawn(gevent.get_hub().threadpool.apply, pg.pg_ctl, ("restart", "-m", "fast"))
-                gevent.sleep(0.05)
-            published[seq] = time.monotonic()
-            client_id = str(uuid.uuid4())
-            status = publish(host, port, cookie, csrf, conversation_id, seq, client_id)
-            retries = 0
-            # While the database restarts the API answers 5xx; retrying with the same client_id is idempotent.
-            while status not in (200, 201) and retries < 100:
-                retries += 1
-                gevent.sleep(0.2)
-                status = publish(host, port, cookie, csrf, conversation_id, seq, client_id)
-            total_retries += retries
-            if restart is not None and restart.ready() and not restart_finished:
-                restart_finished = time.monotonic()
-            if status not in (200, 201):
-                failed += 1
-            answered.append((time.monotonic() - published[seq]) * 1000)
-            gevent.sleep(max(0.0, args.interval_ms / 1000 - (time.monotonic() - published[seq])))
-        if restart is not None:
-            restart.join()
-            print(f"# PostgreSQL restarted (pg_ctl took {restart_finished - restart_started:.1f} s); "
-                  f"publishes retried: {total_retries}", flush=True)
-        deadline = time.monotonic() + args.drain_s
-        while time.monotonic() < deadline:
-            if all(len(c.received) >= args.events or c.ended for c in clients):
-                break
-            gevent.sleep(0.1)
+        published, answered, failed = publish_all(args, pg, (host, port, cookie, csrf, conversation_id))
+        wait_for_delivery(clients, args.events, args.drain_s)
         server_cpu, client_cpu = cpu_s(pids), cpu_s([os.getpid()])
         print(f"# CPU while publishing (user/system): server workers "
               f"{server_cpu[0] - cpu_before[0][0]:.1f}/{server_cpu[1] - cpu_before[0][1]:.1f} s, bench clients "
               f"{client_cpu[0] - cpu_before[1][0]:.1f}/{client_cpu[1] - cpu_before[1][1]:.1f} s", flush=True)
-        latencies: list[float] = []
-        lost = duplicated = 0
-        for c in clients:
-            duplicated += c.duplicates
-            for seq, sent_at in published.items():
-                got = c.received.get(seq)
-                if got is None:
-                    lost += 1
-                else:
-                    latencies.append((got - sent_at) * 1000)
+        latencies, lost, duplicated = tally(clients, published)
         pool.kill(block=False)
-        firsts = [min(c.received[q] for c in clients if q in c.received) - t for q, t in published.items()
-                  if any(q in c.received for c in clients)]
-        spreads = [max(c.received[q] for c in clients if q in c.received)
-                   - min(c.received[q] for c in clients if q in c.received)
-                   for q in published if any(q in c.received for c in clients)]
-        print(f"# POST answered: p50 {percentile(answered, 0.5):.1f} ms, p99 {percentile(answered, 0.99):.1f} ms; "
-              f"first client: p50 {percentile(firsts, 0.5) * 1000:.1f} ms; first-to-last client spread: "
-              f"p50 {percentile(spreads, 0.5) * 1000:.1f} ms, max {max(spreads or [0]) * 1000:.1f} ms", flush=True)
+        report_spread(clients, published, answered)
         if failed:
             print(f"# {failed} publishes did not answer 201", flush=True)
         print(f"# streams ended early: {sum(c.ended for c in clients)}", flush=True)

@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -235,15 +236,15 @@ def main() -> None:  # noqa: C901 - a linear script
         for _ in range(args.rounds):
             list_samples.append(timed(rng.choice(shapes)))
             tab, sort, cursor = rng.choice(cursors)
-            list_samples.append(timed(lambda: call("/api/v1/conversations", tab=tab, sort=sort, limit=50,
-                                                   cursor=cursor)))
+            list_samples.append(timed(partial(call, "/api/v1/conversations", tab=tab, sort=sort, limit=50,
+                                              cursor=cursor)))
             filtered_samples.append(timed(rng.choice(filtered_shapes)))
             q = rng.choice(search_terms)
-            search_samples.append(timed(lambda: call("/api/v1/search", q=q)))
+            search_samples.append(timed(partial(call, "/api/v1/search", q=q)))
             cid = rng.choice(sample_ids)
-            open_samples.append(timed(lambda: open_conversation(cid)))
+            open_samples.append(timed(partial(open_conversation, cid)))
             other = rng.choice(sample_ids)
-            cold_samples.append(timed(lambda: open_cold(other)))
+            cold_samples.append(timed(partial(open_cold, other)))
         for name, samples in (("list", list_samples), ("filtered", filtered_samples), ("search", search_samples),
                               ("open", open_samples), ("open+card", cold_samples)):
             print(f"{name:9s} n={len(samples):4d} median={statistics.median(samples) * 1000:6.1f} ms "

@@ -4,7 +4,6 @@ Nothing here runs at import: ``load_settings`` is called by ``create_app``.
 """
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from messenger.extensions import db
@@ -59,3 +60,9 @@ def after_commit(callback: Callable[[], object]) -> None:
         callback()
         return
     session.info.setdefault(_CALLBACKS, []).append(callback)
+
+
+def rows_changed(statement: sa.Executable) -> int:
+    """Run an UPDATE/DELETE in the current session and return how many rows it touched."""
+    result = db.session.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]  # DML returns a CursorResult

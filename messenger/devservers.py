@@ -26,7 +26,7 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
-        return self.server.get_uri()  # type: ignore[attr-defined,no-any-return]
+        return self.server.get_uri()  # type: ignore[attr-defined]
 
     def pg_ctl(self, *args: str) -> None:
         """Run pg_ctl against this cluster (used by fault-injection tests: restart)."""

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from sqlalchemy.dialects import postgresql as pg
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from sqlalchemy.dialects import postgresql as pg
 
 from messenger.security.ratelimit import client_ip
 
@@ -38,6 +39,12 @@ class Base(so.DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+# Models subclass ``Model``: at runtime Flask-SQLAlchemy's ``db.Model``, for type checkers the typed
+# declarative base it is built on (``db.Model`` is a runtime attribute mypy cannot use as a base).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.dialects import postgresql as pg
 
-from messenger.extensions import db
+from messenger.extensions import Model
 
 NOW = sa.text("now()")
 
@@ -31,7 +31,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Inbox(db.Model):
+class Inbox(Model):
     """One widget install and its settings."""
 
     __tablename__ = "inboxes"
@@ -87,7 +87,7 @@ class Inbox(db.Model):
     )
 
 
-class User(db.Model):
+class User(Model):
     """An operator or admin. Deactivated, never deleted."""
 
     __tablename__ = "users"
@@ -116,7 +116,7 @@ class User(db.Model):
     )
 
 
-class OperatorSession(db.Model):
+class OperatorSession(Model):
     """One signed-in browser of an operator: the cookie carries its random id; logout revokes it."""
 
     __tablename__ = "operator_sessions"
@@ -131,7 +131,7 @@ class OperatorSession(db.Model):
     __table_args__ = (sa.Index("ix_operator_sessions_user", "user_id"),)
 
 
-class IpBlock(db.Model):
+class IpBlock(Model):
     """A blocked IP address or CIDR range: its visitors get no widget until it expires or is lifted."""
 
     __tablename__ = "ip_blocks"
@@ -144,7 +144,7 @@ class IpBlock(db.Model):
     expires_at: so.Mapped[datetime | None] = so.mapped_column()
 
 
-class Team(db.Model):
+class Team(Model):
     __tablename__ = "teams"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -152,7 +152,7 @@ class Team(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
 
 
-class TeamMember(db.Model):
+class TeamMember(Model):
     __tablename__ = "team_members"
 
     team_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
@@ -161,7 +161,7 @@ class TeamMember(db.Model):
     __table_args__ = (sa.Index("ix_team_members_user", "user_id"),)
 
 
-class InboxMember(db.Model):
+class InboxMember(Model):
     """Who may see (and be assigned in) which inbox."""
 
     __tablename__ = "inbox_members"
@@ -172,7 +172,7 @@ class InboxMember(db.Model):
     __table_args__ = (sa.Index("ix_inbox_members_user", "user_id"),)
 
 
-class Contact(db.Model):
+class Contact(Model):
     """A visitor: anonymous until identified. A returning visitor is the same contact."""
 
     __tablename__ = "contacts"
@@ -208,7 +208,7 @@ class Contact(db.Model):
     )
 
 
-class ContactSession(db.Model):
+class ContactSession(Model):
     """One browser of a contact in one inbox: the visitor token binds to it, metadata lives here."""
 
     __tablename__ = "contact_sessions"
@@ -237,7 +237,7 @@ class ContactSession(db.Model):
     __table_args__ = (sa.Index("ix_contact_sessions_contact", "contact_id", "last_seen_at"),)
 
 
-class Conversation(db.Model):
+class Conversation(Model):
     __tablename__ = "conversations"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -297,7 +297,7 @@ class Conversation(db.Model):
     )
 
 
-class Message(db.Model):
+class Message(Model):
     __tablename__ = "messages"
 
     id: so.Mapped[int] = so.mapped_column(sa.BigInteger, primary_key=True)
@@ -328,7 +328,7 @@ class Message(db.Model):
     )
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     __tablename__ = "attachments"
 
     id: so.Mapped[int] = so.mapped_column(sa.BigInteger, primary_key=True)
@@ -360,7 +360,7 @@ class Attachment(db.Model):
     )
 
 
-class Label(db.Model):
+class Label(Model):
     __tablename__ = "labels"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -368,7 +368,7 @@ class Label(db.Model):
     color: so.Mapped[str] = so.mapped_column(sa.String(16), server_default="#888888")
 
 
-class ConversationLabel(db.Model):
+class ConversationLabel(Model):
     __tablename__ = "conversation_labels"
 
     conversation_id: so.Mapped[int] = so.mapped_column(
@@ -378,7 +378,7 @@ class ConversationLabel(db.Model):
     __table_args__ = (sa.Index("ix_conversation_labels_label", "label_id", "conversation_id"),)
 
 
-class CannedResponse(db.Model):
+class CannedResponse(Model):
     """A reply template: shared (``owner_user_id`` NULL) or one operator's own."""
 
     __tablename__ = "canned_responses"
@@ -398,7 +398,7 @@ class CannedResponse(db.Model):
     )
 
 
-class AccountLink(db.Model):
+class AccountLink(Model):
     """A one-time link to set a password: an invitation or a reset. Only the hash is stored."""
 
     __tablename__ = "account_links"
@@ -418,7 +418,7 @@ class AccountLink(db.Model):
     )
 
 
-class Webhook(db.Model):
+class Webhook(Model):
     __tablename__ = "webhooks"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -431,7 +431,7 @@ class Webhook(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
 
 
-class WebhookDelivery(db.Model):
+class WebhookDelivery(Model):
     __tablename__ = "webhook_deliveries"
 
     id: so.Mapped[int] = so.mapped_column(sa.BigInteger, primary_key=True)
@@ -453,7 +453,7 @@ class WebhookDelivery(db.Model):
     )
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     __tablename__ = "api_tokens"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -465,7 +465,7 @@ class ApiToken(db.Model):
     revoked_at: so.Mapped[datetime | None] = so.mapped_column()
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     __tablename__ = "audit_log"
 
     id: so.Mapped[int] = so.mapped_column(sa.BigInteger, primary_key=True)
@@ -484,7 +484,7 @@ class AuditLog(db.Model):
     )
 
 
-class CsatResponse(db.Model):
+class CsatResponse(Model):
     __tablename__ = "csat_responses"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -498,7 +498,7 @@ class CsatResponse(db.Model):
     __table_args__ = (sa.CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),)
 
 
-class Event(db.Model):
+class Event(Model):
     """The event log. Rows are written only by triggers, at commit, in commit order.
 
     ``id`` is the gap-safe position: it is drawn under a transaction advisory lock held
@@ -521,7 +521,7 @@ class Event(db.Model):
     __table_args__ = (sa.Index("ix_events_created", "created_at"),)
 
 
-class EventsPruned(db.Model):
+class EventsPruned(Model):
     """High-water marks of pruning: a replay from below ``up_to`` must resync instead."""
 
     __tablename__ = "events_pruned"

@@ -10,19 +10,19 @@
 from __future__ import annotations
 
 import os
-import re
-import socket
-import subprocess
-import sys
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+from tests.helpers import Api
+from tests.helpers import LiveServer
 
 
 @pytest.fixture(scope="session")
@@ -158,65 +158,10 @@ def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
 
 
-def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'name="csrf_token" value="([^"]+)"', html) or re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
-    assert match, "no CSRF token in page"
-    return match.group(1)
-
-
-def login(client, email: str, password: str):  # type: ignore[no-untyped-def]
-    """Sign in through the real form (CSRF included); returns the response."""
-    page = client.get("/login")
-    token = csrf_token_from(page.get_data(as_text=True))
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LiveServer:
-    """A real gunicorn -k gevent process serving ``wsgi:app``."""
-
-    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(env, BASE_URL=self.url)
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "-k", "gevent", "-w", str(workers), "-b",
-             f"127.0.0.1:{self.port}", "--worker-connections", "6000", "--timeout", "60", "--graceful-timeout", "3",
-             "--log-level", "warning", "wsgi:app"],
-            cwd=ROOT, env=env, start_new_session=True)
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as resp:
-                    if resp.status in (200, 503):
-                        return
-            except Exception:
-                time.sleep(0.1)
-        raise RuntimeError("gunicorn did not become ready")
-
-    def stop(self) -> None:
-        import signal
-
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+@pytest.fixture
+def auth(client) -> Callable[[Any], Api]:  # type: ignore[no-untyped-def]
+    """Sign a user in on ``client``: ``api = auth(user)``; ``api.send("POST", path, body)`` carries CSRF."""
+    return lambda user: Api(client, user)
 
 
 @pytest.fixture(scope="session")

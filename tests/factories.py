@@ -21,8 +21,9 @@ PASSWORD = "correct horse battery"
 def make_user(*, role: str = "agent", name: str | None = None, email: str | None = None,
               availability: str = "online", capacity: int = 10, inboxes: list[Inbox] = ()) -> User:
     n = next(_seq)
-    user = user_service.create_user(None, name=name or f"Operator {n}", email=email or f"op{n}-{uuid.uuid4().hex[:6]}@example.com",
-                                    password=PASSWORD, role=role, capacity=capacity)
+    email = email or f"op{n}-{uuid.uuid4().hex[:6]}@example.com"
+    user = user_service.create_user(None, name=name or f"Operator {n}", email=email, password=PASSWORD, role=role,
+                                    capacity=capacity)
     user.availability = availability
     db.session.commit()
     for inbox in inboxes:

@@ -20,20 +20,20 @@ from tests.assignment_helpers import work
 from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
-from tests.test_operator_api import Api
+from tests.helpers import Api
 
 
 def _assign(api: Api, conversation_id: int, body: object):  # type: ignore[no-untyped-def]
     return api.send("POST", f"/api/v1/conversations/{conversation_id}/assign", body)
 
 
-def test_self_assign_then_a_colleague_is_refused_with_the_current_state(client):
+def test_self_assign_then_a_colleague_is_refused_with_the_current_state(auth):
     inbox = make_inbox()
     anna, ben = make_user(inboxes=[inbox]), make_user(inboxes=[inbox])
     c = make_conversation(inbox).id
     taken = make_conversation(inbox).id
     assignment.self_assign(ben, taken)
-    api = Api(client, anna)
+    api = auth(anna)
     resp = api.send("POST", f"/api/v1/conversations/{c}/self-assign")
     assert resp.status_code == 200 and resp.json["assignee_id"] == anna.id
     assert api.send("POST", f"/api/v1/conversations/{c}/self-assign").status_code == 200  # idempotent
@@ -45,11 +45,11 @@ def test_self_assign_then_a_colleague_is_refused_with_the_current_state(client):
     assert resp.json["conversation"]["assignee_id"] == ben.id
 
 
-def test_transfer_with_a_private_note_and_unassign(client):
+def test_transfer_with_a_private_note_and_unassign(auth):
     inbox = make_inbox()
     anna, ben = make_user(inboxes=[inbox]), make_user(inboxes=[inbox])
     c = make_conversation(inbox, assignee_id=anna.id).id
-    api = Api(client, anna)
+    api = auth(anna)
     version = conv(c).version
     resp = _assign(api, c, {"user_id": ben.id, "note": "VIP, billing question", "version": version})
     assert resp.status_code == 200 and resp.json["assignee_id"] == ben.id
@@ -63,7 +63,7 @@ def test_transfer_with_a_private_note_and_unassign(client):
     assert _assign(api, c, {"user_id": ben.id, "version": version}).status_code == 409
 
 
-def test_assign_to_a_team_keeps_a_member_and_drops_a_non_member(client):
+def test_assign_to_a_team_keeps_a_member_and_drops_a_non_member(auth):
     inbox = make_inbox()
     anna, ben = make_user(inboxes=[inbox]), make_user(inboxes=[inbox])
     team = Team(name=f"Billing {uuid.uuid4().hex[:6]}")
@@ -72,7 +72,7 @@ def test_assign_to_a_team_keeps_a_member_and_drops_a_non_member(client):
     db.session.add(TeamMember(team_id=team.id, user_id=ben.id))
     db.session.commit()
     c = make_conversation(inbox, assignee_id=anna.id).id
-    api = Api(client, anna)
+    api = auth(anna)
     resp = _assign(api, c, {"team_id": team.id})
     assert resp.status_code == 200 and resp.json["team_id"] == team.id and resp.json["assignee_id"] is None
     resp = _assign(api, c, {"user_id": ben.id})
@@ -81,7 +81,7 @@ def test_assign_to_a_team_keeps_a_member_and_drops_a_non_member(client):
     assert resp.json["assignee_id"] == ben.id
 
 
-def test_bad_input_and_foreign_conversations(client):
+def test_bad_input_and_foreign_conversations(auth, client):
     inbox, elsewhere = make_inbox(), make_inbox()
     anna = make_user(inboxes=[inbox])
     outsider = make_user(inboxes=[elsewhere])
@@ -90,7 +90,7 @@ def test_bad_input_and_foreign_conversations(client):
     make_conversation(inbox, assignee_id=full.id)
     c = make_conversation(inbox).id
     foreign = make_conversation(elsewhere).id
-    api = Api(client, anna)
+    api = auth(anna)
     assert _assign(api, foreign, {"user_id": anna.id}).status_code == 404
     assert api.send("POST", f"/api/v1/conversations/{foreign}/self-assign").status_code == 404
     assert api.get(f"/api/v1/conversations/{foreign}/queue").status_code == 404
@@ -109,7 +109,7 @@ def test_bad_input_and_foreign_conversations(client):
 
 
 @pytest.mark.committing
-def test_unassign_in_an_auto_inbox_hands_the_conversation_to_someone_else(client, app):
+def test_unassign_in_an_auto_inbox_hands_the_conversation_to_someone_else(auth, app):
     inbox = make_inbox(auto_assignment=True, assignment_policy="least_busy")
     anna, ben = make_user(inboxes=[inbox]), make_user(inboxes=[inbox])
     c = make_conversation(inbox).id
@@ -117,7 +117,7 @@ def test_unassign_in_an_auto_inbox_hands_the_conversation_to_someone_else(client
     other = make_conversation(inbox).id
     work(app)
     assert (conv(c).assignee_id, conv(other).assignee_id) == (anna.id, ben.id)
-    api = Api(client, anna)
+    api = auth(anna)
     assert api.get(f"/api/v1/conversations/{c}/queue").json == {"conversation_id": c, "position": None}
     assert _assign(api, c, {"user_id": None}).status_code == 200
     work(app)

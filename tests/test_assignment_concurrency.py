@@ -32,9 +32,9 @@ from messenger.services import assignment
 from messenger.services import conversations as conv_service
 from messenger.services import visitors as visitor_service
 from tests.assignment_helpers import activities
-from tests.conftest import ROOT
 from tests.factories import make_conversation
 from tests.factories import make_inbox
+from tests.helpers import ROOT
 
 pytestmark = [pytest.mark.committing, pytest.mark.slow]
 
@@ -212,7 +212,8 @@ def test_two_hundred_concurrent_conversations_never_exceed_capacity_and_drain_in
                     assert user is not None
                     conv_service.change_status(user, conversation_id, "resolved")
                 expected = len(served) + 50
-                _wait_for(lambda: _count(Conversation.id.in_(order), Conversation.assignee_id.is_not(None))
+                _wait_for(lambda expected=expected: _count(Conversation.id.in_(order),
+                                                            Conversation.assignee_id.is_not(None))
                           == expected and _queue_idle(), 60, f"{expected} drained")
                 served = list(db.session.scalars(
                     sa.select(Conversation.id).where(Conversation.id.in_(order), Conversation.assignee_id.is_not(None))

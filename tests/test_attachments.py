@@ -27,13 +27,11 @@ from messenger.models import AuditLog
 from messenger.models import ContactSession
 from messenger.services import attachments as attachment_service
 from messenger.services import messages as msg_service
-from tests.conftest import csrf_token_from
-from tests.conftest import login
-from tests.factories import PASSWORD
 from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.factories import make_visitor
+from tests.helpers import sign_in
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
@@ -103,13 +101,6 @@ def visitor_get(client, chat: dict[str, Any], key: str, suffix: str = "",  # typ
                 **headers: str):
     return client.get(f"/widget/api/v1/attachments/{key}{suffix}",
                       headers={"X-Visitor-Token": chat["token"], **headers})
-
-
-def sign_in(client, user) -> str:  # type: ignore[no-untyped-def]
-    """Log in and return the panel's CSRF token (``g`` caches the pre-login one in tests)."""
-    login(client, user.email, PASSWORD)
-    g.pop("csrf_token", None)
-    return csrf_token_from(client.get("/app").get_data(as_text=True))
 
 
 def sign_out(client, token: str) -> None:  # type: ignore[no-untyped-def]
@@ -610,7 +601,7 @@ def test_clamd_replies_map_to_verdicts(reply, verdict, detail) -> None:
 def test_clamd_over_tcp_unreachable_is_unavailable_not_clean(tmp_path) -> None:
     from messenger.services.scanning import ScannerUnavailable
     from messenger.services.scanning import clamd_scan
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     target = tmp_path / "f.txt"
     target.write_bytes(b"hello")

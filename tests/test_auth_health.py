@@ -1,10 +1,10 @@
 """Operator sign-in and /healthz."""
 from __future__ import annotations
 
-from tests.conftest import csrf_token_from
-from tests.conftest import login
 from tests.factories import PASSWORD
 from tests.factories import make_user
+from tests.helpers import csrf_token_from
+from tests.helpers import login
 
 
 def test_healthz_reports_database_redis_and_hub(client):

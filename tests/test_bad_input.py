@@ -12,12 +12,12 @@ import pytest
 
 from messenger.extensions import limiter
 from messenger.openapi import api_operations
-from tests.conftest import csrf_token_from
-from tests.conftest import login
 from tests.factories import PASSWORD
 from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
+from tests.helpers import csrf_token_from
+from tests.helpers import login
 
 SITE = "http://site.test"
 BODIES = [None, "[]", '"x"', "{", "null", '{"content": [1], "client_id": {}}', '{"version": "1", "status": 5}',

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 import uuid
 
 import psycopg
@@ -174,7 +175,7 @@ def test_a_polling_reader_misses_nothing_under_concurrent_writers(app):
                                                                content=f"w{n}-{i}"))
                         conn.execute(sa.text("SELECT pg_sleep(random() * 0.004)"))
         except BaseException as exc:  # surfaced by the assertion below
-            import traceback; traceback.print_exc()
+            traceback.print_exc()
             errors.append(exc)
 
     def read() -> None:

@@ -7,7 +7,6 @@ from datetime import timedelta
 from datetime import timezone
 
 import pytest
-from flask import g
 
 from messenger.extensions import db
 from messenger.models import CannedResponse
@@ -16,32 +15,11 @@ from messenger.models import ConversationLabel
 from messenger.models import Label
 from messenger.models import Team
 from messenger.services import messages as msg_service
-from tests.conftest import csrf_token_from
-from tests.conftest import login
-from tests.factories import PASSWORD
 from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.factories import make_visitor
-
-
-class Api:
-    """A signed-in test client that sends the panel's CSRF header."""
-
-    def __init__(self, client, user) -> None:  # type: ignore[no-untyped-def]
-        self.client = client
-        login(client, user.email, PASSWORD)
-        # Test requests share the fixture's app context, so ``g`` caches the pre-login
-        # token; drop it so the panel page issues one bound to the new session.
-        g.pop("csrf_token", None)
-        self.token = csrf_token_from(client.get("/app").get_data(as_text=True))
-
-    def get(self, path: str, **params):  # type: ignore[no-untyped-def]
-        return self.client.get(path, query_string=params)
-
-    def send(self, method: str, path: str, body: object = None, *, csrf: bool = True):  # type: ignore
-        headers = {"X-CSRFToken": self.token} if csrf else {}
-        return self.client.open(path, method=method, json=body, headers=headers)
+from tests.helpers import Api
 
 
 def _at(minutes: int) -> datetime:
@@ -49,11 +27,11 @@ def _at(minutes: int) -> datetime:
 
 
 @pytest.fixture
-def world(client):  # type: ignore[no-untyped-def]
+def world(auth):  # type: ignore[no-untyped-def]
     inbox, other_inbox = make_inbox(), make_inbox()
     me = make_user(inboxes=[inbox])
     colleague = make_user(inboxes=[inbox])
-    api = Api(client, me)
+    api = auth(me)
     return {"inbox": inbox, "other": other_inbox, "me": me, "colleague": colleague, "api": api}
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import gzip
 import re
 
-from tests.conftest import login
 from tests.factories import PASSWORD
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.jsgraph import STATIC
 from tests.jsgraph import module_graph
+from tests.helpers import login
 
 BUDGET = 120 * 1024
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.conftest import free_port
+from tests.helpers import ROOT
+from tests.helpers import free_port
 
 
 def _get(url: str) -> tuple[int, bytes]:

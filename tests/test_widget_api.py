@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import hmac
+import io
 import uuid
 from datetime import datetime
 from datetime import timezone

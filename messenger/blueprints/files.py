@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Generator
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -41,6 +42,7 @@ class MultipartUpload:
             raise ValidationError("Send the file as multipart/form-data in a field named 'file'.",
                                   code="multipart_required")
         self._request = request
+        self._state = "before"  # before -> in_file -> done
         self._events = self._parse()
         self._filename: str | None = None
 
@@ -66,7 +68,6 @@ class MultipartUpload:
         # unconsumed tail (a possible boundary) on top of one full read.
         decoder = MultipartDecoder(boundary, max_form_memory_size=4 * _READ, max_parts=_MAX_PARTS)
         stream = self._request.stream
-        state = "before"  # before -> in_file -> done
         while True:
             try:
                 data = stream.read(_READ)
@@ -74,28 +75,38 @@ class MultipartUpload:
                 raise ValidationError("The upload was interrupted.", code="upload_incomplete") from None
             try:
                 decoder.receive_data(data or None)
-                event = decoder.next_event()
-                while not isinstance(event, (Epilogue, NeedData)):
-                    if isinstance(event, File) and state == "before" and event.name == "file":
-                        state = "in_file"
-                        yield (event.filename or "").encode("utf-8", "replace")
-                    elif isinstance(event, (File, Field)) and state == "in_file":
-                        state = "done"
-                    elif isinstance(event, Data) and state == "in_file":
-                        if event.data:
-                            yield event.data
-                        if not event.more_data:
-                            return
-                    event = decoder.next_event()
+                file_complete, epilogue = yield from self._drain(decoder)
             except ValueError:
-                if state == "in_file" and not data:
+                if self._state == "in_file" and not data:
                     raise ValidationError("The upload ended before the file did.", code="upload_incomplete") from None
                 raise ValidationError("The upload is not valid multipart/form-data.",
                                       code="multipart_invalid") from None
-            if not data or isinstance(event, Epilogue):
+            if file_complete:
+                return
+            if not data or epilogue:
                 break
-        if state == "in_file":
+        if self._state == "in_file":
             raise ValidationError("The upload ended before the file did.", code="upload_incomplete")
+
+    def _drain(self, decoder: MultipartDecoder) -> Generator[bytes, None, tuple[bool, bool]]:
+        """Yield the filename, then file data, from the decoder's pending events.
+
+        Returns (the file part is complete, the body's epilogue was reached).
+        """
+        event = decoder.next_event()
+        while not isinstance(event, (Epilogue, NeedData)):
+            if isinstance(event, File) and self._state == "before" and event.name == "file":
+                self._state = "in_file"
+                yield (event.filename or "").encode("utf-8", "replace")
+            elif isinstance(event, (File, Field)) and self._state == "in_file":
+                self._state = "done"
+            elif isinstance(event, Data) and self._state == "in_file":
+                if event.data:
+                    yield event.data
+                if not event.more_data:
+                    return True, False
+            event = decoder.next_event()
+        return False, isinstance(event, Epilogue)
 
 
 def content_disposition(disposition: str, filename: str) -> str:

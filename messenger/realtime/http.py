@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import socket
 
+from flask import Response
 from flask import current_app
 from flask import jsonify
 from flask import request
-from flask import Response
 
 from messenger.errors import DomainError
 from messenger.errors import ValidationError

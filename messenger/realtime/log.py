@@ -44,18 +44,18 @@ def _engine() -> sa.Engine:
     return db.engine
 
 
-def _run(query: sa.TextClause, params: dict[str, Any], conn: sa.Connection | None) -> sa.CursorResult[Any]:
+def _run(query: sa.TextClause, params: dict[str, Any], conn: sa.Connection | None) -> sa.Result[Any]:
     """Run on the given connection, or on a short-lived one of our own (buffered)."""
     if conn is not None:
         return conn.execute(query, params)
     with _engine().connect() as own:
-        return own.execute(query, params).freeze()()  # type: ignore[no-any-return]
+        return own.execute(query, params).freeze()()
 
 
 def events_after(position: int, limit: int = 1000, *, conn: sa.Connection | None = None) -> list[LogEvent]:
     """Events with id > position, oldest first, at most ``limit``."""
     query = sa.text(f"SELECT {_COLUMNS} FROM events WHERE id > :p ORDER BY id LIMIT :n")
-    return [LogEvent(*row) for row in _run(query, {"p": position, "n": limit}, conn).all()]
+    return [LogEvent(**row._asdict()) for row in _run(query, {"p": position, "n": limit}, conn).all()]
 
 
 def head_position(*, conn: sa.Connection | None = None) -> int:

@@ -401,31 +401,39 @@ def clean_page(data: dict[str, Any]) -> dict[str, Any]:
 def record_page(visitor: Visitor, page: dict[str, Any], *, ip: str | None = None,
                 user_agent: str | None = None) -> ContactSession:
     """Session metadata (from ``clean_page``) on start and on every page change; operators see it live."""
-    url, title, referrer, locale, tz = (page["url"], page["title"], page["referrer"], page["locale"],
-                                        page["timezone"])
     with transaction():
         session = db.session.get(ContactSession, visitor.session_id, with_for_update=True)
         assert session is not None
-        if ip:
-            session.ip = ip[:64]
-        if user_agent:
-            session.user_agent = user_agent[:512]
-            session.browser, session.os = parse_user_agent(user_agent)
-        if locale:
-            session.locale = locale
-        if tz:
-            session.timezone = tz
-        if referrer and not session.referrer:
-            session.referrer = referrer
-        if url and (url != session.current_url or title != session.current_title):
-            session.current_url = url
-            session.current_title = title
-            pages = [p for p in (session.pages or []) if isinstance(p, dict)]
-            if not pages or pages[-1].get("url") != url:
-                pages.append({"url": url, "title": title, "at": _now().isoformat()})
-            session.pages = pages[-MAX_PAGES:]
+        _record_client(session, page, ip, user_agent)
+        if page["url"] and (page["url"] != session.current_url or page["title"] != session.current_title):
+            _record_visit(session, page["url"], page["title"])
         session.last_seen_at = _now()
     return session
+
+
+def _record_client(session: ContactSession, page: dict[str, Any], ip: str | None, user_agent: str | None) -> None:
+    """Where the visitor connects from: IP, browser, locale, time zone, the first referrer."""
+    if ip:
+        session.ip = ip[:64]
+    if user_agent:
+        session.user_agent = user_agent[:512]
+        session.browser, session.os = parse_user_agent(user_agent)
+    if page["locale"]:
+        session.locale = page["locale"]
+    if page["timezone"]:
+        session.timezone = page["timezone"]
+    if page["referrer"] and not session.referrer:
+        session.referrer = page["referrer"]
+
+
+def _record_visit(session: ContactSession, url: str, title: str | None) -> None:
+    """The page the visitor is on now, appended to the recent-pages trail unless it is a reload."""
+    session.current_url = url
+    session.current_title = title
+    pages = [p for p in (session.pages or []) if isinstance(p, dict)]
+    if not pages or pages[-1].get("url") != url:
+        pages.append({"url": url, "title": title, "at": _now().isoformat()})
+    session.pages = pages[-MAX_PAGES:]
 
 
 def _now() -> datetime:

@@ -132,6 +132,11 @@ def _parse_ts(value: object, *, nullable: bool = False) -> datetime | None:
     return parsed
 
 
+def _is_int(value: object) -> bool:
+    """A JSON integer (``bool`` is an ``int`` subclass in Python, but never a valid id or priority)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def decode_cursor(raw: object, sort: str) -> tuple[Any, ...]:
     """Decode and type-check a cursor made by :func:`encode_cursor` for this sort."""
     if not isinstance(raw, str) or len(raw) > 300:
@@ -143,10 +148,10 @@ def decode_cursor(raw: object, sort: str) -> tuple[Any, ...]:
     if not isinstance(data, list) or not data or data[0] != sort:
         raise _bad_cursor()
     last_id = data[-1]
-    if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id <= 0:
+    if not _is_int(last_id) or last_id <= 0:
         raise _bad_cursor()
     if sort == "priority":
-        if len(data) != 4 or not isinstance(data[1], int) or isinstance(data[1], bool) or not 0 <= data[1] <= 4:
+        if len(data) != 4 or not _is_int(data[1]) or not 0 <= data[1] <= 4:
             raise _bad_cursor()
         return (data[1], _parse_ts(data[2]), last_id)
     if len(data) != 3:
@@ -228,7 +233,7 @@ def list_conversations(user: User, q: ListQuery) -> Page:
     rows = _card_rows(sa.and_(*where), _order(q.sort), q.limit + 1)
     more = len(rows) > q.limit
     rows = rows[:q.limit]
-    return Page([_card(*row) for row in rows], encode_cursor(q.sort, rows[-1][0]) if more and rows else None)
+    return Page([_card(row) for row in rows], encode_cursor(q.sort, rows[-1][0]) if more and rows else None)
 
 
 def tab_counts(user: User, q: ListQuery) -> dict[str, int]:
@@ -257,8 +262,9 @@ def _card_rows(where: sa.ColumnElement[bool], order: Sequence[sa.ColumnElement[A
     return list(db.session.execute(stmt).all())
 
 
-def _card(conv: Conversation, name: str | None, email: str | None, phone: str | None, identifier: str | None,
-          labels: list[int] | None) -> dict[str, Any]:
+def _card(row: sa.Row[Any]) -> dict[str, Any]:
+    """A list card from one ``_card_rows`` row: conversation, contact name/email/phone/identifier, label ids."""
+    conv, name, email, phone, identifier, labels = tuple(row)
     data = conversation_to_dict(conv, "operator")
     data["contact"] = {"id": conv.contact_id, "name": name, "email": email, "phone": phone, "identifier": identifier}
     data["labels"] = list(labels or [])
@@ -270,4 +276,4 @@ def cards(convs: Sequence[Conversation]) -> list[dict[str, Any]]:
     if not convs:
         return []
     found = {row[0].id: row for row in _card_rows(Conversation.id.in_([c.id for c in convs]), [], None)}
-    return [_card(*found[c.id]) for c in convs if c.id in found]
+    return [_card(found[c.id]) for c in convs if c.id in found]

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from messenger.db import after_commit
+from messenger.db import rows_changed
 from messenger.db import transaction
 from messenger.errors import Conflict
 from messenger.errors import NotFound
@@ -114,10 +115,10 @@ def _attach(message: Message, conversation_id: int, keys: Sequence[str], *, user
         raise ValidationError(f"At most {MAX_ATTACHMENTS} attachments per message.", field="attachments")
     owner = (Attachment.uploader_user_id == user_id) if user_id is not None else \
         (Attachment.uploader_contact_id == contact_id)
-    result = db.session.execute(sa.update(Attachment).where(
+    attached = rows_changed(sa.update(Attachment).where(
         Attachment.key.in_(list(keys)), Attachment.conversation_id == conversation_id,
         Attachment.message_id.is_(None), owner).values(message_id=message.id))
-    if result.rowcount != len(set(keys)):
+    if attached != len(set(keys)):
         raise ValidationError("Some attachments are unknown or already sent.", field="attachments")
     return len(keys)
 

@@ -19,6 +19,7 @@ from datetime import timezone
 import sqlalchemy as sa
 
 from messenger.db import after_commit
+from messenger.db import rows_changed
 from messenger.db import transaction
 from messenger.errors import Conflict
 from messenger.errors import Forbidden
@@ -81,9 +82,9 @@ def operator_seen(user_id: int) -> None:
 def visitor_seen(session_id: int) -> None:
     """A visitor's stream or poll is open: heartbeat, and mark the session online if it was not."""
     with transaction():
-        refreshed = db.session.execute(
+        refreshed = rows_changed(
             sa.update(ContactSession).where(ContactSession.id == session_id, ContactSession.online.is_(True))
-            .values(last_seen_at=sa.func.now())).rowcount
+            .values(last_seen_at=sa.func.now()))
         if not refreshed:
             # Only this statement names ``online``, so the trigger emits contact.session once per transition.
             db.session.execute(sa.update(ContactSession).where(ContactSession.id == session_id)
@@ -102,9 +103,9 @@ def sweep_stale(grace_s: int) -> tuple[list[int], int]:
         for user_id in user_ids:
             audit.record(None, "user.availability", "user", user_id, availability="offline", reason="no_stream")
             _notify_router(user_id, "offline")
-        sessions = db.session.execute(
+        sessions = rows_changed(
             sa.update(ContactSession).where(ContactSession.online.is_(True), ContactSession.last_seen_at < cutoff)
-            .values(online=False)).rowcount
+            .values(online=False))
     if user_ids:
         logger.info("presence sweep: operators %s went offline (no stream for %ss)", user_ids, grace_s)
     return user_ids, int(sessions or 0)

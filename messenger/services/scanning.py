@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 from typing import Literal
 
 from flask import current_app
@@ -146,7 +146,7 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _read_chunks(fh: BinaryIO, budget: list[int]) -> Iterator[bytes]:
+def _read_chunks(fh: IO[bytes], budget: list[int]) -> Iterator[bytes]:
     while budget[0] > 0 and (chunk := fh.read(min(CHUNK, budget[0]))):
         budget[0] -= len(chunk)
         yield chunk
@@ -158,36 +158,50 @@ def _scan_zip(path: Path) -> str | None:
     budget = [int(cfg.get("ZIP_MAX_UNCOMPRESSED", 200 * 1024 * 1024))]
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist()[: int(cfg.get("ZIP_MAX_MEMBERS", 1000))]:
-            name = info.filename.replace("\\", "/")
-            base = name.rsplit("/", 1)[-1].lower()
-            if base == "vbaproject.bin" or base.endswith(".bin") and "vba" in base:
-                return "Blocked.MacroDocument"
-            if "." in base and base.rsplit(".", 1)[1] in EXECUTABLE_EXTENSIONS:
-                return "Blocked.Executable"
+            base = info.filename.replace("\\", "/").rsplit("/", 1)[-1].lower()
+            reason = _zip_name_verdict(base)
+            if reason:
+                return reason
             if info.is_dir():
                 continue
-            if base == "[content_types].xml":
-                with zf.open(info) as member:
-                    if b"macroenabled" in member.read(256 * 1024).lower():
-                        return "Blocked.MacroDocument"
-            with zf.open(info) as member:
-                head = member.read(8)
-                budget[0] -= len(head)
-                if head.startswith(EXECUTABLE_MAGIC):
-                    return "Blocked.Executable"
-                if head.startswith(OLE_MAGIC):
-                    # An embedded OLE document (e.g. a .doc inside a zip): check it for macros too.
-                    data = head + member.read(min(budget[0], 64 * 1024 * 1024))
-                    budget[0] -= len(data) - len(head)
-                    if any(m in data for m in OLE_MACRO_MARKERS):
-                        return "Blocked.MacroDocument"
-                    if EICAR in data:
-                        return "Eicar-Test-Signature"
-                    continue
-                if _contains(_chain(head, _read_chunks(member, budget)), EICAR):
-                    return "Eicar-Test-Signature"
-            if budget[0] <= 0:
-                return None
+            reason = _zip_member_verdict(zf, info, base, budget)
+            if reason or budget[0] <= 0:
+                return reason
+    return None
+
+
+def _zip_name_verdict(base: str) -> str | None:
+    """Block a zip member by its file name alone: VBA projects and executables."""
+    if base == "vbaproject.bin" or base.endswith(".bin") and "vba" in base:
+        return "Blocked.MacroDocument"
+    if "." in base and base.rsplit(".", 1)[1] in EXECUTABLE_EXTENSIONS:
+        return "Blocked.Executable"
+    return None
+
+
+def _zip_member_verdict(zf: zipfile.ZipFile, info: zipfile.ZipInfo, base: str, budget: list[int]) -> str | None:
+    """Block a zip member by its content (macro-enabled Office parts, executables, OLE macros, EICAR).
+
+    Reads at most what is left of ``budget`` (decremented in place).
+    """
+    if base == "[content_types].xml":
+        with zf.open(info) as member:
+            if b"macroenabled" in member.read(256 * 1024).lower():
+                return "Blocked.MacroDocument"
+    with zf.open(info) as member:
+        head = member.read(8)
+        budget[0] -= len(head)
+        if head.startswith(EXECUTABLE_MAGIC):
+            return "Blocked.Executable"
+        if head.startswith(OLE_MAGIC):
+            # An embedded OLE document (e.g. a .doc inside a zip): check it for macros too.
+            data = head + member.read(min(budget[0], 64 * 1024 * 1024))
+            budget[0] -= len(data) - len(head)
+            if any(m in data for m in OLE_MACRO_MARKERS):
+                return "Blocked.MacroDocument"
+            return "Eicar-Test-Signature" if EICAR in data else None
+        if _contains(_chain(head, _read_chunks(member, budget)), EICAR):
+            return "Eicar-Test-Signature"
     return None
 
 

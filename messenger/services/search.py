@@ -69,7 +69,7 @@ def segments(headline: str) -> list[list[Any]]:
     return out
 
 
-def _newest_matches(table: sa.Table, query: sa.ColumnElement[Any],
+def _newest_matches(table: sa.FromClause, query: sa.ColumnElement[Any],
                     filters: Callable[[sa.Select[Any], Any], sa.Select[Any]], limit: int, window: int) -> list[int]:
     """Ids of the newest matching rows, fast for common and for rare words alike.
 

@@ -224,32 +224,41 @@ def validate_prechat(inbox: Inbox, data: object) -> dict[str, Any]:
     values = _form(data)
     clean: dict[str, Any] = {}
     for field in _prechat_fields(inbox):
-        name, kind, raw = field["name"], field["type"], values.get(field["name"])
-        if kind == "checkbox":
-            if raw is not None and not isinstance(raw, bool):
-                raise ValidationError("Must be true or false.", field=name)
-            if field["required"] and raw is not True:
-                raise ValidationError("This field is required.", field=name)
-            clean[name] = bool(raw)
-            continue
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool) and kind == "number":
-            raw = str(raw)
-        if kind == "email":
-            value = contact_service.clean_email(raw, name, required=field["required"])
-        elif kind == "phone":
-            value = contact_service.clean_phone(raw, name, required=field["required"])
-        else:
-            value = contact_service.clean_text(raw, name, FIELD_LIMIT, required=field["required"])
-        if value is not None and kind == "select" and value not in field["options"]:
-            raise ValidationError("Choose one of the options.", field=name)
-        if value is not None and kind == "number":
-            try:
-                float(value)
-            except ValueError:
-                raise ValidationError("Must be a number.", field=name) from None
+        value = _prechat_value(field, values.get(field["name"]))
         if value is not None:
-            clean[name] = value
+            clean[field["name"]] = value
     return clean
+
+
+def _prechat_checkbox(name: str, required: bool, raw: object) -> bool:
+    """A checkbox is JSON true/false (absent is false); a required one must be ticked."""
+    if raw is not None and not isinstance(raw, bool):
+        raise ValidationError("Must be true or false.", field=name)
+    if required and raw is not True:
+        raise ValidationError("This field is required.", field=name)
+    return bool(raw)
+
+
+def _prechat_value(field: dict[str, Any], raw: object) -> Any:
+    """One pre-chat field's clean value (None when empty and optional), or a ValidationError naming it."""
+    name, kind, required = field["name"], field["type"], field["required"]
+    if kind == "checkbox":
+        return _prechat_checkbox(name, required, raw)
+    if kind == "email":
+        return contact_service.clean_email(raw, name, required=required)
+    if kind == "phone":
+        return contact_service.clean_phone(raw, name, required=required)
+    if kind == "number" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        raw = str(raw)
+    value = contact_service.clean_text(raw, name, FIELD_LIMIT, required=required)
+    if value is not None and kind == "select" and value not in field["options"]:
+        raise ValidationError("Choose one of the options.", field=name)
+    if value is not None and kind == "number":
+        try:
+            float(value)
+        except ValueError:
+            raise ValidationError("Must be a number.", field=name) from None
+    return value
 
 
 def submit_prechat(visitor: Visitor, inbox: Inbox, data: object, message: object = None,

@@ -1,12 +1,12 @@
 """schema
 
-Revision ID: 350a13b02756
-Revises: 
+Revision ID: 0001
+Revises: (none, the first revision)
 Create Date: 2026-11-25 20:32:03.084426
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer
+from messenger.services import messages as msg_service
 from tests.factories import PASSWORD
 from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.factories import make_visitor
-from messenger.services import messages as msg_service
+from tests.helpers import LiveServer
 from tests.realtime.helpers import SSE
 from tests.realtime.helpers import Http
 

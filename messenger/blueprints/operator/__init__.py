@@ -3,11 +3,11 @@ from flask import Blueprint
 
 bp = Blueprint("operator", __name__)
 
+from messenger.blueprints.operator import api  # noqa: E402,F401
+from messenger.blueprints.operator import assignment_api  # noqa: E402,F401
+from messenger.blueprints.operator import attachments  # noqa: E402,F401
 from messenger.blueprints.operator import auth  # noqa: E402,F401
 from messenger.blueprints.operator import health  # noqa: E402,F401
-from messenger.blueprints.operator import pages  # noqa: E402,F401
-from messenger.blueprints.operator import api  # noqa: E402,F401
-from messenger.blueprints.operator import attachments  # noqa: E402,F401
-from messenger.blueprints.operator import stream  # noqa: E402,F401
-from messenger.blueprints.operator import assignment_api  # noqa: E402,F401
 from messenger.blueprints.operator import openapi  # noqa: E402,F401
+from messenger.blueprints.operator import pages  # noqa: E402,F401
+from messenger.blueprints.operator import stream  # noqa: E402,F401

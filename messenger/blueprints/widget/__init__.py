@@ -10,8 +10,8 @@ from messenger.extensions import csrf
 bp = Blueprint("widget", __name__)
 csrf.exempt(bp)
 
-from messenger.blueprints.widget import pages  # noqa: E402,F401
 from messenger.blueprints.widget import api  # noqa: E402,F401
 from messenger.blueprints.widget import attachments  # noqa: E402,F401
-from messenger.blueprints.widget import stream  # noqa: E402,F401
 from messenger.blueprints.widget import frame  # noqa: E402,F401
+from messenger.blueprints.widget import pages  # noqa: E402,F401
+from messenger.blueprints.widget import stream  # noqa: E402,F401

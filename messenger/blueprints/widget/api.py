@@ -26,8 +26,8 @@ from messenger.errors import Unauthorized
 from messenger.errors import ValidationError
 from messenger.extensions import db
 from messenger.extensions import limiter
-from messenger.models import ContactSession
 from messenger.models import Contact
+from messenger.models import ContactSession
 from messenger.models import Conversation
 from messenger.models import Inbox
 from messenger.security.origins import apply_cors
@@ -74,8 +74,8 @@ def _visitor_key() -> str:
 
 def rate_limited(view: F) -> F:
     """The shared widget limits: per visitor token and per IP."""
-    view = limiter.shared_limit(_visitor_limit, scope="widget-visitor", key_func=_visitor_key)(view)
-    return limiter.shared_limit(_ip_limit, scope="widget-ip", key_func=client_ip)(view)  # type: ignore[return-value]
+    per_visitor = limiter.shared_limit(_visitor_limit, scope="widget-visitor", key_func=_visitor_key)(view)
+    return limiter.shared_limit(_ip_limit, scope="widget-ip", key_func=client_ip)(per_visitor)  # type: ignore[return-value]
 
 
 def poll_limited(view: F) -> F:
@@ -174,7 +174,7 @@ def _session_json(visitor: Visitor, inbox: Inbox, token: str) -> dict[str, Any]:
 @bp.route(f"{API}/config")
 @rate_limited
 def inbox_config() -> ResponseReturnValue:
-    """Public inbox settings (colour, greeting, hours, pre-chat, CSAT, proactive for ``page``); the loader reads this."""
+    """Public inbox settings (colour, greeting, hours, pre-chat, CSAT, proactive for ``page``), read by the loader."""
     inbox = _inbox_from(request.args.get("inbox"))
     return jsonify(widget_service.public_config(inbox, request.args.get("page")))
 

@@ -1,0 +1,114 @@
+"""Helpers the tests import (fixtures live in ``conftest.py``, which tests never import).
+
+- ``login`` / ``csrf_token_from``: sign in through the real form, read a page's CSRF token.
+- ``Api``: a signed-in test client that sends the panel's CSRF header (the ``auth`` fixture
+  builds one: ``api = auth(user)``).
+- ``LiveServer``: a real gunicorn + gevent process serving ``wsgi:app``; ``free_port``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import g
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.factories import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html) or re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+def login(client, email: str, password: str):  # type: ignore[no-untyped-def]
+    """Sign in through the real form (CSRF included); returns the response."""
+    page = client.get("/login")
+    token = csrf_token_from(page.get_data(as_text=True))
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """A real gunicorn -k gevent process serving ``wsgi:app``."""
+
+    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(env, BASE_URL=self.url)
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "-k", "gevent", "-w", str(workers), "-b",
+             f"127.0.0.1:{self.port}", "--worker-connections", "6000", "--timeout", "60", "--graceful-timeout", "3",
+             "--log-level", "warning", "wsgi:app"],
+            cwd=ROOT, env=env, start_new_session=True)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as resp:
+                    if resp.status in (200, 503):
+                        return
+            except Exception:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not become ready")
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def sign_in(client: FlaskClient, user: Any, password: str = PASSWORD) -> str:
+    """Log in and return the panel's CSRF token.
+
+    Test requests share the fixture's app context, so ``g`` caches the pre-login token; it is
+    dropped so the panel page issues one bound to the new session.
+    """
+    login(client, user.email, password)
+    g.pop("csrf_token", None)
+    return csrf_token_from(client.get("/app").get_data(as_text=True))
+
+
+class Api:
+    """A signed-in test client that sends the panel's CSRF header on state changes."""
+
+    def __init__(self, client: FlaskClient, user: Any) -> None:
+        self.client = client
+        self.user = user
+        self.token = sign_in(client, user)
+
+    def get(self, path: str, **params: Any) -> TestResponse:
+        return self.client.get(path, query_string=params)
+
+    def send(self, method: str, path: str, body: object = None, *, csrf: bool = True) -> TestResponse:
+        headers = {"X-CSRFToken": self.token} if csrf else {}
+        return self.client.open(path, method=method, json=body, headers=headers)
+
