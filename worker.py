@@ -2,7 +2,7 @@
 
 Job modules are imported before the fork loop so work horses don't import per job, the
 mappers are configured once, and each forked horse drops the parent's pooled
-connections (STYLE.md c5).
+connections (SQLAlchemy: a pool must not cross a fork).
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """WSGI entry: ``gunicorn -k gevent wsgi:app`` (never with --preload).
 
 gevent is patched before anything imports psycopg, so psycopg picks its cooperative
-wait function (STYLE.md c1); under ``flask run`` / the CLI we leave threads alone.
+wait function (it chooses once, when ``psycopg.waiting`` is imported); under ``flask run``
+and the CLI we leave threads alone.
 """
 import os
 

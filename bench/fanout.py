@@ -17,7 +17,7 @@ started is stopped at the end. The LAST line printed is one JSON object:
 ``lost`` counts (client, message) pairs never received, ``duplicated`` frames received
 twice; latency is publish (just before the POST is sent) → frame parsed by the client.
 ``--restart-db-at K`` restarts the embedded PostgreSQL before message K while every stream
-stays open (CASES 4); publishes failing meanwhile are retried with the same client_id.
+stays open (reliability case 4 in docs/security.md); publishes failing meanwhile are retried with the same client_id.
 ``rss_kb_per_stream`` is the growth of the workers' RSS from the first 10% of streams to
 all of them, divided by the number of streams added (idle streams, before publishing).
 """

@@ -72,7 +72,7 @@ def init_extensions(app: Flask) -> None:
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
         app.extensions["redis"] = None
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2, "socket_timeout": 2})
-    # Redis down must not take chat down (ARCHITECTURE.md): limits then fail open.
+    # Redis down must not take chat down (docs/architecture.md): limits then fail open.
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
 

@@ -274,7 +274,7 @@ class Conversation(Model):
         sa.CheckConstraint("priority BETWEEN 0 AND 4", name="priority"),
         sa.CheckConstraint("snoozed_until IS NULL OR status = 'snoozed'", name="snooze_only_snoozed"),
         sa.CheckConstraint("display_id > 0", name="display_id_positive"),
-        # One conversation in progress per contact and inbox (CASES 31).
+        # One conversation in progress per contact and inbox (case 31 in docs/security.md).
         sa.Index("uq_conversations_one_active", "inbox_id", "contact_id", unique=True,
                  postgresql_where=sa.text("status <> 'resolved'")),
         # Panel lists: keyset on (sort key, id) within the visible filters.

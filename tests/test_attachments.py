@@ -1,4 +1,6 @@
-"""Attachments: uploads from both sides, hostile files, access, downloads (CASES 6.1 1-4, 6.2 9-11/16/18, 6.6 33-35).
+"""Attachments: uploads from both sides, hostile files, access, downloads.
+
+Cases 1-4, 9-11, 16, 18 and 33-35 of docs/security.md.
 
 These run in savepoint isolation and call the scan service directly; the RQ worker and a
 real clamd are in ``test_attachments_scan.py``.
@@ -475,7 +477,7 @@ def test_other_visitor_and_operator_without_inbox_access_get_404(client, chat, u
     other = {"token": other_token, "conv": other_conv}
     assert visitor_get(client, other, key).status_code == 404
     assert visitor_get(client, other, "A" * 22).status_code == 404
-    # Uploading into someone else's conversation is a 404 too (CASES 9).
+    # Uploading into someone else's conversation is a 404 too (case 9).
     assert visitor_upload(client, {"token": other_token, "conv": chat["conv"]}, PDF, "x.pdf").status_code == 404
     outsider = make_user(inboxes=[make_inbox()])
     token = sign_in(client, outsider)

@@ -1,9 +1,9 @@
 """Scanning through the real RQ path (committing tests): a real clamd with a one-signature
 database, the built-in scanner, a scanner outage with retries, and the live events.
 
-ClamAV facts (CASES section 8): Debian's clamav ships no signatures, so the test writes
-EICAR, builds ``local.hdb`` with ``sigtool --md5`` and starts clamd on a temporary Unix
-socket with that database; the daemon is stopped at the end of the module.
+ClamAV facts ("Virus scanning without a network" in docs/security.md): Debian's clamav
+ships no signatures, so the test writes EICAR, builds ``local.hdb`` with ``sigtool --md5``
+and starts clamd on a temporary Unix socket with that database; the daemon is stopped at the end of the module.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Malformed input on every JSON API route gets a clear 4xx, never a 500 (CASES 17, 26).
+"""Malformed input on every JSON API route gets a clear 4xx, never a 500 (cases 17, 26 in docs/security.md).
 
 The routes come from the URL map, so a new endpoint is covered the day it lands. The
 streaming endpoints are left to the realtime tests, which run them under gevent.

@@ -111,7 +111,7 @@ def test_panel_live_reply_resolve_draft_canned(live_server, browser, artifacts, 
         page.click("[data-tab=all]")
         wait_until(page, "document.querySelectorAll('.card-c').length === 3")
         assert page.evaluate(FIRST_CARD_ID) == ada
-        # Visitor text is text: markup in a message is shown, never parsed (CASES 6-8).
+        # Visitor text is text: markup in a message is shown, never parsed (cases 6-8 in docs/security.md).
         assert "<b>ugh</b>" in page.inner_text(f".card-c[data-id='{ada}'] .c-preview")
         assert page.evaluate("document.querySelectorAll('#list-scroll b').length") == 0
         wait_until(page, "document.querySelector('[data-count=all]').textContent === '3'")

@@ -3,7 +3,7 @@
 - ``MultipartUpload``: the ``file`` part of a ``multipart/form-data`` body, parsed as it
   streams (werkzeug's sans-IO decoder) so the service can count bytes and stop at the
   limit; nothing is buffered in memory or spooled elsewhere first.
-- ``send_download``: the response for a file, with the headers of CASES 6.1 #1 and
+- ``send_download``: the response for a file, with the headers of case 1 (docs/security.md) and
   OWASP: ``Content-Disposition`` (``attachment``; ``inline`` only for raster images)
   with an RFC 6266 ``filename*``, ``nosniff``, a sandboxing CSP, the stored type, and
   range requests (audio/video seeking).

@@ -1,4 +1,4 @@
-"""Who may see which event, and what they see of it (CASES 15: one filter for live and replay).
+"""Who may see which event, and what they see of it (case 15 in docs/security.md: one filter for live and replay).
 
 Scopes are plain values built once in the view (and refreshed by the hub), so the
 stream greenlets never need a database session. The same functions decide for live

@@ -1,6 +1,6 @@
 """The per-process hub: one LISTEN connection, one greenlet, fan-out to this process's streams.
 
-Shape (ARCHITECTURE.md "The event log", STYLE.md c1-c3):
+Shape (docs/architecture.md "The event log"; docs/realtime.md):
 
 - Started lazily by the first stream of a worker process, after fork; ``os.getpid()``
   guards against a hub inherited through a fork. Never at import.
@@ -14,7 +14,7 @@ Shape (ARCHITECTURE.md "The event log", STYLE.md c1-c3):
 - Reconnects with capped exponential backoff and catches up, so a database restart loses
   nothing: the log, not the notification, is the truth.
 - Every ``SSE_HEARTBEAT_S`` it re-checks the principals of its open streams (a revoked
-  session or a lost inbox membership takes effect within one heartbeat, CASES 21),
+  session or a lost inbox membership takes effect within one heartbeat, case 21 in docs/security.md),
   refreshes presence heartbeats and runs the presence sweep.
 - Keeps the most recent events in a ring so reconnecting clients replay from memory.
 """
@@ -240,7 +240,7 @@ class Hub:
                 self._to_wake.append(sub)
 
     def _close_operator_streams(self, user_id: int | None) -> None:
-        """A deactivated operator's streams close now, not at the next heartbeat (CASES 21)."""
+        """A deactivated operator's streams close now, not at the next heartbeat (case 21)."""
         for sub in list(self._operators.values()):
             if isinstance(sub.scope, OperatorScope) and sub.scope.user_id == user_id:
                 sub.close("revoked")
@@ -344,7 +344,7 @@ class Hub:
         """Re-check principals, refresh presence heartbeats, sweep stale presence, watch the NOTIFY queue."""
         with gevent.Timeout(_QUERY_TIMEOUT_S):
             row = conn.execute("SELECT pg_notification_queue_usage()").fetchone()
-            # A listener stuck in a transaction anywhere fills the queue; at 100 % NOTIFY fails (CASES 9).
+            # A listener stuck in a transaction anywhere fills the queue; at 100 % NOTIFY fails (reliability case 9).
             self.notify_queue_usage = float(row[0]) if row else 0.0
             if self.notify_queue_usage > 0.5:
                 logger.error("NOTIFY queue %.0f%% full: a LISTENing session is stuck in a transaction",

@@ -4,7 +4,7 @@ Positions are ``events.id``. The triggers insert event rows only at commit time,
 transaction-level advisory lock that is released after the commit becomes visible, and
 draw the id under that lock. So ids become visible in increasing order: once a reader has
 seen id N, no row with an id below N can appear later, and ``id > P`` never skips a row.
-(ARCHITECTURE.md "The event log", STYLE.md c2 option 2.)
+(docs/architecture.md, "Why a position never skips an event".)
 
 These functions take a plain SQLAlchemy ``Connection`` (or use the engine) and never
 touch ``db.session``: the hub and the stream generators call them outside requests.

@@ -2,7 +2,7 @@
 
 A subscriber that cannot keep up is never fed silently partial data: when its queue is
 full it is closed with reason ``overflow`` and its client reconnects with its last
-position and replays from the log (STYLE.md c3). Deliveries are plain tuples so the hub
+position and replays from the log (docs/realtime.md). Deliveries are plain tuples so the hub
 can fan one prepared frame out to thousands of subscribers cheaply.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ download link, so it mints URLs with an API call (header-authenticated). Each si
 is bound to one attachment key, one variant (``file`` / ``thumb``) and one contact
 session, carries a hash of the session's secret token id (a reset or revoked session
 kills it), and expires after ``ATTACHMENT_URL_TTL_S`` (default 120 s). It is signed with
-its own salt, so it can never stand in for a visitor token or a stream ticket (CASES 20).
+its own salt, so it can never stand in for a visitor token or a stream ticket (case 20 in docs/security.md).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Widget origin allowlist (PRODUCT.md 5, CASES 28).
+"""Widget origin allowlist (case 28 in docs/security.md).
 
 A widget request is accepted when its ``Origin`` is the app's own origin (the widget
 frame is served from here), or one of the inbox's ``allowed_origins``. A request without

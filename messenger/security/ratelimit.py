@@ -1,7 +1,7 @@
 """Rate-limit keys.
 
 ``X-Forwarded-For`` is trusted only for the number of proxies named by ``TRUSTED_PROXIES``
-(CASES 30): otherwise a client could rotate it to dodge per-IP limits.
+(case 30 in docs/security.md): otherwise a client could rotate it to dodge per-IP limits.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Signed tokens: the visitor token (long-lived, widget storage) and stream tickets (≤ 60 s).
 
 Both are itsdangerous signatures with distinct salts, so one can never stand in for the
-other (CASES 20). The visitor token carries the contact session id and its random
+other (case 20 in docs/security.md). The visitor token carries the contact session id and its random
 ``token_id``; revoking the session (``reset()``) kills the token even before it expires.
 """
 from __future__ import annotations

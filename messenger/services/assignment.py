@@ -1,4 +1,4 @@
-"""Routing and assignment (PRODUCT.md 4): who gets a conversation, the queue, escalation, transfers.
+"""Routing and assignment: who gets a conversation, the queue, escalation, transfers.
 
 The rule lives here whether a view or an RQ job triggers it; ``messenger.jobs.assignment``
 only calls these functions.

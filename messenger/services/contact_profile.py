@@ -2,7 +2,7 @@
 
 A contact is visible to an operator only through a conversation in an inbox the
 operator may see; otherwise NotFound. Visitor-supplied metadata (user agent, referrer,
-page titles) is returned as data and rendered as text by the panel (CASES 8).
+page titles) is returned as data and rendered as text by the panel (case 8 in docs/security.md).
 """
 from __future__ import annotations
 

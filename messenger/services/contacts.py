@@ -17,7 +17,7 @@ Identity rules (docs/security.md, case 19 and the pre-hijack rule):
   address another contact holds.
 
 All visitor-supplied text (names, pages, user agent) is stored as given and rendered as
-text by every client (CASES 8).
+text by every client (case 8).
 """
 from __future__ import annotations
 

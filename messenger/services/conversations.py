@@ -1,6 +1,6 @@
 """Conversations: creation, access, status changes with optimistic versions, read state.
 
-Access rule (CASES 9, 13, 16): an id the client sends is looked up *through* the caller;
+Access rule (cases 9, 13, 16 in docs/security.md): an id the client sends is looked up *through* the caller;
 another inbox's or another visitor's conversation is NotFound, never Forbidden.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The operator's conversation list: tabs, filters, sorts and keyset pagination.
 
-Every parameter is allowlisted and typed (CASES 26); sort keys map to fixed column
+Every parameter is allowlisted and typed (case 26 in docs/security.md); sort keys map to fixed column
 tuples, never to client text. Pages are keyset pages — ``WHERE (key, id) < (:k, :id)``
 on an index of the same order — so page 500 costs what page 1 costs, and a
 conversation that moves while the operator scrolls is never shown twice on one pass.

@@ -2,8 +2,8 @@
 
 Every client send carries a ``client_id`` (UUID). The unique key
 ``(conversation_id, client_id)`` plus a lookup across the contact's conversations make a
-retry return the stored message instead of a duplicate (ARCHITECTURE.md "Writes are
-idempotent"; CASES reliability 1).
+retry return the stored message instead of a duplicate (reliability case 1 in
+docs/security.md).
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class SendResult:
 
 
 def parse_client_id(value: object) -> uuid.UUID:
-    """A client id must be a UUID string: anything else is a 422 (CASES 17)."""
+    """A client id must be a UUID string: anything else is a 422 (case 17 in docs/security.md)."""
     if not isinstance(value, str) or len(value) > 64:
         raise ValidationError("client_id must be a UUID.", field="client_id")
     try:
@@ -176,8 +176,8 @@ def _reopen_by_visitor(conv: Conversation) -> None:
     In an auto-assigning inbox the assignee keeps it only while online and below capacity
     (checked before the conversation counts as open again); otherwise the router places it,
     preferring them again once free if the inbox says so. In a manual inbox the assignee
-    keeps it unless offline or deactivated (PRODUCT.md 4: never over capacity, never to an
-    offline operator).
+    keeps it unless offline or deactivated (never over capacity, never to an offline
+    operator).
     """
     from messenger.services import assignment
 

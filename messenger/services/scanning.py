@@ -9,7 +9,8 @@
   so (``ENGINE_NOTES``).
 
 A scanner that cannot answer raises ``ScannerUnavailable``: the caller retries later and
-the file stays ``pending``; we never fail open to ``clean`` (CASES 35, section 8).
+the file stays ``pending``; we never fail open to ``clean`` (case 35 and "Virus scanning
+without a network" in docs/security.md).
 """
 from __future__ import annotations
 

@@ -163,13 +163,13 @@ def deactivate_user(actor_id: int | None, user_id: int) -> User:
         from messenger.services import assignment
 
         deactivated = user.id
-        # Their unanswered conversations go back to the queue (PRODUCT.md 4).
+        # Their unanswered conversations go back to the queue (see services/assignment.py).
         after_commit(lambda: assignment.on_operator_offline(deactivated))
     return user
 
 
 def constant_time_equal(a: str, b: str) -> bool:
-    """Compare two secrets without leaking their common prefix length (CASES 17)."""
+    """Compare two secrets without leaking their common prefix length (case 17 in docs/security.md)."""
     if not isinstance(a, str) or not isinstance(b, str):
         return False
     return hmac.compare_digest(a.encode(), b.encode())

@@ -4,7 +4,7 @@
   when the team is back and offers the offline form.
 - Pre-chat and offline forms are validated here (the frame's checks are only a courtesy).
 - The queue estimate is the median pickup time over a recent window, hidden when the
-  sample is too small (PRODUCT.md 3: an honest queue).
+  sample is too small (an honest queue).
 """
 from __future__ import annotations
 

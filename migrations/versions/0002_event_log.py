@@ -5,7 +5,7 @@ constraint trigger, so it runs at COMMIT. It inserts into ``events``; the BEFORE
 trigger there takes a transaction advisory lock and only then draws the id. The lock is
 released after the commit is visible, so the next transaction draws a higher id only
 after ours can be read: ids become visible in increasing order and ``id > P`` never skips
-(ARCHITECTURE.md, STYLE.md c2 option 2). Notifying commits are serialised by PostgreSQL
+(docs/architecture.md, "Why a position never skips an event"). Notifying commits are serialised by PostgreSQL
 anyway (async.c PreCommit_Notify), so the lock adds no new bottleneck.
 
 Revision ID: 0002

@@ -1,4 +1,7 @@
-"""Reliability cases (CASES.md 2, 3, 4 at test scale, 6, 7, 21) against gunicorn+gevent and real PostgreSQL."""
+"""Reliability cases 2, 3, 4 (at test scale), 6, 7 and case 21 of docs/security.md.
+
+Against gunicorn+gevent and real PostgreSQL.
+"""
 from __future__ import annotations
 
 import socket
@@ -79,7 +82,7 @@ def test_postgres_restart_while_streams_are_open_loses_nothing(live_server, serv
 
 
 def test_hub_connection_killed_mid_burst_no_gap_no_duplicate(app, live_server, world: World) -> None:  # type: ignore[no-untyped-def]
-    """CASES 3: pg_terminate_backend on the hub's LISTEN connection while 150 messages are committed."""
+    """Reliability case 3: pg_terminate_backend on the hub's LISTEN connection while 150 messages are committed."""
     stream = operator_stream(live_server, world.agent)
     sent: list[int] = []
     agent_id, conversation_id = world.agent.id, world.conversation.id
@@ -114,7 +117,7 @@ def test_hub_connection_killed_mid_burst_no_gap_no_duplicate(app, live_server, w
 
 def test_two_writers_commit_out_of_order_every_stream_gets_both_in_position_order(
         live_server, world: World) -> None:  # type: ignore[no-untyped-def]
-    """CASES 2: T1 inserts first but commits last (held open with pg_sleep)."""
+    """Reliability case 2: T1 inserts first but commits last (held open with pg_sleep)."""
     stream = operator_stream(live_server, world.agent)
     start = head()
     first_id: list[int] = []
@@ -149,7 +152,7 @@ def test_two_writers_commit_out_of_order_every_stream_gets_both_in_position_orde
 
 
 def test_old_position_replays_fully_and_a_pruned_gap_answers_resync(fast_server, world: World) -> None:  # type: ignore[no-untyped-def]
-    """CASES 6: an old Last-Event-ID gets the full replay from the log, or event: resync when pruned."""
+    """Reliability case 6: an old Last-Event-ID gets the full replay from the log, or event: resync when pruned."""
     client = operator_http(fast_server, world.agent)
     start = head()
     sent = send_replies(world.agent, world.conversation.id, 30)  # 60 events, the ring holds 16
@@ -176,7 +179,7 @@ def test_old_position_replays_fully_and_a_pruned_gap_answers_resync(fast_server,
 
 
 def test_a_slow_consumer_is_dropped_alone_and_replays(fast_server, world: World) -> None:  # type: ignore[no-untyped-def]
-    """CASES 7: a client that stops reading overflows its bounded queue (32) and only its stream ends."""
+    """Reliability case 7: a client that stops reading overflows its bounded queue (32) and only its stream ends."""
     client = operator_http(fast_server, world.agent)
     normal = operator_stream(fast_server, world.agent, client=client)
     parsed = urllib.parse.urlsplit(fast_server.url)
@@ -211,7 +214,7 @@ def test_a_slow_consumer_is_dropped_alone_and_replays(fast_server, world: World)
 
 
 def test_password_change_closes_open_operator_streams_within_a_heartbeat(fast_server, world: World) -> None:  # type: ignore[no-untyped-def]
-    """CASES 21: the session is revoked, so the open stream closes (heartbeat 1 s here) and stays closed."""
+    """Case 21: the session is revoked, so the open stream closes (heartbeat 1 s here) and stays closed."""
     client, stream = ready_operator_stream(fast_server, world.agent)
     _, deactivated = ready_operator_stream(fast_server, world.admin)
     try:

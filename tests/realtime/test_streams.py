@@ -194,7 +194,7 @@ def test_streams_answer_401_or_403_json_not_a_stream(live_server, world: World) 
 
 
 def test_resolved_while_the_widget_was_away_shows_resolved_on_reconnect(live_server, world: World) -> None:  # type: ignore[no-untyped-def]
-    """CASES 8: the visitor's replay carries the status change it missed."""
+    """Reliability case 8: the visitor's replay carries the status change it missed."""
     mine = visitor_stream(live_server, world.visitor_token)
     try:
         position = mine.wait_count("ready", 1)[0].data["position"]

@@ -38,7 +38,7 @@ def healthz() -> ResponseReturnValue:
 
     hub = hub_status()
     checks["hub"] = hub
-    # A NOTIFY queue past half full means a listener is stuck in a transaction (CASES 9).
+    # A NOTIFY queue past half full means a listener is stuck in a transaction (reliability case 9).
     if hub.get("state") == "disconnected" or hub.get("notify_queue_usage", 0) > 0.5:
         failing.append("hub")
     body = {"status": "ok" if not failing else "fail", "failing": failing, **checks}

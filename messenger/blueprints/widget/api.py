@@ -2,9 +2,9 @@
 
 Every call names its inbox (``inbox`` website token) or carries the visitor token in
 ``X-Visitor-Token``; each is checked against the inbox's allowed origins before anything
-is read or written (CASES 28). Conversation ids are looked up through the visitor, so a
-foreign id is a 404 on every endpoint (CASES 9). Limits per IP and per visitor token
-(CASES 30, 31); blocked visitors get nothing.
+is read or written (case 28 in docs/security.md). Conversation ids are looked up through the visitor, so a
+foreign id is a 404 on every endpoint (case 9). Limits per IP and per visitor token
+(cases 30, 31); blocked visitors get nothing.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Visitor realtime endpoints: stream ticket, SSE stream, long-poll fallback, typing.
 
 EventSource cannot send headers, so the stream takes a short-lived single-purpose ticket
-in the query (CASES 20), obtained with the visitor token; everything else takes the
+in the query (case 20 in docs/security.md), obtained with the visitor token; everything else takes the
 ``X-Visitor-Token`` header (``visitor_required``). Auth happens in the view; the stream
 body gets plain values only.
 """

@@ -12,7 +12,7 @@
  *   });
  *   live.isLeader(); live.position; live.close();
  *
- * Browsers cap HTTP/1.1 SSE at 6 connections per origin across tabs (STYLE.md c4), so
+ * Browsers cap HTTP/1.1 SSE at 6 connections per origin across tabs (MDN: EventSource, without HTTP/2), so
  * tabs elect one leader with the Web Locks API (navigator.locks). The leader holds the
  * stream (stream.js) and forwards every event over a BroadcastChannel; the other tabs
  * only listen. When the leader tab closes, its lock is released and a waiting tab takes
