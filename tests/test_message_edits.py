@@ -25,7 +25,7 @@ from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.factories import make_visitor
-from tests.test_operator_api import Api
+from tests.helpers import Api
 
 
 @pytest.fixture
@@ -126,8 +126,9 @@ def test_only_my_own_replies_and_notes_within_fifteen_minutes(chat):
 def test_bad_input_csrf_and_stale_versions_are_clear_4xx(chat):
     api, reply = chat["api"], chat["reply"]
     assert api.send("PATCH", _url(chat, reply.id), {"content": "no token"}, csrf=False).status_code in (400, 403)
-    for body, field in (({"content": ""}, "content"), ({"content": 5}, "content"), ({"content": "x" * 10_001}, "content"),
-                        ({"content": "ok", "version": "1"}, "version"), ([], "body")):
+    for body, field in (({"content": ""}, "content"), ({"content": 5}, "content"),
+                        ({"content": "x" * 10_001}, "content"), ({"content": "ok", "version": "1"}, "version"),
+                        ([], "body")):
         resp = api.send("PATCH", _url(chat, reply.id), body)
         assert resp.status_code == 422 and resp.get_json()["field"] == field, (body, resp.get_json())
     assert api.send("DELETE", _url(chat, reply.id), {"version": -1}).get_json()["field"] == "version"
@@ -170,7 +171,7 @@ def test_an_edit_racing_a_delete_from_two_tabs_has_one_winner(app):
         barrier = threading.Barrier(2)
         outcomes: list[object] = [None, None]
 
-        def run(i: int) -> None:
+        def run(i: int, barrier: threading.Barrier = barrier, outcomes: list[object] = outcomes) -> None:
             with app.app_context():
                 try:
                     user = db.session.get(User, user_id)

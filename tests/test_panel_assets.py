@@ -7,9 +7,9 @@ import re
 from tests.factories import PASSWORD
 from tests.factories import make_inbox
 from tests.factories import make_user
+from tests.helpers import login
 from tests.jsgraph import STATIC
 from tests.jsgraph import module_graph
-from tests.helpers import login
 
 BUDGET = 120 * 1024
 

@@ -355,7 +355,7 @@ class Hub:
         if self._sweeper is None or self._sweeper.dead:
             self._sweeper = gevent.spawn(self._sweep)
 
-    def _refresh_operators(self, conn: psycopg.Connection[Any]) -> None:
+    def _refresh_operators(self, conn: psycopg.Connection[Any]) -> None:  # noqa: C901  # split by reliability
         subs = list(self._operators.values())
         user_ids = sorted({s.scope.user_id for s in subs if isinstance(s.scope, OperatorScope)})
         if not user_ids:

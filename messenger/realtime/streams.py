@@ -193,7 +193,7 @@ def _pending(engine: sa.Engine, scope: Scope, after: int, backlog: list[Delivery
         events, scanned = backlog, max(after, position)
     else:
         events, scanned = [], after
-        for items, scanned in replay_pages(engine, scope, after):
+        for items, scanned in replay_pages(engine, scope, after):  # noqa: B007 (read after the loop)
             events.extend(items)
             if len(events) >= LONGPOLL_MAX_EVENTS:
                 break

@@ -118,7 +118,7 @@ def test_visitor_long_poll_during_a_burst_of_separate_commits_gets_them_in_few_a
 
 
 def test_visitor_polling_never_uses_up_the_send_limit(app, env_for_servers, world: World) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import LiveServer
+    from tests.helpers import LiveServer
     from tests.realtime.conftest import FAST_ENV
     from tests.realtime.conftest import new_client_id
 

@@ -3,18 +3,16 @@
 audit lines each leaves (docs/security.md, cases 21, 22, 29)."""
 from __future__ import annotations
 
-import time
-
 import pytest
 import sqlalchemy as sa
 from flask import g
 
 from messenger.extensions import db
 from messenger.models import AuditLog
-from tests.conftest import csrf_token_from
-from tests.conftest import login
 from tests.factories import PASSWORD
 from tests.factories import make_user
+from tests.helpers import csrf_token_from
+from tests.helpers import login
 
 HOSTILE_NEXT = [
     "//evil.example", "///evil.example", "/\\evil.example", "\\\\evil.example", "/\\/evil.example",

@@ -80,8 +80,8 @@ def rate_limited(view: F) -> F:
 
 def poll_limited(view: F) -> F:
     """Long-poll limits, apart from the send limits: a burst of events must never delay a visitor's messages."""
-    view = limiter.shared_limit(_poll_limit, scope="widget-poll", key_func=_visitor_key)(view)
-    return limiter.shared_limit(_ip_limit, scope="widget-poll-ip", key_func=client_ip)(view)  # type: ignore
+    per_visitor = limiter.shared_limit(_poll_limit, scope="widget-poll", key_func=_visitor_key)(view)
+    return limiter.shared_limit(_ip_limit, scope="widget-poll-ip", key_func=client_ip)(per_visitor)  # type: ignore
 
 
 @bp.after_request
