@@ -6,10 +6,10 @@ from typing import Any
 from flask import g
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token_from
-from tests.conftest import login
 from tests.factories import PASSWORD
 from tests.factories import make_user
+from tests.helpers import csrf_token_from
+from tests.helpers import login
 
 
 class FreshClient(FlaskClient):

@@ -104,7 +104,8 @@ def env_for_servers(servers: dict[str, object]) -> dict[str, str]:
 
 TABLES = ("events", "events_pruned", "csat_responses", "conversation_labels", "attachments", "messages",
           "conversations", "contact_sessions", "contacts", "canned_responses", "labels", "webhook_deliveries",
-          "webhooks", "api_tokens", "audit_log", "account_links", "inbox_members", "team_members", "inboxes", "teams", "users")
+          "webhooks", "api_tokens", "audit_log", "account_links", "inbox_members", "team_members", "inboxes", "teams",
+          "users")
 
 
 def truncate_all(engine: sa.Engine) -> None:

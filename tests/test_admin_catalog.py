@@ -85,7 +85,8 @@ def test_team_with_members_and_its_validation(app) -> None:
     html = text(client.get("/admin/teams"))
     assert "Ann" in html and "Bob" in html
 
-    assert post_form(client, f"/admin/teams/{team.id}", {"name": "Sales EU", "members": [str(bob.id)]}).status_code == 302
+    resp = post_form(client, f"/admin/teams/{team.id}", {"name": "Sales EU", "members": [str(bob.id)]})
+    assert resp.status_code == 302
     assert set(db.session.scalars(sa.select(TeamMember.user_id).where(TeamMember.team_id == team.id))) == {bob.id}
 
     resp = post_form(client, "/admin/teams", {"name": "sales eu"})

@@ -102,7 +102,8 @@ def test_bad_settings_are_shown_next_to_the_field_and_nothing_is_saved(app, fiel
     shown = error_next_to(text(resp), field)
     assert shown and message in shown, (field, error_summary(text(resp)))
     assert _inbox_count() == before
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(AuditLog.action.like("inbox.%"))) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)
+                             .where(AuditLog.action.like("inbox.%"))) == 0
 
 
 def test_overnight_hours_overlapping_the_next_morning_are_refused(app) -> None:

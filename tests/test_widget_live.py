@@ -38,6 +38,7 @@ from tests.test_widget_browser import frame_of
 from tests.test_widget_browser import launcher_of
 from tests.test_widget_browser import open_and_send
 
+
 def _png(width: int, height: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), (30, 120, 200)).save(buf, "PNG")

@@ -77,4 +77,4 @@ def apply_body_limit() -> None:
             raise TooLarge("The request is too large.", limit=limit)
     elif "wsgi.input_terminated" in request.environ:
         # Chunked (or otherwise unsized) body that the server terminates: read it capped.
-        request.stream = CappedStream(request.environ["wsgi.input"], limit)  # type: ignore[misc]
+        request.stream = CappedStream(request.environ["wsgi.input"], limit)  # type: ignore[assignment]

@@ -52,7 +52,6 @@ from messenger.errors import NotFound
 from messenger.errors import TooLarge
 from messenger.errors import ValidationError
 from messenger.extensions import db
-from messenger.security import images
 from messenger.jobs import enqueue
 from messenger.jobs import ensure_periodic
 from messenger.jobs import schedule_periodic
@@ -63,6 +62,7 @@ from messenger.models import Inbox
 from messenger.models import Message
 from messenger.models import User
 from messenger.security import attachment_urls
+from messenger.security import images
 from messenger.services import audit
 from messenger.services import conversations as conv_service
 from messenger.services import scanning

@@ -87,9 +87,10 @@ def save_label(actor_id: int, label_id: int | None, *, name: str, color: str, ip
                 db.session.flush()
                 audit.record(actor_id, "label.create", "label", label.id, ip=ip, name=name, color=color)
             else:
-                label = db.session.get(Label, label_id, with_for_update=True)
-                if label is None:
+                found = db.session.get(Label, label_id, with_for_update=True)
+                if found is None:
                     raise NotFound("No such label.")
+                label = found
                 changes = {k: v for k, v in (("name", name), ("color", color)) if getattr(label, k) != v}
                 label.name, label.color = name, color
                 audit.record(actor_id, "label.update", "label", label.id, ip=ip, **changes)

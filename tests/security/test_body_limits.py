@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from messenger.extensions import db
 from messenger.models import Attachment
 from messenger.models import Message
-from tests.conftest import LiveServer
 from tests.factories import PASSWORD
 from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.factories import make_visitor
+from tests.helpers import LiveServer
 from tests.realtime.helpers import Http
 
 pytestmark = pytest.mark.committing

@@ -26,6 +26,6 @@ def _admins_only() -> ResponseReturnValue | None:
     return None
 
 
-from messenger.blueprints.admin import views  # noqa: E402,F401
 from messenger.blueprints.admin import catalog  # noqa: E402,F401
 from messenger.blueprints.admin import inboxes  # noqa: E402,F401
+from messenger.blueprints.admin import views  # noqa: E402,F401

@@ -121,11 +121,11 @@ def _find_field(form: Any, name: str) -> Any:
 def field_error(form: FlaskForm, exc: DomainError) -> None:
     """Show a service error next to its field (``details["field"]``), else at the top of the form."""
     message = gettext(exc.message)  # service messages are catalog entries (marked with N_)
-    form.service_error = True  # type: ignore[attr-defined]
+    form.service_error = True
     name = exc.details.get("field")
     field = _find_field(form, name) if isinstance(name, str) else None
     if field is not None:
-        field.errors = [*field.errors, message]  # type: ignore[list-item]
+        field.errors = [*field.errors, message]
     else:
         form.form_errors.append(message)
 
