@@ -9,14 +9,14 @@ from collections.abc import Iterator
 import pytest
 from flask import g
 
-from tests.conftest import LiveServer
-from tests.conftest import csrf_token_from
-from tests.conftest import login
 from tests.factories import PASSWORD
 from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.factories import make_visitor
+from tests.helpers import LiveServer
+from tests.helpers import csrf_token_from
+from tests.helpers import login
 from tests.realtime.conftest import World
 from tests.realtime.conftest import ready_operator_stream
 from tests.realtime.conftest import world  # noqa: F401  (fixture)
