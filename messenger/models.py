@@ -24,6 +24,7 @@ MESSAGE_STATUSES = ("sent", "delivered", "read", "failed")
 ATTACHMENT_STATUSES = ("pending", "clean", "infected", "error")
 ROLES = ("admin", "agent")
 AVAILABILITIES = ("online", "busy", "offline")
+PANEL_LOCALES = ("en", "ru")
 PRIORITIES = (None, "low", "medium", "high", "urgent")  # stored as 0..4, 0 = none
 
 
@@ -105,10 +106,17 @@ class User(Model):
     last_assigned_at: so.Mapped[datetime | None] = so.mapped_column()
     last_seen_at: so.Mapped[datetime | None] = so.mapped_column()
     notification_prefs: so.Mapped[dict[str, Any]] = so.mapped_column(server_default=sa.text("'{}'::jsonb"))
+    # The panel's language (None: the browser's) and the availability last chosen by hand
+    # (None: never; the panel then asks). The presence sweep changes ``availability`` only.
+    locale: so.Mapped[str | None] = so.mapped_column(sa.String(8))
+    availability_choice: so.Mapped[str | None] = so.mapped_column(sa.String(8))
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
 
     __table_args__ = (
         sa.CheckConstraint(_in("role", ROLES), name="role"),
+        sa.CheckConstraint(f"locale IS NULL OR {_in('locale', PANEL_LOCALES)}", name="locale"),
+        sa.CheckConstraint(f"availability_choice IS NULL OR {_in('availability_choice', AVAILABILITIES)}",
+                           name="availability_choice"),
         sa.CheckConstraint(_in("availability", AVAILABILITIES), name="availability"),
         sa.CheckConstraint("capacity >= 0", name="capacity"),
         sa.CheckConstraint("email = lower(email)", name="email_lower"),

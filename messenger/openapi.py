@@ -19,10 +19,11 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
     # Operator API (session cookie + X-CSRFToken on state changes).
     ("GET", "/api/v1/conversations"): ("List conversations (keyset pages; tab, filters, sort, cursor)", None),
-    ("GET", "/api/v1/conversations/counts"): ("Live counts for the Mine / Unassigned / All tabs", None),
+    ("GET", "/api/v1/conversations/counts"): ("Live counts for the Waiting / Mine / Unassigned / All tabs",
+                                                None),
     ("GET", "/api/v1/conversations/{conversation_id}"): ("One conversation card", None),
-    ("GET", "/api/v1/conversations/{conversation_id}/messages"): ("Messages, newest page first (before_id cursor)",
-                                                                  None),
+    ("GET", "/api/v1/conversations/{conversation_id}/messages"): (
+        "Messages, newest page first (before_id cursor); the newest page carries the CSAT rating", None),
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): (
         "Reply or private note, idempotent by client_id",
         {"content": "string", "client_id": "uuid", "private": "boolean", "reopen": "boolean",
@@ -59,7 +60,10 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
     ("GET", "/api/v1/directory"): ("Me, inboxes, operators, teams, labels for pickers", None),
     ("GET", "/api/v1/stream"): ("Server-Sent Events stream (Last-Event-ID / after)", None),
     ("GET", "/api/v1/events"): ("Long-poll fallback: events after a position", None),
-    ("POST", "/api/v1/me/availability"): ("Set my availability", {"availability": "online|busy|offline"}),
+    ("POST", "/api/v1/me/availability"): ("Set my availability (remembered as availability_choice)",
+                                          {"availability": "online|busy|offline"}),
+    ("PUT", "/api/v1/me/preferences"): ("Save my panel language (also the admin pages' lang cookie)",
+                                        {"locale": "en|ru|null"}),
     # Widget API (X-Visitor-Token unless noted; origin-checked per inbox).
     ("GET", "/widget/api/v1/config"): ("Inbox widget configuration (no token)", None),
     ("POST", "/widget/api/v1/session"): ("Create or resume a visitor session (no token)",

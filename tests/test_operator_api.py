@@ -118,8 +118,26 @@ def test_tabs_filters_and_counts(world):
     assert ids(inbox_id=world["other"].id) == set()
     card = api.get(f"/api/v1/conversations/{free.id}").get_json()
     assert card["labels"] == [label.id] and card["contact"]["id"] == free.contact_id
-    assert api.get("/api/v1/conversations/counts").get_json() == {"mine": 1, "unassigned": 1, "all": 3}
+    assert api.get("/api/v1/conversations/counts").get_json() == {"waiting": 1, "mine": 1, "unassigned": 1, "all": 3}
     assert api.get("/api/v1/conversations/counts", status="any").get_json()["all"] == 4
+
+
+def test_waiting_tab_holds_every_conversation_nobody_took_pending_included(world):
+    """A fresh operator sees the queue without hunting: open and pending, unassigned, any status filter."""
+    inbox, me = world["inbox"], world["me"]
+    queued = make_conversation(inbox, status="pending")
+    fresh = make_conversation(inbox)
+    make_conversation(inbox, assignee_id=me.id)
+    make_conversation(inbox, status="snoozed", snoozed_until=datetime.now(timezone.utc) + timedelta(hours=1))
+    make_conversation(inbox, status="resolved")
+    make_conversation(world["other"], status="pending")  # another inbox: not mine to see
+    api = world["api"]
+    for status in ("open", "resolved", "any"):
+        page = api.get("/api/v1/conversations", tab="waiting", status=status, sort="oldest_waiting").get_json()
+        assert [c["id"] for c in page["items"]] == [queued.id, fresh.id], status
+        assert api.get("/api/v1/conversations/counts", status=status).get_json()["waiting"] == 2
+    counts = api.get("/api/v1/conversations/counts").get_json()
+    assert counts == {"waiting": 2, "mine": 1, "unassigned": 1, "all": 2}
 
 
 @pytest.mark.parametrize("params", [
@@ -363,3 +381,22 @@ def test_seed_bench_command_bulk_loads_without_events(app):
     from messenger.services import search as search_service
 
     assert search_service.search(admin, "refund")["messages"]
+
+
+def test_language_and_last_availability_are_saved_for_the_operator(world):
+    api, me = world["api"], world["me"]
+    resp = api.send("PUT", "/api/v1/me/preferences", {"locale": "ru"})
+    assert resp.status_code == 200 and resp.get_json() == {"locale": "ru"}
+    assert "lang=ru" in resp.headers["Set-Cookie"]  # the admin pages follow the same choice
+    assert api.get("/api/v1/directory").get_json()["me"]["locale"] == "ru"
+    for body, field in (({"locale": "de"}, "locale"), ({"locale": 5}, "locale"), ({"theme": "dark"}, "theme")):
+        bad = api.send("PUT", "/api/v1/me/preferences", body)
+        assert bad.status_code == 422 and bad.get_json()["field"] == field
+    assert api.send("PUT", "/api/v1/me/preferences", {"locale": None}, csrf=False).status_code in (400, 403)
+    assert api.send("PUT", "/api/v1/me/preferences", {"locale": None}).get_json() == {"locale": None}
+    # The availability chosen by hand is remembered; the directory tells the panel.
+    assert api.get("/api/v1/directory").get_json()["me"]["availability_choice"] is None
+    answer = api.send("POST", "/api/v1/me/availability", {"availability": "busy"}).get_json()
+    assert answer["availability_choice"] == "busy"
+    db.session.expire_all()
+    assert db.session.get(type(me), me.id).availability_choice == "busy"

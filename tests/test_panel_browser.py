@@ -350,15 +350,19 @@ def test_ten_thousand_conversations_scroll_with_bounded_dom(live_server, browser
 def test_title_unread_count_contact_edit_shared_drafts_and_availability(live_server, browser, team_setup):
     grace, _, ada = team_setup["convs"]
     with conversation_page(browser, live_server, team_setup["me"], grace) as page:
-        assert page.title() == "Messenger"
+        # The title counts what needs me: the three chats nobody took yet...
+        wait_until(page, "document.title === '(3) Messenger'")
         from messenger.services import conversations as conv_service
 
         conv = db.session.get(Conversation, ada)
         conv.assignee_id = team_setup["me"].id
         conv_service.bump(conv)
         db.session.commit()
-        wait_until(page, "document.title === '(1) Messenger'")
         wait_until(page, "document.querySelector('[data-count=mine]').textContent === '1'")
+        wait_until(page, "document.querySelector('[data-count=waiting]').textContent === '2'")
+        # ... then two waiting + my one conversation with an unread message; a resolved one drops out.
+        conv_service.change_status(team_setup["colleague"], team_setup["convs"][1], "resolved")
+        wait_until(page, "document.title === '(2) Messenger'")
 
         # Editing the contact from the sidebar updates the header and the card.
         page.click("#side >> text=Edit contact")

@@ -250,7 +250,8 @@ def requeue_operator(user_id: int) -> int:
             assert inbox is not None
             _to_queue(conv, inbox)
             conv_service.add_activity(conv, f"{user.name} {reason}: the conversation is back in the queue",
-                                      event="requeue", previous_assignee_id=user_id)
+                                      event="requeue", previous_assignee_id=user_id,
+                                      reason="deactivated" if not user.active else "offline")
             conv_service.bump(conv)
             moved += 1
     if moved:
@@ -347,7 +348,7 @@ def assign_to(actor: User, conversation_id: int, changes: dict[str, Any], *,  # 
             return conv
         conv_service.add_activity(conv, _assignment_text(actor, old_assignee, conv.assignee_id, old_team, team),
                                   event="assignment", assignee_id=conv.assignee_id, team_id=conv.team_id,
-                                  previous_assignee_id=old_assignee, by=actor.id)
+                                  previous_assignee_id=old_assignee, previous_team_id=old_team, by=actor.id)
         if note_text:
             db.session.add(Message(conversation_id=conv.id, type="note", sender_user_id=actor.id,
                                    content=note_text, content_attributes={"transfer": True}))

@@ -170,7 +170,8 @@ def change_status(user: User, conversation_id: int, status: str, *, expected_ver
                 "pending": "marked the conversation as pending",
                 "snoozed": f"snoozed the conversation until {snoozed_until:%Y-%m-%d %H:%M} UTC"
                 if snoozed_until else "snoozed the conversation"}[status]
-        add_activity(conv, f"{user.name} {verb}", event="status", status=status, by=user.id)
+        extra = {"until": snoozed_until.isoformat()} if status == "snoozed" and snoozed_until else {}
+        add_activity(conv, f"{user.name} {verb}", event="status", status=status, by=user.id, **extra)
         if status in ("resolved", "snoozed") and conv.assignee_id is not None and previous in ("open", "pending"):
             capacity_freed(conv.inbox_id)
         if status == "open" and previous in ("resolved", "snoozed") and conv.assignee_id is None:

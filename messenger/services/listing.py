@@ -30,7 +30,9 @@ from messenger.models import InboxMember
 from messenger.models import User
 from messenger.services.conversations import conversation_to_dict
 
-TABS = ("mine", "unassigned", "all")
+# "waiting": everything nobody has taken yet, queued (pending) or not, whatever the status filter.
+TABS = ("waiting", "mine", "unassigned", "all")
+WAITING_STATUSES = ("open", "pending")
 SORTS = ("latest", "oldest_waiting", "newest", "priority")
 STATUS_FILTERS = (*CONVERSATION_STATUSES, "any")
 PAGE_DEFAULT = 30
@@ -191,11 +193,11 @@ def visible_filter(user: User) -> list[sa.ColumnElement[bool]]:
     return [Conversation.inbox_id.in_(sa.select(InboxMember.inbox_id).where(InboxMember.user_id == user.id))]
 
 
-def _filters(user: User, q: ListQuery) -> list[sa.ColumnElement[bool]]:
-    """Everything but the tab: visibility, status, inbox, team, label, priority."""
+def _filters(user: User, q: ListQuery, *, status: bool = True) -> list[sa.ColumnElement[bool]]:
+    """Everything but the tab: visibility, status (unless ``status`` is false), inbox, team, label, priority."""
     c = Conversation
     where = visible_filter(user)
-    if q.status != "any":
+    if status and q.status != "any":
         where.append(c.status == q.status)
     if q.inbox_id is not None:
         where.append(c.inbox_id == q.inbox_id)
@@ -210,6 +212,8 @@ def _filters(user: User, q: ListQuery) -> list[sa.ColumnElement[bool]]:
 
 
 def _tab(user: User, tab: str) -> list[sa.ColumnElement[bool]]:
+    if tab == "waiting":
+        return [Conversation.assignee_id.is_(None), Conversation.status.in_(WAITING_STATUSES)]
     if tab == "mine":
         return [Conversation.assignee_id == user.id]
     if tab == "unassigned":
@@ -227,7 +231,7 @@ class Page:
 
 def list_conversations(user: User, q: ListQuery) -> Page:
     """One keyset page of conversation cards visible to ``user`` (one SQL statement)."""
-    where = _filters(user, q) + _tab(user, q.tab)
+    where = _filters(user, q, status=q.tab != "waiting") + _tab(user, q.tab)
     if q.cursor is not None:
         where.append(_keyset(q.sort, q.cursor))
     rows = _card_rows(sa.and_(*where), _order(q.sort), q.limit + 1)
@@ -237,13 +241,17 @@ def list_conversations(user: User, q: ListQuery) -> Page:
 
 
 def tab_counts(user: User, q: ListQuery) -> dict[str, int]:
-    """How many conversations each tab holds under the current filters."""
+    """How many conversations each tab holds under the current filters ("waiting" ignores the status one)."""
     c = Conversation
+    status_match = c.status == q.status if q.status != "any" else sa.true()
+    waiting = sa.and_(c.assignee_id.is_(None), c.status.in_(WAITING_STATUSES))
     row = db.session.execute(sa.select(
-        sa.func.count().filter(c.assignee_id == user.id),
-        sa.func.count().filter(c.assignee_id.is_(None)),
-        sa.func.count()).where(*_filters(user, q))).one()
-    return {"mine": int(row[0]), "unassigned": int(row[1]), "all": int(row[2])}
+        sa.func.count().filter(status_match, c.assignee_id == user.id),
+        sa.func.count().filter(status_match, c.assignee_id.is_(None)),
+        sa.func.count().filter(status_match),
+        sa.func.count().filter(waiting))
+        .where(*_filters(user, q, status=False), sa.or_(status_match, waiting))).one()
+    return {"waiting": int(row[3]), "mine": int(row[0]), "unassigned": int(row[1]), "all": int(row[2])}
 
 
 CONTACT_COLUMNS = (Contact.name, Contact.email, Contact.phone, Contact.identifier)

@@ -61,6 +61,8 @@ def set_availability(actor_id: int | None, user_id: int, availability: object) -
             raise NotFound("No such operator.")
         if not user.active and availability != "offline":
             raise Conflict("This operator is deactivated.", code="inactive")
+        if actor_id == user_id:
+            user.availability_choice = availability  # remembered: the panel restores it on the next visit
         if user.availability == availability:
             return user
         user.availability = availability

@@ -17,6 +17,7 @@ from messenger.errors import Conflict
 from messenger.errors import NotFound
 from messenger.errors import ValidationError
 from messenger.extensions import db
+from messenger.models import PANEL_LOCALES
 from messenger.models import ROLES
 from messenger.models import OperatorSession
 from messenger.models import User
@@ -165,6 +166,18 @@ def deactivate_user(actor_id: int | None, user_id: int) -> User:
         deactivated = user.id
         # Their unanswered conversations go back to the queue (see services/assignment.py).
         after_commit(lambda: assignment.on_operator_offline(deactivated))
+    return user
+
+
+def set_locale(user_id: int, locale: object) -> User:
+    """The operator's panel language: one of PANEL_LOCALES, or None to follow the browser."""
+    if locale is not None and (not isinstance(locale, str) or locale not in PANEL_LOCALES):
+        raise ValidationError(f"locale must be one of: {', '.join(PANEL_LOCALES)} (or null).", field="locale")
+    with transaction():
+        user = db.session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound("No such operator.")
+        user.locale = locale
     return user
 
 

@@ -327,6 +327,14 @@ def submit_csat(visitor: Visitor, inbox: Inbox, conversation_id: int, rating: ob
     return response
 
 
+def csat_to_dict(response: CsatResponse | None) -> dict[str, Any] | None:
+    """A rating as the panel shows it (the csat.created event carries the same rating and comment)."""
+    if response is None:
+        return None
+    return {"conversation_id": response.conversation_id, "rating": response.rating, "comment": response.comment,
+            "created_at": response.created_at.isoformat() if response.created_at else None}
+
+
 def csat_for(conversation_id: int) -> CsatResponse | None:
     """The rating of a conversation, if any."""
     return db.session.scalar(sa.select(CsatResponse).where(CsatResponse.conversation_id == conversation_id))

@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 from messenger.blueprints.operator import bp
 from messenger.blueprints.operator.auth import login_required
 from messenger.errors import ValidationError
+from messenger.i18n import LANG_COOKIE
 from messenger.models import PRIORITIES
 from messenger.realtime.log import head_position
 from messenger.services import canned
@@ -28,6 +29,8 @@ from messenger.services import listing
 from messenger.services import message_edits
 from messenger.services import messages as msg_service
 from messenger.services import search as search_service
+from messenger.services import users
+from messenger.services import widget as widget_service
 
 MESSAGES_PAGE = 50
 
@@ -100,8 +103,11 @@ def list_messages(conversation_id: int) -> ResponseReturnValue:
     if has_more:
         rows = rows[1:]
     attachments = msg_service.attachments_by_message([m.id for m in rows])
-    return jsonify({"messages": [msg_service.message_to_dict(m, "operator", attachments.get(m.id, ()))
-                                 for m in rows], "has_more": has_more})
+    data: dict[str, Any] = {"messages": [msg_service.message_to_dict(m, "operator", attachments.get(m.id, ()))
+                                         for m in rows], "has_more": has_more}
+    if before_id is None:  # the newest page also carries the visitor's rating, shown under the messages
+        data["csat"] = widget_service.csat_to_dict(widget_service.csat_for(conv.id))
+    return jsonify(data)
 
 
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/messages", methods=["POST"])
@@ -251,3 +257,21 @@ def panel_directory() -> ResponseReturnValue:
 def search() -> ResponseReturnValue:
     """Full-text search over messages and contacts."""
     return jsonify(search_service.search(g.operator, request.args.get("q", "")))
+
+
+@bp.route("/api/v1/me/preferences", methods=["PUT"])
+@login_required
+def set_my_preferences() -> ResponseReturnValue:
+    """``{"locale": "en" | "ru" | null}``: the panel's language, saved for the operator."""
+    body = json_body()
+    if set(body) - {"locale"}:
+        raise ValidationError("Only locale can be set here.", field=sorted(set(body) - {"locale"})[0])
+    user = users.set_locale(g.operator.id, body.get("locale"))
+    resp = jsonify({"locale": user.locale})
+    # The server-rendered pages (admin, sign-in) follow the same choice.
+    if user.locale:
+        resp.set_cookie(LANG_COOKIE, user.locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=bool(request.is_secure))
+    else:
+        resp.delete_cookie(LANG_COOKIE)
+    return resp

@@ -82,4 +82,6 @@ def set_my_availability() -> ResponseReturnValue:
     """``{"availability": "online" | "busy" | "offline"}`` for the signed-in operator."""
     body = _json_body()
     user = presence.set_availability(g.operator.id, g.operator.id, body.get("availability"))
-    return jsonify({"user_id": user.id, "availability": user.availability})
+    return jsonify({"user_id": user.id, "availability": user.availability,
+                    "availability_choice": user.availability_choice})
+

@@ -5,6 +5,7 @@ import {uploadFile} from "../shared/upload.js";
 import {ApiError, csrfToken, get, post} from "./api.js";
 import {applyConflict} from "./conversation.js";
 import {$, contactName, h, uuid} from "./dom.js";
+import {t} from "./i18n.js";
 import {emit, mergeCard, store} from "./store.js";
 
 const EMOJI = "😀 😃 😄 😊 🙂 😉 😍 🤔 😅 😂 🙏 👍 👌 👋 🙌 👏 🎉 ✅ ❌ ⚠️ ❤️ 💡 📎 📞 📧 🕐 🚀 🔧 💳 📦 🤝 😢 😮 🙈 ⭐ 🔥".split(" ");
@@ -59,7 +60,7 @@ export class Composer {
     this.flushDraft();
     this.convId = id;
     this.clearUploads();
-    this.typers.forEach((t) => clearTimeout(t.timer));
+    this.typers.forEach((x) => clearTimeout(x.timer));
     this.typers.clear();
     this.renderCollision();
     $("#visitor-typing").textContent = "";
@@ -75,8 +76,8 @@ export class Composer {
     this.mode = mode;
     document.querySelectorAll(".mode button").forEach((b) => b.classList.toggle("active", b.dataset.mode === mode));
     $("#composer").classList.toggle("note", mode === "note");
-    this.input.placeholder = mode === "note" ? "Write a private note (only your team sees it)…" : "Write a reply…";
-    $("#send-btn").textContent = mode === "note" ? "Add note" : "Send";
+    this.input.placeholder = t(mode === "note" ? "composer.notePlaceholder" : "composer.placeholder");
+    $("#send-btn").textContent = t(mode === "note" ? "composer.addNote" : "composer.send");
     if (save) this.saveDraft();
   }
 
@@ -200,7 +201,7 @@ export class Composer {
     for (const file of files.slice(0, 10)) {
       const bar = h("progress", {max: 100, value: 0});
       const item = {key: null, name: file.name, done: false, failed: false, abort: () => {}};
-      const remove = h("button", {type: "button", class: "icon-btn", "aria-label": `Remove ${file.name}`, onclick: () => {
+      const remove = h("button", {type: "button", class: "icon-btn", "aria-label": t("composer.remove", {name: file.name}), onclick: () => {
         item.abort(); this.uploads = this.uploads.filter((u) => u !== item); item.el.remove();
       }}, "×");
       item.el = h("div", {class: "upload"}, h("span", {}, file.name), bar, remove);
@@ -226,7 +227,7 @@ export class Composer {
   async send(opts = {}) {
     const id = this.convId;
     const text = opts.text ?? this.input.value.trim();
-    if (this.uploads.some((u) => !u.done && !u.failed)) { this.error("Wait for the uploads to finish."); return; }
+    if (this.uploads.some((u) => !u.done && !u.failed)) { this.error(t("composer.waitUploads")); return; }
     const keys = opts.keys ?? this.uploads.filter((u) => u.done).map((u) => u.key);
     if (!id || (!text && !keys.length)) return;
     const private_ = opts.private ?? this.mode === "note";
@@ -265,47 +266,47 @@ export class Composer {
   resolvedNotice(pending) {
     const box = $("#conv-notice");
     box.className = "conv-notice danger";
-    box.replaceChildren(h("span", {}, "This conversation was resolved while you were typing. Your message was not sent."),
+    box.replaceChildren(h("span", {}, t("composer.resolvedWhileTyping")),
       h("button", {type: "button", class: "primary-btn", onclick: () => {
         this.input.value = "";
         this.saveDraft();
         this.view.upsertMessage({id: null, client_id: pending.clientId, conversation_id: this.convId,
           type: "outgoing", content: pending.text, sender_user_id: store.me.id, created_at: null, pending: true});
         this.send({text: pending.text, keys: pending.keys, private: pending.private, clientId: pending.clientId, reopen: true, retry: true});
-      }}, "Reopen and send"));
+      }}, t("composer.reopenSend")));
     box.hidden = false;
   }
 
   // ---- collision warning ----------------------------------------------------------------------
   /** Typing signal from the stream: warn when a colleague types in this conversation. */
-  onTyping(t) {
-    if (t.conversation_id !== this.convId) return;
-    if ((t.from || t.actor_type) === "visitor") { this.visitorTyping(t); return; }
-    if (t.user_id === store.me.id) return;
-    const old = this.typers.get(t.user_id);
+  onTyping(sig) {
+    if (sig.conversation_id !== this.convId) return;
+    if ((sig.from || sig.actor_type) === "visitor") { this.visitorTyping(sig); return; }
+    if (sig.user_id === store.me.id) return;
+    const old = this.typers.get(sig.user_id);
     if (old) clearTimeout(old.timer);
-    if (t.on) {
-      const timer = setTimeout(() => { this.typers.delete(t.user_id); this.renderCollision(); }, (t.expires_in || 6) * 1000);
-      this.typers.set(t.user_id, {name: t.name, private: t.private, timer});
+    if (sig.on) {
+      const timer = setTimeout(() => { this.typers.delete(sig.user_id); this.renderCollision(); }, (sig.expires_in || 6) * 1000);
+      this.typers.set(sig.user_id, {name: sig.name, private: sig.private, timer});
     } else {
-      this.typers.delete(t.user_id);
+      this.typers.delete(sig.user_id);
     }
     this.renderCollision();
   }
 
-  visitorTyping(t) {
+  visitorTyping(sig) {
     const box = $("#visitor-typing");
     clearTimeout(this.visitorTimer);
     const card = store.cards.get(this.convId);
-    box.textContent = t.on ? `${contactName(card && card.contact)} is typing…` : "";
-    if (t.on) this.visitorTimer = setTimeout(() => { box.textContent = ""; }, (t.expires_in || 6) * 1000);
+    box.textContent = sig.on ? t("typing.visitor", {name: contactName(card && card.contact)}) : "";
+    if (sig.on) this.visitorTimer = setTimeout(() => { box.textContent = ""; }, (sig.expires_in || 6) * 1000);
   }
 
   renderCollision() {
     const box = $("#collision");
-    const names = Array.from(this.typers.values(), (t) => t.name || "A colleague");
+    const names = Array.from(this.typers.values(), (x) => x.name || t("typing.aColleague"));
     if (!names.length) { box.hidden = true; return; }
-    box.textContent = `⚠ ${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing in this conversation too.`;
+    box.textContent = t(names.length > 1 ? "typing.colleagues" : "typing.colleague", {names: names.join(", ")});
     box.hidden = false;
   }
 }

@@ -1,11 +1,20 @@
 // The open conversation: header actions, messages grouped by day, scroll-up paging, live updates.
 
 import {attachmentLabel, formatSize, isPreviewable} from "../shared/upload.js";
-import {ApiError, get, post, put} from "./api.js";
-import {$, clock, contactName, dayLabel, h, toast} from "./dom.js";
-import {emit, inboxName, mergeCard, operatorName, store} from "./store.js";
+import {activityLine} from "./activity.js";
+import {ApiError, api, get, post, put} from "./api.js";
+import {$, clock, contactName, dateTime, dayLabel, h, toast} from "./dom.js";
+import {t} from "./i18n.js";
+import {byId, emit, inboxName, mergeCard, operatorName, statusName, store} from "./store.js";
 
 const PAGE = 50;
+const EDIT_WINDOW_MS = 15 * 60 * 1000;  // services/message_edits.py EDIT_WINDOW
+
+/** May I still edit or delete this message (mine, a reply or note, not deleted, within 15 minutes)? */
+export function canChange(m, now = Date.now()) {
+  return !!m.id && !m.deleted && (m.type === "outgoing" || m.type === "note") && m.sender_user_id === store.me.id &&
+    !!m.created_at && now - Date.parse(m.created_at) < EDIT_WINDOW_MS;
+}
 
 /** Apply a 409 that carries the winner's state; returns true if it did. */
 export function applyConflict(err) {
@@ -38,9 +47,11 @@ export class ConversationView {
     this.id = id;
     this.messages = [];
     this.hasMore = false;
+    this.csat = null;
+    this.editing = null;
     $("#conv-empty").hidden = true;
     $("#conv").hidden = false;
-    this.box.replaceChildren(h("div", {class: "load-older"}, "Loading…"));
+    this.box.replaceChildren(h("div", {class: "load-older"}, t("msg.loading")));
     let card = this.card;
     if (!card || !card.contact) card = mergeCard(await get(`/api/v1/conversations/${id}`));
     if (this.id !== id) return;
@@ -49,6 +60,7 @@ export class ConversationView {
     if (this.id !== id) return;
     this.messages = page.messages;
     this.hasMore = page.has_more;
+    this.csat = page.csat || null;
     this.renderMessages();
     this.box.scrollTop = this.box.scrollHeight;
     if (card.unread_count > 0) this.markRead();
@@ -69,11 +81,12 @@ export class ConversationView {
     const c = this.card;
     if (!c) return;
     $("#conv-name").textContent = contactName(c.contact);
-    $("#conv-ref").textContent = `#${c.display_id} · ${c.status}${c.snoozed_until ? ` until ${new Date(c.snoozed_until).toLocaleString()}` : ""}`;
+    $("#conv-ref").textContent = t("conv.ref", {id: c.display_id, status: statusName(c.status)}) +
+      (c.snoozed_until ? t("conv.until", {time: dateTime(c.snoozed_until)}) : "");
     $("#conv-inbox").textContent = inboxName(c.inbox_id);
     const btn = $("#act-status");
-    btn.textContent = c.status === "resolved" ? "Reopen" : "Resolve";
-    btn.title = c.status === "resolved" ? "Reopen (E)" : "Resolve (E)";
+    btn.textContent = t(c.status === "resolved" ? "act.reopen" : "act.resolve");
+    btn.title = t(c.status === "resolved" ? "act.reopenTitle" : "act.resolveTitle");
     $("#act-priority").value = String(c.priority || 0);
     this.renderAssign();
     const labels = $("#conv-labels");
@@ -90,11 +103,11 @@ export class ConversationView {
     const c = this.card;
     const sel = $("#act-assign");
     const me = store.me;
-    const options = [h("option", {value: "none"}, "Unassigned")];
-    options.push(h("option", {value: `user:${me.id}`}, `${me.name} (me)`));
+    const options = [h("option", {value: "none"}, t("assign.none"))];
+    options.push(h("option", {value: `user:${me.id}`}, t("assign.me", {name: me.name})));
     const ops = store.directory.operators.filter((o) => o.id !== me.id);
-    if (ops.length) options.push(h("optgroup", {label: "Operators"}, ops.map((o) => h("option", {value: `user:${o.id}`}, `${o.name} · ${o.availability}`))));
-    if (store.directory.teams.length) options.push(h("optgroup", {label: "Teams"}, store.directory.teams.map((t) => h("option", {value: `team:${t.id}`}, t.name))));
+    if (ops.length) options.push(h("optgroup", {label: t("assign.operators")}, ops.map((o) => h("option", {value: `user:${o.id}`}, `${o.name} · ${t(`avail.${o.availability}`)}`))));
+    if (store.directory.teams.length) options.push(h("optgroup", {label: t("assign.teams")}, store.directory.teams.map((x) => h("option", {value: `team:${x.id}`}, x.name))));
     sel.replaceChildren(...options);
     sel.value = c.assignee_id ? `user:${c.assignee_id}` : (c.team_id ? `team:${c.team_id}` : "none");
     if (sel.value === "" && c.assignee_id) {
@@ -109,11 +122,11 @@ export class ConversationView {
     const box = $("#conv-notice");
     box.className = "conv-notice";
     if (c.status === "resolved") {
-      box.replaceChildren(h("span", {}, "This conversation is resolved. A reply will reopen it."));
+      box.replaceChildren(h("span", {}, t("notice.resolved")));
       box.hidden = false;
     } else if (c.assignee_id && c.assignee_id !== store.me.id) {
-      box.replaceChildren(h("span", {}, `${operatorName(c.assignee_id)} is handling this conversation. You can still reply; they will see it.`),
-        h("button", {type: "button", onclick: () => this.assign({user_id: store.me.id})}, "Take it"));
+      box.replaceChildren(h("span", {}, t("notice.other", {name: operatorName(c.assignee_id)})),
+        h("button", {type: "button", onclick: () => this.assign({user_id: store.me.id})}, t("notice.take")));
       box.hidden = false;
     } else {
       box.hidden = true;
@@ -142,7 +155,7 @@ export class ConversationView {
       else if (b.dataset.snooze) this.setStatus("snoozed", snoozeTime(b.dataset.snooze));
       else if (b.id === "snooze-custom-go") {
         const v = $("#snooze-custom").value;
-        if (!v) { toast("Pick a date and time first."); return; }
+        if (!v) { toast(t("toast.pickTime")); return; }
         this.setStatus("snoozed", new Date(v));
       }
       $("#more-menu").hidden = true;
@@ -152,7 +165,7 @@ export class ConversationView {
   fillLabels() {
     const c = this.card;
     const menu = $("#labels-menu");
-    if (!store.directory.labels.length) { menu.replaceChildren(h("p", {class: "muted"}, "No labels yet (an admin creates them).")); return; }
+    if (!store.directory.labels.length) { menu.replaceChildren(h("p", {class: "muted"}, t("labels.none"))); return; }
     menu.replaceChildren(...store.directory.labels.map((l) => {
       const box = h("input", {type: "checkbox", value: l.id, checked: (c.labels || []).includes(l.id)});
       box.addEventListener("change", () => {
@@ -172,7 +185,7 @@ export class ConversationView {
       if (okText) toast(okText);
       return true;
     } catch (err) {
-      if (applyConflict(err)) toast(`${err.message} The conversation now shows their change.`, 6000);
+      if (applyConflict(err)) toast(t("toast.conflict", {error: err.message}), 6000);
       else toast(err.message);
       this.renderHeader();
       return false;
@@ -182,8 +195,7 @@ export class ConversationView {
   setStatus(status, until) {
     const body = {status, version: this.card.version};
     if (until) body.snoozed_until = until.toISOString();
-    const words = {resolved: "Resolved", open: "Reopened", pending: "Marked as pending", snoozed: "Snoozed"};
-    return this.action(() => post(`/api/v1/conversations/${this.id}/status`, body), words[status]);
+    return this.action(() => post(`/api/v1/conversations/${this.id}/status`, body), t(`toast.${status}`));
   }
 
   toggleResolved() {
@@ -209,9 +221,9 @@ export class ConversationView {
     if (target.unassign) body.user_id = null;
     else if (target.team_id) body.team_id = target.team_id;
     else body.user_id = target.user_id;
-    const name = target.user_id === store.me.id ? "you" : target.user_id ? operatorName(target.user_id) : "";
-    return this.action(() => post(`/api/v1/conversations/${this.id}/assign`, body),
-      target.unassign ? "Unassigned" : name ? `Assigned to ${name}` : "Assigned to the team");
+    const done = target.unassign ? t("toast.unassigned") : target.user_id === store.me.id ? t("toast.assignedYou")
+      : target.user_id ? t("toast.assigned", {name: operatorName(target.user_id)}) : t("toast.assignedTeam");
+    return this.action(() => post(`/api/v1/conversations/${this.id}/assign`, body), done);
   }
 
   // ---- messages -------------------------------------------------------------------------
@@ -252,7 +264,8 @@ export class ConversationView {
     const nearBottom = this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < 120;
     const idx = this.messages.findIndex((m) => (msg.id && m.id === msg.id) || (msg.client_id && m.client_id === msg.client_id));
     if (idx >= 0) {
-      const attachments = msg.attachments || this.messages[idx].attachments;
+      // Event payloads carry no attachments: keep the ones we know (none once deleted).
+      const attachments = msg.deleted ? [] : msg.attachments || this.messages[idx].attachments;
       this.messages[idx] = Object.assign({}, this.messages[idx], msg, {attachments, pending: false});
     } else {
       const oldest = this.messages.find((m) => m.id);
@@ -262,6 +275,37 @@ export class ConversationView {
     }
     this.stickToBottom = this.stickToBottom || nearBottom || !!msg.pending;
     // Bursts (a read receipt updates every message) render once per frame.
+    this.scheduleRender();
+  }
+
+  /** attachment.updated: a file joined its message (message_id set) or its scan finished. */
+  attachmentUpdated(att) {
+    if (att.conversation_id !== this.id) return;
+    for (const m of this.messages) {
+      const list = m.attachments || [];
+      const i = list.findIndex((a) => a.id === att.id);
+      if (i >= 0) { list[i] = Object.assign({}, list[i], att); this.scheduleRender(); return; }
+    }
+    // First news of this file (message.created carries no attachments): add it to its message.
+    const owner = att.message_id && this.messages.find((m) => m.id === att.message_id);
+    if (owner && !owner.deleted) {
+      owner.attachments = (owner.attachments || []).concat([att]);
+      this.stickToBottom = this.stickToBottom || this.nearBottom();
+      this.scheduleRender();
+    }
+  }
+
+  /** csat.created: the visitor rated this conversation. */
+  csatReceived(data) {
+    if (data.conversation_id !== this.id) return;
+    this.csat = data;
+    this.stickToBottom = this.stickToBottom || this.nearBottom();
+    this.scheduleRender();
+  }
+
+  nearBottom() { return this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < 120; }
+
+  scheduleRender() {
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = null;
@@ -271,17 +315,10 @@ export class ConversationView {
     });
   }
 
-  attachmentUpdated(att) {
-    for (const m of this.messages) {
-      const list = m.attachments || [];
-      const i = list.findIndex((a) => a.id === att.id);
-      if (i >= 0) { list[i] = Object.assign({}, list[i], att); this.renderMessages(); return; }
-    }
-  }
-
   renderMessages() {
     const nodes = [];
-    if (this.hasMore) nodes.push(h("div", {class: "load-older"}, "Scroll up for older messages"));
+    if (this.hasMore) nodes.push(h("div", {class: "load-older"}, t("msg.older")));
+    else nodes.push(this.prechat());
     let day = null;
     let prev = null;
     for (const m of this.messages) {
@@ -293,28 +330,98 @@ export class ConversationView {
       nodes.push(this.message(m, grouped));
       prev = m.created_at ? m : null;
     }
-    if (!this.messages.length) nodes.push(h("div", {class: "load-older"}, "No messages yet."));
-    this.box.replaceChildren(...nodes);
+    if (!this.messages.length) nodes.push(h("div", {class: "load-older"}, t("msg.none")));
+    nodes.push(this.rating());
+    this.box.replaceChildren(...nodes.filter(Boolean));
+    if (this.editing) this.box.querySelector(".edit-box textarea")?.focus();
+  }
+
+  /** The pre-chat answers, as the first lines of the conversation (labels from the inbox's form). */
+  prechat() {
+    const c = this.card;
+    const answers = c && c.custom_attributes && c.custom_attributes.prechat;
+    if (!answers || typeof answers !== "object" || !Object.keys(answers).length) return null;
+    return h("div", {class: "prechat-box"}, h("div", {class: "box-title"}, t("prechat.title")),
+      h("dl", {class: "kv"}, answerRows(answers, prechatLabels(c.inbox_id))));
+  }
+
+  /** The visitor's rating (stars and comment), after the last message. */
+  rating() {
+    if (!this.csat) return null;
+    const n = Math.max(1, Math.min(5, Number(this.csat.rating) || 0));
+    return h("div", {class: "csat-box"}, h("div", {class: "box-title"}, t("csat.title")),
+      h("div", {class: "stars", title: t("csat.of5", {n}), "aria-label": t("csat.of5", {n})}, "★".repeat(n) + "☆".repeat(5 - n),
+        h("span", {class: "muted"}, ` ${t("csat.of5", {n})}`)),
+      h("p", {class: this.csat.comment ? "csat-comment" : "muted"}, this.csat.comment || t("csat.noComment")));
   }
 
   message(m, grouped = false) {
     if (m.type === "activity") {
-      return h("div", {class: "activity", dataset: {mid: m.id}}, h("span", {}, m.content, " · ", clock(m.created_at)));
+      return h("div", {class: "activity", dataset: {mid: m.id}}, h("span", {}, activityLine(m), " · ", clock(m.created_at)));
     }
     const c = this.card || {};
     const who = m.type === "incoming" ? contactName(c.contact) : operatorName(m.sender_user_id);
     const meta = [];
-    if (m.type === "note") meta.push(h("span", {class: "note-tag"}, "Private note"));
+    if (m.type === "note") meta.push(h("span", {class: "note-tag"}, t("msg.note")));
     if (!grouped) meta.push(h("span", {}, who));
-    meta.push(h("span", {title: m.created_at ? new Date(m.created_at).toLocaleString() : ""}, m.created_at ? clock(m.created_at) : "sending…"));
-    if (m.type === "outgoing" && !m.pending) {
+    meta.push(h("span", {title: m.created_at ? dateTime(m.created_at) : ""}, m.created_at ? clock(m.created_at) : t("msg.sending")));
+    if (m.edited_at && !m.deleted) meta.push(h("span", {class: "edited", title: dateTime(m.edited_at)}, t("msg.edited")));
+    if (m.type === "outgoing" && !m.pending && !m.deleted) {
       const read = m.status === "read";
-      const label = {sent: "Sent", delivered: "Delivered", read: "Read", failed: "Failed"}[m.status] || m.status;
-      meta.push(h("span", {class: `ticks${read ? " read" : ""}`, title: label}, m.status === "sent" ? "✓" : m.status === "failed" ? "!" : "✓✓"));
+      meta.push(h("span", {class: `ticks${read ? " read" : ""}`, title: t(`msg.${m.status}`)}, m.status === "sent" ? "✓" : m.status === "failed" ? "!" : "✓✓"));
     }
-    const body = m.deleted ? h("div", {class: "bubble muted"}, "This message was deleted.") : (m.content ? h("div", {class: "bubble"}, m.content) : null);
-    const classes = `msg ${m.type}${grouped ? " cont" : ""}${m.pending ? " pending" : ""}${m.failed ? " failed" : ""}`;
+    if (canChange(m) && this.editing !== m.id) {
+      meta.push(h("span", {class: "msg-actions"},
+        h("button", {type: "button", class: "link-btn", onclick: () => this.startEdit(m.id)}, t("msg.edit")),
+        h("button", {type: "button", class: "link-btn", onclick: () => this.confirmDelete(m.id)}, t("msg.delete"))));
+    }
+    let body = m.deleted ? h("div", {class: "bubble muted deleted"}, t("msg.deleted")) : (m.content ? h("div", {class: "bubble"}, m.content) : null);
+    if (this.editing === m.id) body = this.editBox(m);
+    if (this.confirming === m.id) body = this.deleteBox(m);
+    const classes = `msg ${m.type}${grouped ? " cont" : ""}${m.pending ? " pending" : ""}${m.failed ? " failed" : ""}${m.deleted ? " is-deleted" : ""}`;
     return h("div", {class: classes, dataset: {mid: m.id || ""}}, body, this.attachments(m.attachments), h("div", {class: "msg-meta"}, meta));
+  }
+
+  // ---- edit and delete my own messages (15 minutes; docs/contracts.md) -------------------
+  startEdit(id) { this.confirming = null; this.editing = id; this.editDraft = null; this.renderMessages(); }
+
+  confirmDelete(id) { this.editing = null; this.confirming = id; this.renderMessages(); }
+
+  stopEditing() { this.editing = null; this.confirming = null; this.renderMessages(); }
+
+  editBox(m) {
+    const area = h("textarea", {rows: Math.min(8, Math.max(2, m.content.split("\n").length)), "aria-label": t("msg.edit")});
+    area.value = this.editDraft ?? m.content;  // a live re-render keeps what is being typed
+    area.addEventListener("input", () => { this.editDraft = area.value; });
+    const save = () => this.changeMessage(m, "PATCH", {content: area.value});
+    area.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); save(); }
+      if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); this.stopEditing(); }
+    });
+    return h("div", {class: "bubble edit-box"}, area, h("div", {class: "edit-actions"},
+      h("span", {class: "muted"}, t("msg.editHint")),
+      h("button", {type: "button", onclick: () => this.stopEditing()}, t("msg.cancel")),
+      h("button", {type: "button", class: "primary-btn", onclick: save}, t("msg.save"))));
+  }
+
+  deleteBox(m) {
+    return h("div", {class: "bubble edit-box"}, h("p", {}, t("msg.confirmDelete")), h("div", {class: "edit-actions"},
+      h("button", {type: "button", onclick: () => this.stopEditing()}, t("msg.cancel")),
+      h("button", {type: "button", class: "danger-btn", onclick: () => this.changeMessage(m, "DELETE", {})}, t("msg.delete"))));
+  }
+
+  async changeMessage(m, method, body) {
+    const version = (m.content_attributes && m.content_attributes.edits) || 0;
+    try {
+      const res = await api(method, `/api/v1/conversations/${m.conversation_id}/messages/${m.id}`, Object.assign({version}, body));
+      this.editing = null;
+      this.confirming = null;
+      this.upsertMessage(res.message);
+    } catch (err) {
+      toast(err.message, 6000);
+      if (err instanceof ApiError && err.body.current) { this.editing = null; this.confirming = null; this.upsertMessage(err.body.current); }
+      else if (err instanceof ApiError && err.code === "edit_window_closed") this.stopEditing();
+    }
   }
 
   attachments(list) {
@@ -339,4 +446,34 @@ function snoozeTime(kind) {
   const add = ((8 - d.getDay()) % 7) || 7;
   d.setDate(d.getDate() + add); d.setHours(9, 0, 0, 0);
   return d;
+}
+
+function prechatLabels(inboxId) {
+  const inbox = byId(store.directory.inboxes, inboxId);
+  return new Map(((inbox && inbox.prechat_fields) || []).map((f) => [f.name, f.label]));
+}
+
+/** "order_number" -> "Order number": a readable label for a key nobody named. */
+export function humanKey(key) {
+  const words = String(key).replace(/[_-]+/g, " ").trim();
+  return words ? words[0].toUpperCase() + words.slice(1) : String(key);
+}
+
+/** A value as text: Yes/No for booleans, "a, b" for lists, "key: value" pairs for objects, never "[object …]". */
+export function displayValue(value) {
+  if (value === true) return t("yes");
+  if (value === false) return t("no");
+  if (value === null || value === undefined) return "";
+  if (Array.isArray(value)) return value.map(displayValue).join(", ");
+  if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${k}: ${displayValue(v)}`).join(", ");
+  return String(value);
+}
+
+/** <dt>/<dd> rows for a key/value object; ``labels`` (key -> label, in form order) names and orders them. */
+export function answerRows(values, labels = new Map()) {
+  const order = Array.from(labels.keys());
+  const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
+  return Object.entries(values).filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .sort(([a], [b]) => rank(a) - rank(b))
+    .map(([k, v]) => [h("dt", {}, labels.get(k) || humanKey(k)), h("dd", {}, displayValue(v))]);
 }

@@ -1,5 +1,7 @@
 // DOM helpers: every piece of user text goes in through textContent, never innerHTML.
 
+import {getLang, t} from "./i18n.js";
+
 /** Create an element: h("div", {class: "x", onclick: fn}, "text", child, …). */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -11,7 +13,7 @@ export function h(tag, attrs = {}, ...children) {
     else if (value === true) el.setAttribute(key, "");
     else el.setAttribute(key, String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -44,28 +46,36 @@ export function contactName(contact) {
   return contact.name || contact.email || contact.phone || `Visitor #${contact.id}`;
 }
 
-/** "now", "5m", "3h", "2d", or a date. */
+const UNITS = {en: {m: "m", h: "h", d: "d"}, ru: {m: " мин", h: " ч", d: " д"}};
+
+/** "now", "5m", "3h", "2d", or a date (in the panel's language). */
 export function relTime(iso, now = Date.now()) {
   if (!iso) return "";
   const s = Math.max(0, (now - Date.parse(iso)) / 1000);
-  if (s < 60) return "now";
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  if (s < 86400 * 7) return `${Math.floor(s / 86400)}d`;
-  return new Date(iso).toLocaleDateString(undefined, {month: "short", day: "numeric"});
+  const u = UNITS[getLang()] || UNITS.en;
+  if (s < 60) return t("rel.now");
+  if (s < 3600) return `${Math.floor(s / 60)}${u.m}`;
+  if (s < 86400) return `${Math.floor(s / 3600)}${u.h}`;
+  if (s < 86400 * 7) return `${Math.floor(s / 86400)}${u.d}`;
+  return new Date(iso).toLocaleDateString(getLang(), {month: "short", day: "numeric"});
 }
 
 export function clock(iso) {
-  return new Date(iso).toLocaleTimeString(undefined, {hour: "2-digit", minute: "2-digit"});
+  return new Date(iso).toLocaleTimeString(getLang(), {hour: "2-digit", minute: "2-digit"});
+}
+
+/** Date and time for tooltips and snooze ends, in the panel's language. */
+export function dateTime(iso) {
+  return new Date(iso).toLocaleString(getLang(), {dateStyle: "medium", timeStyle: "short"});
 }
 
 export function dayLabel(iso) {
   const d = new Date(iso);
   const today = new Date();
   const yesterday = new Date(Date.now() - 86400000);
-  if (d.toDateString() === today.toDateString()) return "Today";
-  if (d.toDateString() === yesterday.toDateString()) return "Yesterday";
-  return d.toLocaleDateString(undefined, {weekday: "long", month: "long", day: "numeric", year: "numeric"});
+  if (d.toDateString() === today.toDateString()) return t("day.today");
+  if (d.toDateString() === yesterday.toDateString()) return t("day.yesterday");
+  return d.toLocaleDateString(getLang(), {weekday: "long", month: "long", day: "numeric", year: "numeric"});
 }
 
 let toastTimer = null;

@@ -1,8 +1,9 @@
 // The conversation list: keyset pages from the API, windowed rendering, live reordering.
 
 import {get} from "./api.js";
-import {$, colorFor, contactName, h, initials, relTime} from "./dom.js";
-import {PRIORITY_NAMES, emit, mergeCard, operatorName, store, teamName} from "./store.js";
+import {$, colorFor, contactName, dateTime, h, initials, relTime} from "./dom.js";
+import {t} from "./i18n.js";
+import {emit, isWaiting, mergeCard, operatorName, priorityName, statusName, store, teamName} from "./store.js";
 
 const ROW = 84;          // card height in px (matches .card-c in panel.css)
 const OVERSCAN = 6;      // cards rendered above/below the viewport
@@ -69,7 +70,7 @@ export class ConversationList {
     if (this.loading || this.exhausted) return;
     this.loading = true;
     const gen = this.generation;
-    this.foot.textContent = "Loading…";
+    this.foot.textContent = t("list.loading");
     try {
       const page = await get("/api/v1/conversations",
         Object.assign({}, this.params, {limit: PAGE, cursor: this.cursor}));
@@ -83,7 +84,7 @@ export class ConversationList {
       this.cursor = page.next_cursor;
       this.exhausted = !page.next_cursor;
     } catch (err) {
-      this.foot.textContent = `Could not load conversations: ${err.message}`;
+      this.foot.textContent = t("list.error", {error: err.message});
       this.loading = false;
       return;
     } finally {
@@ -100,9 +101,10 @@ export class ConversationList {
 
   matches(card) {
     const p = this.params;
+    if (p.tab === "waiting" && !isWaiting(card)) return false;
     if (p.tab === "mine" && card.assignee_id !== store.me.id) return false;
     if (p.tab === "unassigned" && card.assignee_id !== null) return false;
-    if (p.status !== "any" && card.status !== p.status) return false;
+    if (p.tab !== "waiting" && p.status !== "any" && card.status !== p.status) return false;
     if (p.inbox_id && card.inbox_id !== Number(p.inbox_id)) return false;
     if (p.team_id && card.team_id !== Number(p.team_id)) return false;
     if (p.priority !== undefined && p.priority !== "" && card.priority !== Number(p.priority)) return false;
@@ -187,12 +189,12 @@ export class ConversationList {
     this.dirty.clear();
     if (!total) {
       if (!this.loading && !this.emptyEl) {
-        this.emptyEl = h("div", {class: "list-empty"}, "No conversations here. Nice and quiet.");
+        this.emptyEl = h("div", {class: "list-empty"}, t(this.params.tab === "waiting" ? "list.emptyWaiting" : "list.empty"));
         this.spacer.append(this.emptyEl);
       }
     } else if (this.emptyEl) { this.emptyEl.remove(); this.emptyEl = null; }
     if (!this.loading) {
-      this.foot.textContent = this.exhausted ? `${total} conversation${total === 1 ? "" : "s"}` : `${total} loaded · scroll for more`;
+      this.foot.textContent = this.exhausted ? (total === 1 ? t("list.total1") : t("list.total", {n: total})) : t("list.more", {n: total});
     }
     if (!this.exhausted && last >= total - OVERSCAN * 2) this.loadMore();
   }
@@ -200,23 +202,23 @@ export class ConversationList {
   card(c) {
     const name = contactName(c.contact);
     const unread = c.unread_count > 0;
-    const meta = [h("span", {class: `badge ${c.status}`}, c.status)];
-    if (c.priority) meta.push(h("span", {class: `badge p${c.priority}`}, PRIORITY_NAMES[c.priority]));
+    const meta = [h("span", {class: `badge ${c.status}`}, statusName(c.status))];
+    if (c.priority) meta.push(h("span", {class: `badge p${c.priority}`}, priorityName(c.priority)));
     if (c.waiting_since && c.status !== "resolved") {
-      meta.push(h("span", {class: "waiting", title: "Waiting for a reply"}, `waiting ${relTime(c.waiting_since)}`));
+      meta.push(h("span", {class: "waiting", title: t("card.waitingTitle")}, t("card.waiting", {time: relTime(c.waiting_since)})));
     }
-    meta.push(h("span", {}, c.assignee_id ? `→ ${operatorName(c.assignee_id)}` : "Unassigned"));
+    meta.push(h("span", {}, c.assignee_id ? `→ ${operatorName(c.assignee_id)}` : t("card.unassigned")));
     if (c.team_id) meta.push(h("span", {}, `· ${teamName(c.team_id)}`));
     const avatar = h("div", {class: "avatar"}, initials(name));
     avatar.style.background = colorFor(c.contact_id);
-    const preview = (c.last_message_type === "outgoing" ? "You: " : "") + (c.last_message_preview || "No messages yet");
+    const preview = (c.last_message_type === "outgoing" ? t("card.you") : "") + (c.last_message_preview || t("card.noMessages"));
     const el = h("div", {
       class: `card-c${unread ? " unread" : ""}${c.id === this.selected ? " selected" : ""}`,
       dataset: {id: c.id}, role: "button", "aria-label": `${name}: ${c.last_message_preview || ""}`,
     },
     avatar,
     h("div", {class: "c-name"}, name, h("span", {class: "muted"}, `  #${c.display_id}`)),
-    h("div", {class: "c-time", title: new Date(c.last_activity_at).toLocaleString()}, relTime(c.last_activity_at)),
+    h("div", {class: "c-time", title: dateTime(c.last_activity_at)}, relTime(c.last_activity_at)),
     h("div", {class: "c-preview"}, preview),
     unread ? h("span", {class: "c-unread"}, c.unread_count > 99 ? "99+" : c.unread_count) : h("span"),
     h("div", {class: "c-meta"}, meta));

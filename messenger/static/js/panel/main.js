@@ -2,15 +2,16 @@
 // the live stream, keyboard shortcuts, notifications and the column resizers.
 
 import {connectShared} from "../shared/tabstream.js";
-import {get, post} from "./api.js";
+import {get, post, put} from "./api.js";
 import {Composer} from "./composer.js";
 import {ConversationView} from "./conversation.js";
 import {$, $$, contactName, h, isTyping, toast} from "./dom.js";
+import {setLang, t, translatePage} from "./i18n.js";
 import {ConversationList} from "./list.js";
 import {alertOperator, bindSettings, setTitleCount} from "./notify.js";
 import {Search} from "./search.js";
 import {Sidebar} from "./sidebar.js";
-import {emit, mergeCard, on, store} from "./store.js";
+import {emit, isWaiting, mergeCard, on, store} from "./store.js";
 
 const panel = $("#panel");
 const list = new ConversationList();
@@ -61,14 +62,23 @@ function refreshCounts() {
     try {
       const counts = await get("/api/v1/conversations/counts", {status: p.status, inbox_id: p.inbox_id,
         team_id: p.team_id, label_id: p.label_id, priority: p.priority});
-      for (const [tab, n] of Object.entries(counts)) $(`[data-count="${tab}"]`).textContent = n >= 10000 ? `${Math.floor(n / 1000)}k` : n;
+      store.counts = counts;
+      for (const [tab, n] of Object.entries(counts)) {
+        const el = $(`[data-count="${tab}"]`);
+        if (el) el.textContent = n >= 10000 ? `${Math.floor(n / 1000)}k` : n;
+      }
+      $("[data-tab=waiting]").classList.toggle("has-waiting", counts.waiting > 0);
+      updateTitle();
     } catch (e) { /* counts are cosmetic */ }
   }, wait);
 }
 
+/** The title counts what needs this operator: conversations waiting for someone + their own with unread messages. */
 function updateTitle() {
-  let n = 0;
-  for (const c of store.cards.values()) if (c.assignee_id === store.me.id && c.status !== "resolved") n += c.unread_count || 0;
+  let n = (store.counts && store.counts.waiting) || 0;
+  for (const c of store.cards.values()) {
+    if (c.assignee_id === store.me.id && c.status !== "resolved" && c.unread_count > 0) n += 1;
+  }
   setTitleCount(n);
 }
 
@@ -95,6 +105,9 @@ function setTab(tab) {
     b.classList.toggle("active", b.dataset.tab === tab);
     b.setAttribute("aria-selected", b.dataset.tab === tab ? "true" : "false");
   });
+  // Waiting always means "open or pending, nobody on it": the status filter does not apply there.
+  $("#f-status").hidden = tab === "waiting";
+  $("#f-status-fixed").hidden = tab !== "waiting";
   localStorage.setItem("messenger.tab", tab);
   return list.reset(Object.assign({tab}, currentFilters()));
 }
@@ -111,7 +124,7 @@ async function cardFromEvent(data) {
   if (store.cards.has(data.id)) return mergeCard(data);
   // Unknown so far: fetch its card (for the contact's name) only when the list or a
   // notification needs it; the payload carries every field the filters look at.
-  if (!list.matches(Object.assign({labels: []}, data)) && data.assignee_id !== store.me.id) return null;
+  if (!list.matches(Object.assign({labels: []}, data)) && data.assignee_id !== store.me.id && !isWaiting(data)) return null;
   try { return mergeCard(await get(`/api/v1/conversations/${data.id}`)); } catch (e) { return null; }
 }
 
@@ -130,8 +143,10 @@ async function onEvent(kind, data) {
       if (!card) return;
       emit("card", card);
       const newlyMine = card.assignee_id === store.me.id && (!before || before.assignee_id !== store.me.id);
-      if (newlyMine || (kind === "conversation.created" && !card.assignee_id)) {
-        alertOperator({title: newlyMine ? "New conversation for you" : "New conversation", body: contactName(card.contact),
+      // Newly waiting: a new conversation nobody took, or one back in the queue (requeued, unassigned).
+      const newlyWaiting = isWaiting(card) && (kind === "conversation.created" || (before && !isWaiting(before)));
+      if (newlyMine || newlyWaiting) {
+        alertOperator({title: t(newlyMine ? "notify.newMine" : "notify.newWaiting"), body: contactName(card.contact),
           tag: `conv-${card.id}-${card.assignee_id}`, mine: newlyMine, onClick: () => emit("open", card.id)});
       }
       break;
@@ -145,13 +160,16 @@ async function onEvent(kind, data) {
         const mine = card && card.assignee_id === store.me.id;
         const unassigned = card && !card.assignee_id;
         if (mine || unassigned) {
-          alertOperator({title: card ? contactName(card.contact) : "New message", body: data.content || "Attachment",
+          alertOperator({title: card ? contactName(card.contact) : t("notify.newMessage"), body: data.content || t("msg.attachment"),
             tag: `msg-${data.id}`, mine, onClick: () => emit("open", data.conversation_id)});
         }
       }
       break;
     case "attachment.updated":
       view.attachmentUpdated(data);
+      break;
+    case "csat.created":
+      view.csatReceived(data);
       break;
     case "contact.updated":
       for (const card of store.cards.values()) {
@@ -184,25 +202,53 @@ async function onEvent(kind, data) {
 
 function onStatus(state) {
   if (state === "unauthorized") { location.href = "/login?next=/app"; return; }
-  $("#conn-status").textContent = {live: "", polling: "Live updates by polling", connecting: "Connecting…",
-    offline: "Offline: reconnecting…"}[state] ?? "";
+  $("#conn-status").textContent = {live: "", polling: t("conn.polling"), connecting: t("conn.connecting"),
+    offline: t("conn.offline")}[state] ?? "";
 }
 
 // ---- availability ------------------------------------------------------------------------
+// Offline is stated, not implied: a banner explains that going online routes chats here.
+// The last choice is remembered on the server (availability_choice): online/busy is restored
+// on the next visit, "Stay offline" keeps only a compact banner.
 function showAvailability(value) {
+  store.me.availability = value;
   $("#availability").value = value;
   $("#avail-dot").className = `dot ${value}`;
+  $(".pbar-avail").classList.toggle("is-offline", value === "offline");
+  const banner = $("#offline-banner");
+  banner.hidden = value !== "offline";
+  banner.classList.toggle("compact", store.me.availability_choice === "offline");
 }
-$("#availability").addEventListener("change", async (e) => {
-  const value = e.target.value;
+
+async function setAvailability(value) {
   try {
     const res = await post("/api/v1/me/availability", {availability: value});
+    store.me.availability_choice = res.availability_choice;
     showAvailability(res.availability);
-    store.me.availability = res.availability;
+    return true;
   } catch (err) {
     toast(err.message);
     showAvailability(store.me.availability);
+    return false;
   }
+}
+$("#availability").addEventListener("change", (e) => setAvailability(e.target.value));
+$("#go-online").addEventListener("click", () => setAvailability("online"));
+$("#stay-offline").addEventListener("click", () => setAvailability("offline"));
+
+async function restoreAvailability(me) {
+  showAvailability(me.availability);
+  if (me.availability === "offline" && (me.availability_choice === "online" || me.availability_choice === "busy")) {
+    if (await setAvailability(me.availability_choice)) toast(t("online.restored"), 6000);
+  }
+}
+
+// ---- language ----------------------------------------------------------------------------
+$("#set-lang").addEventListener("change", async (e) => {
+  try {
+    await put("/api/v1/me/preferences", {locale: e.target.value || null});
+    location.reload();
+  } catch (err) { toast(err.message); }
 });
 
 // ---- overlays and shortcuts ----------------------------------------------------------------
@@ -283,22 +329,25 @@ async function start() {
   const dir = await get("/api/v1/directory");
   store.me = dir.me;
   store.directory = dir;
+  setLang(dir.me.locale || panel.dataset.lang);  // saved choice, else the admin pages' language switch, else the browser
+  translatePage();
+  $("#set-lang").value = dir.me.locale || "";
   fill($("#f-inbox"), dir.inboxes, (x) => x.name);
   fill($("#f-team"), dir.teams, (x) => x.name);
   fill($("#f-label"), dir.labels, (x) => x.name);
   if (dir.inboxes.length < 2) $("#f-inbox").hidden = true;
   if (!dir.teams.length) $("#f-team").hidden = true;
   if (!dir.labels.length) $("#f-label").hidden = true;
-  showAvailability(dir.me.availability);
+  restoreAvailability(dir.me);
   bindSettings();
   initResizers();
   connectShared({name: "messenger-operator", streamUrl: "/api/v1/stream", pollUrl: "/api/v1/events", position: dir.position,
     onEvent: (kind, data) => { onEvent(kind, data || {}).catch(() => {}); }, onStatus});
-  await setTab(localStorage.getItem("messenger.tab") || "mine");
+  await setTab(localStorage.getItem("messenger.tab") || "waiting");
   refreshCounts();
   const m = /^#c(\d+)$/.exec(location.hash);
   if (m) emit("open", Number(m[1]));
   panel.dataset.ready = "1";
 }
 
-start().catch((err) => toast(`The panel could not start: ${err.message}`, 10000));
+start().catch((err) => toast(t("toast.start", {error: err.message}), 10000));

@@ -1,9 +1,11 @@
-// Notifications for the operator: browser notification + sound (configurable), unread count in the title.
+// Notifications for the operator: browser notification + sound (configurable), a count in the title.
+// New conversations waiting for someone alert by default ("all"): a fresh operator must notice them.
 
 import {$} from "./dom.js";
+import {t} from "./i18n.js";
 
 const KEY = "messenger.notify";
-const DEFAULTS = {notify: true, sound: true, all: false};
+const DEFAULTS = {notify: true, sound: true, all: true};
 
 export function settings() {
   try { return Object.assign({}, DEFAULTS, JSON.parse(localStorage.getItem(KEY) || "{}")); } catch (e) { return {...DEFAULTS}; }
@@ -26,11 +28,10 @@ export function bindSettings() {
   describePermission();
 }
 
-function describePermission() {
+export function describePermission() {
   const el = $("#notify-permission");
-  if (!("Notification" in window)) { el.textContent = "This browser cannot show notifications."; return; }
-  el.textContent = {granted: "Browser notifications are allowed.", denied: "Notifications are blocked for this site in the browser settings.",
-    default: "The browser will ask for permission the first time."}[Notification.permission];
+  if (!("Notification" in window)) { el.textContent = t("perm.none"); return; }
+  el.textContent = t(`perm.${Notification.permission}`);
 }
 
 let audio = null;
@@ -60,6 +61,7 @@ export function alertOperator({title, body, tag, onClick, mine}) {
   }
 }
 
+/** "(n) Messenger": conversations that need this operator (waiting ones + their own with unread messages). */
 export function setTitleCount(n) {
   document.title = n > 0 ? `(${n}) Messenger` : "Messenger";
 }

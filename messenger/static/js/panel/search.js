@@ -2,7 +2,8 @@
 
 import {get} from "./api.js";
 import {$, contactName, h, relTime, snippet} from "./dom.js";
-import {emit} from "./store.js";
+import {t} from "./i18n.js";
+import {emit, statusName} from "./store.js";
 
 export class Search {
   constructor() {
@@ -38,23 +39,23 @@ export class Search {
     this.items = [];
     const nodes = [];
     if (data.contacts.length) {
-      nodes.push(h("div", {class: "sr-group"}, "Contacts"));
+      nodes.push(h("div", {class: "sr-group"}, t("search.contacts")));
       for (const c of data.contacts) {
         this.items.push({conversation: c.conversation_id});
-        nodes.push(this.row(this.items.length - 1, h("div", {class: "sr-top"}, h("b", {}, contactName(c)), h("span", {}, `#${c.display_id} · ${c.status}`)),
+        nodes.push(this.row(this.items.length - 1, h("div", {class: "sr-top"}, h("b", {}, contactName(c)), h("span", {}, `#${c.display_id} · ${statusName(c.status)}`)),
           h("div", {class: "sr-snippet"}, snippet(c.snippet))));
       }
     }
     if (data.messages.length) {
-      nodes.push(h("div", {class: "sr-group"}, "Messages"));
+      nodes.push(h("div", {class: "sr-group"}, t("search.messages")));
       for (const m of data.messages) {
         this.items.push({conversation: m.conversation_id, message: m.message_id});
         nodes.push(this.row(this.items.length - 1,
-          h("div", {class: "sr-top"}, h("b", {}, contactName(m.contact)), h("span", {}, `#${m.display_id} · ${m.type === "note" ? "private note" : m.type} · ${relTime(m.created_at)}`)),
+          h("div", {class: "sr-top"}, h("b", {}, contactName(m.contact)), h("span", {}, `#${m.display_id} · ${m.type === "note" ? t("sr.note") : m.type} · ${relTime(m.created_at)}`)),
           h("div", {class: "sr-snippet"}, snippet(m.snippet))));
       }
     }
-    if (!nodes.length) nodes.push(h("div", {class: "sr-empty"}, "Nothing found. Try fewer or shorter words."));
+    if (!nodes.length) nodes.push(h("div", {class: "sr-empty"}, t("search.none")));
     this.index = 0;
     this.results.replaceChildren(...nodes);
     this.highlight();

@@ -1,8 +1,17 @@
 // Contact sidebar: profile (editable), browser session metadata, previous conversations.
 
 import {get, patch} from "./api.js";
+import {answerRows} from "./conversation.js";
 import {$, colorFor, contactName, h, initials, relTime, toast} from "./dom.js";
-import {emit, inboxName, store} from "./store.js";
+import {t} from "./i18n.js";
+import {emit, inboxName, statusName, store} from "./store.js";
+
+/** Labels of every pre-chat field the operator's inboxes ask, so answers read "Order number", not a key. */
+function fieldLabels() {
+  const labels = new Map();
+  for (const inbox of store.directory.inboxes) for (const f of inbox.prechat_fields || []) labels.set(f.name, f.label);
+  return labels;
+}
 
 function row(label, value) {
   if (value === null || value === undefined || value === "") return [];
@@ -18,7 +27,7 @@ export class Sidebar {
 
   async show(contactId) {
     this.contactId = contactId;
-    this.box.replaceChildren(h("p", {class: "muted"}, "Loading contact…"));
+    this.box.replaceChildren(h("p", {class: "muted"}, t("side.loading")));
     try {
       const data = await get(`/api/v1/contacts/${contactId}`);
       if (this.contactId !== contactId) return;
@@ -41,19 +50,20 @@ export class Sidebar {
     const s = session || {};
     this.box.replaceChildren(...[
       h("div", {class: "side-head"}, avatar, h("div", {}, h("h2", {}, name),
-        h("div", {class: "muted"}, s.online ? "● Online now" : contact.last_seen_at ? `Last seen ${relTime(contact.last_seen_at)} ago` : ""))),
-      h("h3", {}, "Contact"),
-      h("dl", {class: "kv"}, row("Email", contact.email), row("Phone", contact.phone), row("Identifier", contact.identifier),
-        contact.identifier || contact.email || contact.phone ? [] : [h("dt", {}, "Details"), h("dd", {class: "muted"}, "Anonymous visitor")]),
-      h("div", {class: "side-actions"}, h("button", {type: "button", onclick: () => this.edit()}, "Edit contact")),
-      session ? [h("h3", {}, "Browser"), h("dl", {class: "kv"},
-        row("Location", [s.timezone, s.locale].filter(Boolean).join(" · ")), row("Browser", [s.browser, s.os].filter(Boolean).join(" on ")),
-        row("IP", s.ip), row("User agent", s.browser ? null : s.user_agent), row("Page", s.current_title || s.current_url), row("URL", s.current_title ? s.current_url : null),
-        row("Referrer", s.referrer), row("Verified", s.hmac_verified ? "Yes (HMAC)" : null))] : [],
-      attrs.length ? [h("h3", {}, "Attributes"), h("dl", {class: "kv"}, attrs.map(([k, v]) => row(k, v)))] : [],
-      h("h3", {}, `Conversations (${conversations.length})`),
+        h("div", {class: "muted"}, s.online ? t("side.online") : contact.last_seen_at ? t("side.lastSeen", {time: relTime(contact.last_seen_at)}) : ""))),
+      h("h3", {}, t("side.contact")),
+      h("dl", {class: "kv"}, row(t("side.email"), contact.email), row(t("side.phone"), contact.phone), row(t("side.identifier"), contact.identifier),
+        contact.identifier || contact.email || contact.phone ? [] : [h("dt", {}, t("side.details")), h("dd", {class: "muted"}, t("side.anonymous"))]),
+      h("div", {class: "side-actions"}, h("button", {type: "button", onclick: () => this.edit()}, t("side.edit"))),
+      session ? [h("h3", {}, t("side.browser")), h("dl", {class: "kv"},
+        row(t("side.location"), [s.timezone, s.locale].filter(Boolean).join(" · ")),
+        row(t("side.browserName"), s.browser && s.os ? t("side.on", {browser: s.browser, os: s.os}) : s.browser || s.os),
+        row(t("side.ip"), s.ip), row(t("side.ua"), s.browser ? null : s.user_agent), row(t("side.page"), s.current_title || s.current_url), row(t("side.url"), s.current_title ? s.current_url : null),
+        row(t("side.referrer"), s.referrer), row(t("side.verified"), s.hmac_verified ? t("side.verifiedYes") : null))] : [],
+      attrs.length ? [h("h3", {}, t("side.attributes")), h("dl", {class: "kv attrs"}, answerRows(contact.custom_attributes, fieldLabels()))] : [],
+      h("h3", {}, t("side.conversations", {n: conversations.length})),
       conversations.map((c) => h("a", {class: "prev", href: `#c${c.id}`, onclick: (e) => { e.preventDefault(); emit("open", c.id); }},
-        h("span", {}, `#${c.display_id} · ${c.status} · ${new Date(c.created_at).toLocaleDateString()}`),
+        h("span", {}, `#${c.display_id} · ${statusName(c.status)} · ${new Date(c.created_at).toLocaleDateString(document.documentElement.lang)}`),
         h("span", {class: "muted"}, c.last_message_preview || inboxName(c.inbox_id)))),
     ].flat(2));
   }
@@ -62,12 +72,12 @@ export class Sidebar {
     const c = this.data.contact;
     this.editing = true;
     const field = (name, label, value, type = "text") => h("label", {}, label, h("input", {name, type, value: value || ""}));
-    const attrs = h("textarea", {name: "attrs", rows: 4}, Object.entries(c.custom_attributes || {}).map(([k, v]) => `${k}=${v}`).join("\n"));
-    const form = h("form", {}, field("name", "Name", c.name), field("email", "Email", c.email, "email"),
-      field("phone", "Phone", c.phone, "tel"), h("label", {}, "Attributes (one name=value per line)", attrs),
+    const attrs = h("textarea", {name: "attrs", rows: 4}, Object.entries(c.custom_attributes || {}).map(([k, v]) => `${k}=${v !== null && typeof v === "object" ? JSON.stringify(v) : v}`).join("\n"));
+    const form = h("form", {}, field("name", t("side.name"), c.name), field("email", t("side.email"), c.email, "email"),
+      field("phone", t("side.phone"), c.phone, "tel"), h("label", {}, t("side.attrsEdit"), attrs),
       h("p", {class: "field-error", role: "alert"}),
-      h("div", {class: "side-actions"}, h("button", {type: "submit", class: "primary-btn"}, "Save"),
-        h("button", {type: "button", onclick: () => { this.editing = false; this.render(); }}, "Cancel")));
+      h("div", {class: "side-actions"}, h("button", {type: "submit", class: "primary-btn"}, t("msg.save")),
+        h("button", {type: "button", onclick: () => { this.editing = false; this.render(); }}, t("msg.cancel"))));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const custom = {};
@@ -84,12 +94,12 @@ export class Sidebar {
           if (card.contact_id === c.id) { card.contact = Object.assign({}, card.contact, updated); emit("card", card); }
         }
         this.render();
-        toast("Contact saved");
+        toast(t("toast.contactSaved"));
       } catch (err) {
         form.querySelector(".field-error").textContent = err.message;
       }
     });
-    this.box.replaceChildren(h("h3", {}, "Edit contact"), form);
+    this.box.replaceChildren(h("h3", {}, t("side.editTitle")), form);
     form.name.focus();
   }
 }

@@ -1,9 +1,12 @@
 // Shared panel state: the signed-in operator, the pickers' lists, conversation cards by id.
 
+import {t} from "./i18n.js";
+
 export const store = {
   me: null,            // {id, name, role, availability, …}
   directory: {inboxes: [], operators: [], teams: [], labels: []},
   cards: new Map(),    // conversation id -> card (operator shape + contact + labels)
+  counts: null,        // {waiting, mine, unassigned, all} under the current filters
   bus: new EventTarget(),
 };
 
@@ -25,4 +28,8 @@ export function mergeCard(data) {
   return card;
 }
 
-export const PRIORITY_NAMES = ["", "Low", "Medium", "High", "Urgent"];
+export const priorityName = (n) => (n ? t(`prio.${n}`) : "");
+export const statusName = (status) => t(`status.${status}`);
+
+/** A conversation nobody has taken yet, queued (pending) or open: what the Waiting tab lists. */
+export const isWaiting = (card) => !card.assignee_id && (card.status === "open" || card.status === "pending");
