@@ -7,7 +7,6 @@ of my own messages, live in a colleague's panel; the panel in Russian.
 """
 from __future__ import annotations
 
-import base64
 import io
 import json
 import urllib.request
