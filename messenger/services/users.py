@@ -151,7 +151,7 @@ def ensure_password(actor_id: int | None, user_id: int, password: str) -> bool:
     return True
 
 
-def deactivate_user(actor_id: int | None, user_id: int) -> User:
+def deactivate_user(actor_id: int | None, user_id: int, *, ip: str | None = None) -> User:
     """Deactivate an operator (never delete): sessions revoked, availability offline."""
     with transaction():
         user = db.session.get(User, user_id, with_for_update=True)
@@ -160,7 +160,7 @@ def deactivate_user(actor_id: int | None, user_id: int) -> User:
         user.active = False
         user.availability = "offline"
         user.session_version += 1
-        audit.record(actor_id, "user.deactivate", "user", user.id)
+        audit.record(actor_id, "user.deactivate", "user", user.id, ip=ip)
         from messenger.services import assignment
 
         deactivated = user.id

@@ -28,4 +28,5 @@ def _admins_only() -> ResponseReturnValue | None:
 
 from messenger.blueprints.admin import catalog  # noqa: E402,F401
 from messenger.blueprints.admin import inboxes  # noqa: E402,F401
+from messenger.blueprints.admin import operators  # noqa: E402,F401
 from messenger.blueprints.admin import views  # noqa: E402,F401

@@ -10,6 +10,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
+from wtforms import EmailField
 from wtforms import FieldList
 from wtforms import Form
 from wtforms import FormField
@@ -132,3 +133,15 @@ class InboxForm(FlaskForm):
         data = {name: field.data for name, field in self._fields.items() if name not in ("csrf_token",)}
         data["prechat_fields"] = [row for row in data["prechat_fields"] if isinstance(row, dict)]
         return data
+
+
+class OperatorForm(FlaskForm):
+    """Invite (with email) or edit an operator."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])  # removed on edit
+    role = SelectField(_l("Role"), choices=[("agent", _l("Agent")), ("admin", _l("Admin"))], default="agent")
+    capacity = IntegerField(_l("Capacity (open conversations at once)"), default=10,
+                            validators=[InputRequired(), NumberRange(min=0, max=1000)])
+    inboxes = MultiCheckboxField(_l("Inboxes"), coerce=int)
+    teams = MultiCheckboxField(_l("Teams"), coerce=int)

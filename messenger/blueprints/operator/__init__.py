@@ -3,6 +3,7 @@ from flask import Blueprint
 
 bp = Blueprint("operator", __name__)
 
+from messenger.blueprints.operator import account  # noqa: E402,F401
 from messenger.blueprints.operator import api  # noqa: E402,F401
 from messenger.blueprints.operator import assignment_api  # noqa: E402,F401
 from messenger.blueprints.operator import attachments  # noqa: E402,F401
