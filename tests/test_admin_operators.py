@@ -10,24 +10,24 @@ from datetime import timezone
 import pytest
 import sqlalchemy as sa
 
+from messenger.errors import Conflict
 from messenger.extensions import db
 from messenger.models import AccountLink
 from messenger.models import InboxMember
 from messenger.models import TeamMember
 from messenger.models import User
 from messenger.services import operators as operator_service
-from messenger.errors import Conflict
 from tests.admin_helpers import client_for
 from tests.admin_helpers import post_form
 from tests.admin_helpers import signed_in
 from tests.admin_helpers import text
 from tests.assignment_helpers import conv
 from tests.assignment_helpers import work
-from tests.conftest import login
 from tests.factories import PASSWORD
 from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
+from tests.helpers import login
 from tests.test_admin_catalog import error_next_to
 
 
@@ -184,34 +184,39 @@ def test_deactivation_requeues_open_conversations_and_reactivation_restores_sign
     assert login(client_for(app), agent.email, PASSWORD).status_code == 302
 
 
+def _demote_at_once(app, first: int, second: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """Two threads, each its own session: ``first`` demotes ``second`` while ``second`` demotes ``first``."""
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def demote(actor: int, target: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                operator_service.update_operator(actor, target, name="x", role="agent", capacity=5,
+                                                 inbox_ids=[], team_ids=[])
+                outcomes.append("demoted")
+            except Conflict:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=demote, args=(first, second)),
+               threading.Thread(target=demote, args=(second, first))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return outcomes
+
+
 @pytest.mark.committing
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(app) -> None:
     for _round in range(5):
         db.session.execute(sa.update(User).values(role="agent"))
         db.session.commit()
         first, second = make_user(role="admin"), make_user(role="admin")
-        barrier = threading.Barrier(2)
-        outcomes: list[str] = []
-
-        def demote(actor: int, target: int) -> None:
-            with app.app_context():
-                barrier.wait()
-                try:
-                    operator_service.update_operator(actor, target, name="x", role="agent", capacity=5,
-                                                     inbox_ids=[], team_ids=[])
-                    outcomes.append("demoted")
-                except Conflict:
-                    outcomes.append("refused")
-                finally:
-                    db.session.remove()
-
-        threads = [threading.Thread(target=demote, args=(first.id, second.id)),
-                   threading.Thread(target=demote, args=(second.id, first.id))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert sorted(outcomes) == ["demoted", "refused"]
+        assert sorted(_demote_at_once(app, first.id, second.id)) == ["demoted", "refused"]
         admins = db.session.scalar(sa.select(sa.func.count()).select_from(User).where(
             User.role == "admin", User.active.is_(True)))
         assert admins == 1

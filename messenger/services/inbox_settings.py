@@ -152,7 +152,31 @@ def clean_business_hours(by_day: dict[str, object]) -> dict[str, list[list[str]]
     return {day: spans_ for day, spans_ in hours.items() if spans_}
 
 
-def clean_prechat_fields(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:  # noqa: C901  # split by admin
+def _field_key(name: str, label: str, index: int) -> str:
+    """The field's key: as typed, else derived from the label; letters, digits and _ only."""
+    key = name or "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")[:64] or f"field_{index}"
+    if not all(c.isalnum() or c == "_" for c in key) or len(key) > 64:
+        raise ValidationError(N_("A field key uses letters, digits and _ only."), field=f"prechat_fields.{index}")
+    return key
+
+
+def _prechat_field(index: int, row: dict[str, Any], label: str, name: str) -> dict[str, Any]:
+    """One pre-chat field definition from a form row (``label`` and ``name`` already trimmed)."""
+    where = f"prechat_fields.{index}"
+    if not label or len(label) > 200:
+        raise ValidationError(N_("Each field needs a label (at most 200 characters)."), field=where)
+    name = _field_key(name, label, index)
+    kind = row.get("type") or "text"
+    if kind not in FIELD_TYPES:
+        raise ValidationError(N_("Unknown field type."), field=where)
+    options = [o.strip() for o in str(row.get("options") or "").split(",") if o.strip()][:50]
+    if kind == "select" and not options:
+        raise ValidationError(N_("A choice field needs its options, separated by commas."), field=where)
+    return {"name": name, "label": label, "type": kind, "required": bool(row.get("required")),
+            "options": options if kind == "select" else []}
+
+
+def clean_prechat_fields(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Pre-chat field definitions; blank rows are dropped, names must be unique."""
     fields: list[dict[str, Any]] = []
     for index, row in enumerate(rows):
@@ -160,22 +184,10 @@ def clean_prechat_fields(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:  #
         name = str(row.get("name") or "").strip().lower()
         if not label and not name:
             continue
-        where = f"prechat_fields.{index}"
-        if not label or len(label) > 200:
-            raise ValidationError(N_("Each field needs a label (at most 200 characters)."), field=where)
-        name = name or "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")[:64] or f"field_{index}"
-        if not all(c.isalnum() or c == "_" for c in name) or len(name) > 64:
-            raise ValidationError(N_("A field key uses letters, digits and _ only."), field=where)
-        kind = row.get("type") or "text"
-        if kind not in FIELD_TYPES:
-            raise ValidationError(N_("Unknown field type."), field=where)
-        if any(f["name"] == name for f in fields):
-            raise ValidationError(N_("Two fields have the same key."), field=where)
-        options = [o.strip() for o in str(row.get("options") or "").split(",") if o.strip()][:50]
-        if kind == "select" and not options:
-            raise ValidationError(N_("A choice field needs its options, separated by commas."), field=where)
-        fields.append({"name": name, "label": label, "type": kind, "required": bool(row.get("required")),
-                       "options": options if kind == "select" else []})
+        field = _prechat_field(index, row, label, name)
+        if any(f["name"] == field["name"] for f in fields):
+            raise ValidationError(N_("Two fields have the same key."), field=f"prechat_fields.{index}")
+        fields.append(field)
     if len(fields) > MAX_FORM_FIELDS:
         raise ValidationError(N_("Too many fields."), field="prechat_fields")
     return fields
@@ -291,32 +303,47 @@ def _attachments(data: dict[str, Any]) -> dict[str, Any]:
     return {"allowed_types": allowed, "max_upload_bytes": None if limit_mb is None else limit_mb * 1024 * 1024}
 
 
-def form_values(inbox: Inbox) -> dict[str, Any]:  # noqa: C901  # split by admin
-    """The inbox as the admin form's values (the inverse of ``clean_settings``)."""
+_PLAIN_COLUMNS = ("name", "color", "greeting", "away_message", "timezone", "business_hours_enabled",
+                  "prechat_enabled", "auto_assignment", "assignment_policy", "prefer_previous_operator", "capacity",
+                  "escalation_mode", "requeue_on_offline", "hide_when_offline", "reply_after_resolve",
+                  "csat_enabled", "enforce_identity")
+
+
+def _per(value: int | None, unit: int) -> int | None:
+    return None if value is None else value // unit
+
+
+def _proactive_values(inbox: Inbox) -> dict[str, Any]:
     proactive = inbox.proactive if isinstance(inbox.proactive, dict) else {}
+    delay = proactive.get("delay_s")
+    return {"proactive_enabled": bool(proactive.get("enabled")), "proactive_message": proactive.get("message") or "",
+            "proactive_url_pattern": proactive.get("url_pattern") or "*",
+            "proactive_delay_s": delay if isinstance(delay, int) else 10}
+
+
+def _hours_values(inbox: Inbox) -> dict[str, str]:
     hours = inbox.business_hours if isinstance(inbox.business_hours, dict) else {}
-    values: dict[str, Any] = {c: getattr(inbox, c) for c in (
-        "name", "color", "greeting", "away_message", "timezone", "business_hours_enabled", "prechat_enabled",
-        "auto_assignment", "assignment_policy", "prefer_previous_operator", "capacity", "escalation_mode",
-        "requeue_on_offline", "hide_when_offline", "reply_after_resolve", "csat_enabled", "enforce_identity")}
+    return {f"hours_{day}": ", ".join(f"{s[0]}-{s[1]}" for s in hours.get(day) or []
+                                      if isinstance(s, list) and len(s) == 2) for day in DAYS}
+
+
+def form_values(inbox: Inbox) -> dict[str, Any]:
+    """The inbox as the admin form's values (the inverse of ``clean_settings``)."""
+    values: dict[str, Any] = {c: getattr(inbox, c) for c in _PLAIN_COLUMNS}
+    values.update(_proactive_values(inbox))
+    values.update(_hours_values(inbox))
     values.update({
         "locale": inbox.locale or "", "allowed_origins": "\n".join(str(o) for o in inbox.allowed_origins or []),
         "prechat_fields": [{**f, "options": ", ".join(f.get("options") or [])} for f in inbox.prechat_fields or []
                            if isinstance(f, dict)],
-        "proactive_enabled": bool(proactive.get("enabled")), "proactive_message": proactive.get("message") or "",
-        "proactive_url_pattern": proactive.get("url_pattern") or "*",
-        "proactive_delay_s": proactive.get("delay_s") if isinstance(proactive.get("delay_s"), int) else 10,
-        "first_reply_timeout_min": None if inbox.first_reply_timeout_s is None else inbox.first_reply_timeout_s // 60,
-        "queue_timeout_min": None if inbox.queue_timeout_s is None else inbox.queue_timeout_s // 60,
+        "first_reply_timeout_min": _per(inbox.first_reply_timeout_s, 60),
+        "queue_timeout_min": _per(inbox.queue_timeout_s, 60),
         "escalation_team_id": inbox.escalation_team_id or "",
         "reopen_window_h": (inbox.reopen_window_s or 0) // 3600,
         "attachment_types": list(ATTACHMENT_CATEGORIES) if inbox.allowed_types is None else list(inbox.allowed_types),
-        "max_upload_mb": None if inbox.max_upload_bytes is None else inbox.max_upload_bytes // (1024 * 1024),
+        "max_upload_mb": _per(inbox.max_upload_bytes, 1024 * 1024),
         "members": member_ids(inbox.id),
     })
-    for day in DAYS:
-        spans = hours.get(day) or []
-        values[f"hours_{day}"] = ", ".join(f"{s[0]}-{s[1]}" for s in spans if isinstance(s, list) and len(s) == 2)
     return values
 
 
