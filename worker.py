@@ -14,13 +14,17 @@ import sqlalchemy.orm as so
 from rq import Worker
 
 from messenger import create_app
+from messenger.config import configure_logging
+from messenger.config import settings_from_env
 from messenger.extensions import db
 from messenger.jobs import JOB_MODULES
 from messenger.jobs import QUEUES
 
 
 def main(argv: list[str]) -> int:
-    app = create_app()
+    settings = settings_from_env()
+    configure_logging(settings)
+    app = create_app(settings)
     ctx = app.app_context()
     ctx.push()
     for module in JOB_MODULES:
@@ -30,7 +34,7 @@ def main(argv: list[str]) -> int:
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     queues = argv or list(QUEUES)
     worker = Worker(queues, connection=app.extensions["redis"])
-    worker.work(with_scheduler=True, logging_level=os.environ.get("LOG_LEVEL", "INFO"))
+    worker.work(with_scheduler=True, logging_level=settings["LOG_LEVEL"])
     return 0
 
 

@@ -185,7 +185,7 @@ def main() -> None:
     from flask_migrate import upgrade
 
     from messenger import create_app
-    from messenger.config import normalise_database_url
+    from messenger.config import settings_from_env
     from messenger.devservers import ensure_database
     from messenger.devservers import start_postgres
     from messenger.devservers import start_redis
@@ -198,9 +198,7 @@ def main() -> None:
         url = ensure_database(pg.url, "messenger_bench_assignment")
         env = dict(os.environ, DATABASE_URL=url, REDIS_URL=redis.url, SECRET_KEY="bench-secret",
                    MESSENGER_INSTANCE=str(base / "instance"), RATELIMIT_ENABLED="0", LOG_LEVEL="WARNING")
-        os.environ["MESSENGER_INSTANCE"] = env["MESSENGER_INSTANCE"]
-        app = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "REDIS_URL": redis.url,
-                          "SECRET_KEY": "bench-secret"})
+        app = create_app(settings_from_env(env))
         with app.app_context():
             upgrade()
         app.extensions["redis"].flushdb()

@@ -67,18 +67,17 @@ def start_database(workdir: Path) -> tuple[Any, str]:
 
 def seed(database_url: str, workdir: Path) -> tuple[str, int]:
     """Schema, one operator (email returned), one inbox and one open conversation (id returned)."""
-    os.environ["MESSENGER_INSTANCE"] = str(workdir / "instance")
     from flask_migrate import upgrade
 
     from messenger import create_app
-    from messenger.config import normalise_database_url
+    from messenger.config import settings_from_env
     from messenger.services import conversations
     from messenger.services import inboxes
     from messenger.services import users
     from messenger.services import visitors
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url), "REDIS_URL": "",
-                      "SECRET_KEY": "bench-secret", "RATELIMIT_ENABLED": False})
+    app = create_app(settings_from_env({"DATABASE_URL": database_url, "SECRET_KEY": "bench-secret",
+                                        "RATELIMIT_ENABLED": "0", "MESSENGER_INSTANCE": str(workdir / "instance")}))
     with app.app_context():
         upgrade()
         inbox = inboxes.create_inbox(None, name="Bench", auto_assignment=False)
@@ -113,14 +112,23 @@ def start_gunicorn(database_url: str, workdir: Path, workers: int, clients: int)
     raise RuntimeError("gunicorn did not start")
 
 
+def _keep_cookies(resp: http.client.HTTPResponse, jar: dict[str, str]) -> str:
+    """Remember every cookie the response sets (session, device); return the Cookie header to send."""
+    for header in resp.headers.get_all("Set-Cookie") or []:
+        name, _, value = header.split(";", 1)[0].partition("=")
+        jar[name.strip()] = value
+    return "; ".join(f"{name}={value}" for name, value in jar.items())
+
+
 def login(url: str, email: str, password: str) -> tuple[str, str]:
     """Sign in through the real form; returns (Cookie header, CSRF token)."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    jar: dict[str, str] = {}
     conn.request("GET", "/login")
     resp = conn.getresponse()
     page = resp.read().decode()
-    cookie = resp.headers.get("Set-Cookie", "").split(";")[0]
+    cookie = _keep_cookies(resp, jar)
     token = (re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
              or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', page))
     assert token, "no CSRF token on /login"
@@ -129,12 +137,12 @@ def login(url: str, email: str, password: str) -> tuple[str, str]:
                                                         "Cookie": cookie})
     resp = conn.getresponse()
     resp.read()
-    cookie = resp.headers.get("Set-Cookie", "").split(";")[0] or cookie
+    cookie = _keep_cookies(resp, jar)
     conn.request("GET", "/app", headers={"Cookie": cookie})
     resp = conn.getresponse()
     panel = resp.read().decode()
     # Rendering the CSRF token stores its secret in the session: keep the updated cookie.
-    cookie = resp.headers.get("Set-Cookie", "").split(";")[0] or cookie
+    cookie = _keep_cookies(resp, jar)
     meta = re.search(r'<meta name="csrf-token" content="([^"]+)"', panel)
     assert meta, f"login failed ({resp.status})"
     return cookie, meta.group(1)

@@ -87,7 +87,7 @@ def main() -> None:  # noqa: C901 - a linear script
     from flask_migrate import upgrade
 
     from messenger import create_app
-    from messenger.config import normalise_database_url
+    from messenger.config import settings_from_env
     from messenger.devservers import ensure_database
     from messenger.devservers import start_postgres
     from messenger.devservers import start_redis
@@ -97,12 +97,10 @@ def main() -> None:  # noqa: C901 - a linear script
     redis = start_redis(base / "redis", persist=False)
     try:
         url = ensure_database(pg.url, "messenger_bench")
-        os.environ.setdefault("MESSENGER_INSTANCE", str(base / "instance"))
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "REDIS_URL": redis.url,
-            "RATELIMIT_STORAGE_URI": "redis+" + redis.url, "RATELIMIT_ENABLED": False,
-            "SECRET_KEY": "bench-secret", "WTF_CSRF_ENABLED": False, "TESTING": True,
-        })
+        settings = settings_from_env({"MESSENGER_INSTANCE": str(base / "instance"), **os.environ, "DATABASE_URL": url,
+                                      "REDIS_URL": redis.url, "RATELIMIT_ENABLED": "0", "SECRET_KEY": "bench-secret"})
+        app = create_app({**settings, "RATELIMIT_STORAGE_URI": "redis+" + redis.url, "WTF_CSRF_ENABLED": False,
+                          "TESTING": True})
         import sqlalchemy as sa
 
         from messenger.extensions import db

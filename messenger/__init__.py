@@ -1,12 +1,12 @@
 """Messenger: a self-hosted customer-support live chat.
 
-``create_app`` builds the Flask application: settings, extensions, blueprints, error
-handlers, security headers and the CLI.
+``create_app`` builds the Flask application from the settings it is given (extensions,
+blueprints, error handlers, security headers, the CLI). It reads no environment and sets
+up no logging: the entry points do, through ``messenger.config``.
 """
 from __future__ import annotations
 
-import logging
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +15,12 @@ from flask import Flask
 __all__ = ["create_app"]
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Create and configure an app; ``test_config`` overrides the environment."""
-    app = Flask(__name__, instance_path=os.environ.get("MESSENGER_INSTANCE", str(Path.cwd() / "instance")))
-    from messenger.config import load_settings
-
-    app.config.update(load_settings(os.environ, Path(app.instance_path)))
-    if test_config:
-        app.config.update(test_config)
+def create_app(settings: Mapping[str, Any]) -> Flask:
+    """Create an app from complete settings (``config.settings_from_env()``; tests add overrides)."""
+    app = Flask(__name__, instance_path=str(settings["INSTANCE_PATH"]))
+    app.config.update(settings)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         raise RuntimeError("DATABASE_URL is not set (make run starts an embedded PostgreSQL and sets it)")
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     init_extensions(app)
     init_blueprints(app)
@@ -63,7 +57,7 @@ def init_extensions(app: Flask) -> None:
 
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(Path(__file__).resolve().parent / "translations"))
-    redis_url = app.config.get("REDIS_URL") or ""
+    redis_url = app.config["REDIS_URL"]
     if redis_url:
         app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url if not redis_url.startswith("unix") else
                               "redis+" + redis_url)

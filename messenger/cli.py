@@ -8,6 +8,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from messenger.config import run_settings
 from messenger.extensions import db
 
 cli = AppGroup("messenger", help="Messenger administration commands.")
@@ -62,11 +63,11 @@ def seed_demo_data(base_url: str, admin_email: str, admin_password: str | None) 
 
 
 @cli.command("seed-demo")
-@click.option("--base-url", default=lambda: os.environ.get("BASE_URL", "http://127.0.0.1:8000"))
+@click.option("--base-url", default=lambda: run_settings(os.environ).base_url)
 def seed_demo(base_url: str) -> None:
     """Seed a demo admin (ADMIN_EMAIL/ADMIN_PASSWORD) and a demo inbox allowed on BASE_URL."""
-    email, password = seed_demo_data(base_url, os.environ.get("ADMIN_EMAIL", "admin@example.com"),
-                                     os.environ.get("ADMIN_PASSWORD") or None)
+    settings = run_settings(os.environ)  # a CLI entry point: it reads the environment itself
+    email, password = seed_demo_data(base_url, settings.admin_email, settings.admin_password)
     if password:
         click.echo(f"login: {email} / {password}")
     else:

@@ -1,13 +1,22 @@
-"""Settings from the environment, in one place, with defaults.
+"""Settings, read from the environment in one place, with their defaults.
 
-Nothing here runs at import: ``load_settings`` is called by ``create_app``.
+Nothing here runs at import. The entry points (``wsgi.py``, which the ``flask --app wsgi``
+CLI loads too, ``worker.py`` and the ``make run`` runner) call ``settings_from_env`` and
+``configure_logging``; ``create_app`` only receives the result, and the rest of the code
+reads ``current_app.config``. Every variable read here is in the README's configuration
+table (``tests/test_config.py`` checks both ways).
 """
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -36,6 +45,11 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+def instance_path(environ: Mapping[str, str]) -> Path:
+    """The per-install data directory: ``MESSENGER_INSTANCE``, else ``./instance``."""
+    return Path(environ.get("MESSENGER_INSTANCE") or Path.cwd() / "instance").resolve()
+
+
 def _secret_key(instance_path: Path, environ: Mapping[str, str]) -> str:
     if environ.get("SECRET_KEY"):
         return environ["SECRET_KEY"]
@@ -54,7 +68,10 @@ def _secret_key(instance_path: Path, environ: Mapping[str, str]) -> str:
 def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     database_url = environ.get("DATABASE_URL", "")
+    max_upload = _int(environ.get("MAX_UPLOAD_BYTES"), 40 * 1024 * 1024)
     settings: dict[str, Any] = {
+        "INSTANCE_PATH": str(instance_path),
+        "LOG_LEVEL": (environ.get("LOG_LEVEL") or "INFO").strip().upper(),
         "SECRET_KEY": _secret_key(instance_path, environ),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url) if database_url else None,
         "SQLALCHEMY_ENGINE_OPTIONS": {
@@ -71,12 +88,21 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         "PERMANENT_SESSION_LIFETIME": _int(environ.get("SESSION_LIFETIME_S"), 7 * 24 * 3600),
         "WTF_CSRF_TIME_LIMIT": None,
         # Bodies and uploads.
-        "MAX_CONTENT_LENGTH": _int(environ.get("MAX_UPLOAD_BYTES"), 40 * 1024 * 1024) + 64 * 1024,
+        "MAX_CONTENT_LENGTH": max_upload + 64 * 1024,
+        "MAX_FILE_BYTES": max_upload,
         "MAX_IMAGE_BYTES": _int(environ.get("MAX_IMAGE_BYTES"), 10 * 1024 * 1024),
-        "MAX_FILE_BYTES": _int(environ.get("MAX_UPLOAD_BYTES"), 40 * 1024 * 1024),
+        "MAX_IMAGE_PIXELS": _int(environ.get("MAX_IMAGE_PIXELS"), 40_000_000),
+        "THUMBNAIL_PX": _int(environ.get("THUMBNAIL_PX"), 320),
+        "ZIP_MAX_UNCOMPRESSED": _int(environ.get("ZIP_MAX_UNCOMPRESSED"), 200 * 1024 * 1024),
+        "ZIP_MAX_MEMBERS": _int(environ.get("ZIP_MAX_MEMBERS"), 1000),
         "UPLOAD_DIR": environ.get("UPLOAD_DIR", str(instance_path / "uploads")),
+        "UNSENT_UPLOAD_TTL_S": _int(environ.get("UNSENT_UPLOAD_TTL_S"), 24 * 3600),
+        # Virus scanning.
         "CLAMD_SOCKET": environ.get("CLAMD_SOCKET", ""),
         "CLAMD_HOST": environ.get("CLAMD_HOST", ""),
+        "CLAMD_TIMEOUT_S": _int(environ.get("CLAMD_TIMEOUT_S"), 60),
+        "SCAN_RETRY_INTERVALS": environ.get("SCAN_RETRY_INTERVALS", "10,30,60,120,300,600,900"),
+        "SCAN_STALE_AFTER_S": _int(environ.get("SCAN_STALE_AFTER_S"), 3600),
         # Realtime.
         "SSE_HEARTBEAT_S": _int(environ.get("SSE_HEARTBEAT_S"), 15),
         "SSE_NAMED_HEARTBEAT_S": _int(environ.get("SSE_NAMED_HEARTBEAT_S"), 60),
@@ -106,8 +132,43 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         "OPERATOR_UPLOAD_RATE_LIMIT": environ.get("OPERATOR_UPLOAD_RATE_LIMIT", "120 per minute"),
         "ATTACHMENT_DOWNLOAD_RATE_LIMIT": environ.get("ATTACHMENT_DOWNLOAD_RATE_LIMIT", "300 per minute"),
         "ATTACHMENT_URL_TTL_S": _int(environ.get("ATTACHMENT_URL_TTL_S"), 120),
-        "SCAN_RETRY_INTERVALS": environ.get("SCAN_RETRY_INTERVALS", "10,30,60,120,300,600,900"),
         "TRUSTED_PROXIES": _int(environ.get("TRUSTED_PROXIES"), 0),
-        "RQ_ASYNC": True,
     }
     return settings
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The app's settings from the process environment: what the entry points pass to ``create_app``."""
+    environ = os.environ if environ is None else environ
+    return load_settings(environ, instance_path(environ))
+
+
+def configure_logging(settings: Mapping[str, Any]) -> None:
+    """Root logging at ``LOG_LEVEL``; called by the entry points only (the app never configures logging)."""
+    logging.basicConfig(level=settings["LOG_LEVEL"], format=LOG_FORMAT)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What ``make run`` and ``flask messenger seed-demo`` read besides the app's settings."""
+
+    instance: Path
+    host: str
+    port: int
+    base_url: str
+    web_workers: int
+    worker_connections: int
+    admin_email: str
+    admin_password: str | None
+
+
+def run_settings(environ: Mapping[str, str]) -> RunSettings:
+    """Where ``make run`` listens, its process counts, and the demo admin it seeds."""
+    host = environ.get("HOST", "127.0.0.1")
+    port = _int(environ.get("PORT"), 8000)
+    return RunSettings(instance=instance_path(environ), host=host, port=port,
+                       base_url=environ.get("BASE_URL") or f"http://{host}:{port}",
+                       web_workers=_int(environ.get("WEB_WORKERS"), 2),
+                       worker_connections=_int(environ.get("WORKER_CONNECTIONS"), 4000),
+                       admin_email=environ.get("ADMIN_EMAIL", "admin@example.com"),
+                       admin_password=environ.get("ADMIN_PASSWORD") or None)

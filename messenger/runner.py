@@ -18,6 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from messenger.config import RunSettings
+from messenger.config import run_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
@@ -102,20 +105,20 @@ def _popen(argv: list[str], env: dict[str, str]) -> Callable[[], subprocess.Pope
     return lambda: subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True)
 
 
-def _web_argv(env: dict[str, str], host: str, port: int) -> list[str]:
-    return [_bin("gunicorn"), "-k", "gevent", "-w", env.get("WEB_WORKERS", "2"), "-b", f"{host}:{port}",
-            "--worker-connections", env.get("WORKER_CONNECTIONS", "4000"), "--timeout", "60",
-            "--graceful-timeout", "5", "--access-logfile", "-", "wsgi:app"]
+def _web_argv(settings: RunSettings) -> list[str]:
+    return [_bin("gunicorn"), "-k", "gevent", "-w", str(settings.web_workers), "-b",
+            f"{settings.host}:{settings.port}", "--worker-connections", str(settings.worker_connections),
+            "--timeout", "60", "--graceful-timeout", "5", "--access-logfile", "-", "wsgi:app"]
 
 
-def _seed(env: dict[str, str], instance: Path, base_url: str) -> str:
+def _seed(env: dict[str, str], settings: RunSettings) -> str:
     """Migrate, seed the demo admin and inbox; the login line to print."""
     flask = [_bin("flask"), "--app", "wsgi"]
     subprocess.run([*flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
-    login_file = instance / "demo_login.txt"
-    if not env.get("ADMIN_PASSWORD") and not login_file.exists():
+    login_file = settings.instance / "demo_login.txt"
+    if settings.admin_password is None and not login_file.exists():
         env["ADMIN_PASSWORD"] = secrets.token_urlsafe(12)
-    seeded = subprocess.run([*flask, "messenger", "seed-demo", "--base-url", base_url], env=env, cwd=ROOT,
+    seeded = subprocess.run([*flask, "messenger", "seed-demo", "--base-url", settings.base_url], env=env, cwd=ROOT,
                             check=True, capture_output=True, text=True).stdout
     login = next((line[len("login: "):] for line in seeded.splitlines() if line.startswith("login: ")), "")
     if "/" in login:
@@ -141,13 +144,10 @@ def _interrupt(*_: object) -> None:
 
 
 def main() -> int:
-    instance = Path(os.environ.get("MESSENGER_INSTANCE", ROOT / "instance")).resolve()
+    settings = run_settings(os.environ)
+    instance = settings.instance
     instance.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env["MESSENGER_INSTANCE"] = str(instance)
-    port = int(env.get("PORT", "8000"))
-    host = env.get("HOST", "127.0.0.1")
-    base_url = env.setdefault("BASE_URL", f"http://{host}:{port}")
+    env = dict(os.environ, MESSENGER_INSTANCE=str(instance), BASE_URL=settings.base_url)
     signal.signal(signal.SIGTERM, _interrupt)
     stoppers: list[tuple[str, Callable[[], None]]] = []
     children: list[Child] = []
@@ -168,13 +168,13 @@ def main() -> int:
                                       process=redis.process, started_at=time.monotonic()))
             else:  # one left running by an earlier run
                 stoppers.append(("Redis", redis.stop))
-        login = _seed(env, instance, base_url)
-        for name, argv in (("web", _web_argv(env, host, port)), ("worker", [sys.executable, "worker.py"])):
+        login = _seed(env, settings)
+        for name, argv in (("web", _web_argv(settings)), ("worker", [sys.executable, "worker.py"])):
             child = Child(name, _popen(argv, env))
             child.launch()
             children.append(child)
         time.sleep(1.0)
-        _banner(base_url, login)
+        _banner(settings.base_url, login)
         while True:
             now = time.monotonic()
             for child in children:

@@ -76,12 +76,13 @@ def _test_config(servers: dict[str, object]) -> dict[str, object]:
 @pytest.fixture(scope="session")
 def app(servers: dict[str, object]):  # type: ignore[no-untyped-def]
     """The app under test, with the schema migrated to head."""
-    os.environ["MESSENGER_INSTANCE"] = str(servers["instance"])
     from flask_migrate import upgrade
 
     from messenger import create_app
+    from messenger.config import load_settings
 
-    application = create_app(_test_config(servers))
+    defaults = load_settings({"SECRET_KEY": "unused"}, Path(str(servers["instance"])))
+    application = create_app({**defaults, **_test_config(servers)})
     with application.app_context():
         upgrade()
     return application

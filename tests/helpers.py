@@ -4,6 +4,7 @@
 - ``Api``: a signed-in test client that sends the panel's CSRF header (the ``auth`` fixture
   builds one: ``api = auth(user)``).
 - ``LiveServer``: a real gunicorn + gevent process serving ``wsgi:app``; ``free_port``.
+- ``env_setting``: a setting as ``config.py`` reads it from the environment.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from flask import g
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from messenger.config import load_settings
 from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +86,11 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+def env_setting(name: str, value: str) -> Any:
+    """What ``messenger/config.py`` makes of ``NAME=value`` in the environment (tests put it in ``app.config``)."""
+    return load_settings({"SECRET_KEY": "unused", name: value}, ROOT / "instance")[name]
 
 
 def sign_in(client: FlaskClient, user: Any, password: str = PASSWORD) -> str:

@@ -8,7 +8,10 @@ real clamd are in ``test_attachments_scan.py``.
 from __future__ import annotations
 
 import io
+import socket
 import struct
+import time
+import uuid
 import wave
 import zipfile
 from collections.abc import Iterator
@@ -29,10 +32,13 @@ from messenger.models import AuditLog
 from messenger.models import ContactSession
 from messenger.services import attachments as attachment_service
 from messenger.services import messages as msg_service
+from messenger.services import scanning
+from messenger.services.scanning import ScannerUnavailable
 from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.factories import make_visitor
+from tests.helpers import env_setting
 from tests.helpers import sign_in
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -671,3 +677,57 @@ def test_signed_urls_for_merges_into_visitor_payloads(app, client, chat, uploads
         urls = signed_urls_for(chat["visitor"], msg_service.attachment_to_dict(att))
     assert set(urls) == {"url", "thumb_url"}
     assert client.get(urls["url"]).status_code == 200 and client.get(urls["thumb_url"]).status_code == 200
+
+
+# --- settings from the environment take effect (README configuration table) ------------------
+
+def test_zip_max_members_from_the_environment_refuses_archives_with_more_entries(client, chat, uploads, app,
+                                                                                 monkeypatch) -> None:
+    monkeypatch.setitem(app.config, "ZIP_MAX_MEMBERS", env_setting("ZIP_MAX_MEMBERS", "3"))
+    four = zip_bytes({f"part{i}.txt": b"hello" for i in range(4)})
+    refused = visitor_upload(client, chat, four, "four.zip")
+    assert refused.status_code == 422 and refused.get_json()["error"] == "archive_too_large"
+    three = zip_bytes({f"part{i}.txt": b"hello" for i in range(3)})
+    assert visitor_upload(client, chat, three, "three.zip").status_code == 201
+
+
+def test_thumbnail_px_from_the_environment_sets_the_thumbnail_size(client, chat, uploads, app, monkeypatch) -> None:
+    monkeypatch.setitem(app.config, "THUMBNAIL_PX", env_setting("THUMBNAIL_PX", "16"))
+    key = visitor_upload(client, chat, png_bytes((64, 48)), "wide.png").get_json()["id"]
+    assert scan(key).status == "clean"
+    with Image.open(io.BytesIO(visitor_get(client, chat, key, "/thumb").data)) as thumb:
+        assert thumb.size == (16, 12)
+
+
+def test_unsent_ttl_and_stale_scan_settings_from_the_environment_drive_the_sweeper(client, chat, uploads, app,
+                                                                                  monkeypatch) -> None:
+    stuck = visitor_upload(client, chat, b"still scanning\n", "a.txt").get_json()["id"]
+    unsent = visitor_upload(client, chat, b"never sent\n", "b.txt").get_json()["id"]
+    msg_service.send_visitor_message(chat["visitor"], chat["conv"].id, "here", str(uuid.uuid4()),
+                                     attachment_keys=[stuck])
+    db.session.execute(sa.update(Attachment).values(created_at=sa.func.now() - sa.text("interval '10 minutes'")))
+    assert attachment_service.sweep() == {"stale": 0, "rescanned": 0, "purged": 0}  # defaults: 1 h and 24 h
+    monkeypatch.setitem(app.config, "SCAN_STALE_AFTER_S", env_setting("SCAN_STALE_AFTER_S", "300"))
+    monkeypatch.setitem(app.config, "UNSENT_UPLOAD_TTL_S", env_setting("UNSENT_UPLOAD_TTL_S", "300"))
+    assert attachment_service.sweep()["stale"] == 1 and attachment_service.sweep()["purged"] == 0
+    db.session.expire_all()
+    keys = set(db.session.scalars(sa.select(Attachment.key)))
+    assert stuck in keys and unsent not in keys
+
+
+def test_clamd_timeout_from_the_environment_bounds_a_silent_scanner(app, tmp_path, monkeypatch) -> None:
+    path = str(tmp_path / "clamd.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)  # accepts (the kernel backlog) and never answers
+    monkeypatch.setitem(app.config, "CLAMD_SOCKET", path)
+    monkeypatch.setitem(app.config, "CLAMD_TIMEOUT_S", env_setting("CLAMD_TIMEOUT_S", "1"))
+    sample = tmp_path / "sample.txt"
+    sample.write_bytes(b"hello")
+    started = time.monotonic()
+    try:
+        with pytest.raises(ScannerUnavailable):
+            scanning.scan_file(sample)
+    finally:
+        server.close()
+    assert time.monotonic() - started < 10

@@ -34,8 +34,7 @@ def test_migrations_upgrade_and_downgrade_cleanly(servers, app):
 
     url = ensure_database(str(servers["database_url"]), f"mig_{uuid.uuid4().hex[:8]}")
     # Same Redis as the suite's app: extensions such as the rate limiter are process-wide objects.
-    other = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "REDIS_URL": app.config["REDIS_URL"],
-                        "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"]})
+    other = create_app({**app.config, "SQLALCHEMY_DATABASE_URI": normalise_database_url(url)})
     with other.app_context():
         upgrade()
         tables = set(sa.inspect(db.engine).get_table_names())

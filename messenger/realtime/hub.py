@@ -67,11 +67,11 @@ class Hub:
         self.app = app
         self.pid = os.getpid()
         self.dsn = libpq_url(str(cfg["SQLALCHEMY_DATABASE_URI"]))
-        self.poll_s = float(cfg.get("HUB_POLL_S", 2))
+        self.poll_s = float(cfg["HUB_POLL_S"])
         self.tick_s = float(cfg["SSE_HEARTBEAT_S"])
         self.grace_s = int(cfg["PRESENCE_GRACE_S"])
         self.queue_size = int(cfg["SSE_QUEUE_SIZE"])
-        self.ring: deque[Prepared] = deque(maxlen=int(cfg.get("HUB_RING_SIZE", 4096)))
+        self.ring: deque[Prepared] = deque(maxlen=int(cfg["HUB_RING_SIZE"]))
         self.floor = 0  # the ring holds every event with floor < id <= position
         self.position: int | None = None
         self.state = "starting"

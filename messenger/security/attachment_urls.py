@@ -36,7 +36,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def ttl_s() -> int:
     """Lifetime of a signed URL in seconds."""
-    return int(current_app.config.get("ATTACHMENT_URL_TTL_S") or 120)
+    return int(current_app.config["ATTACHMENT_URL_TTL_S"])
 
 
 def token_hash(token_id: str) -> str:

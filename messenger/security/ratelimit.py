@@ -12,7 +12,7 @@ from flask import request
 
 def client_ip() -> str:
     """The caller's IP, honouring X-Forwarded-For only from configured trusted proxies."""
-    hops = int(current_app.config.get("TRUSTED_PROXIES", 0) or 0)
+    hops = int(current_app.config["TRUSTED_PROXIES"] or 0)
     if hops > 0:
         forwarded = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",") if p.strip()]
         if len(forwarded) >= hops:
@@ -38,9 +38,9 @@ def operator_key() -> str:
 
 def typing_limit() -> str:
     """Typing signals per visitor / per operator (Flask-Limiter string)."""
-    return str(current_app.config.get("TYPING_RATE_LIMIT", "60 per minute"))
+    return str(current_app.config["TYPING_RATE_LIMIT"])
 
 
 def presence_limit() -> str:
     """Availability changes per operator (Flask-Limiter string)."""
-    return str(current_app.config.get("PRESENCE_RATE_LIMIT", "30 per minute"))
+    return str(current_app.config["PRESENCE_RATE_LIMIT"])

@@ -150,8 +150,8 @@ class UploadSource(Protocol):
         """The file's bytes as they arrive."""
 
 
-def _cfg(name: str, default: int) -> int:
-    return int(current_app.config.get(name) or default)
+def _cfg(name: str) -> int:
+    return int(current_app.config[name])
 
 
 def _now() -> datetime:
@@ -244,8 +244,7 @@ def _looks_like_office_zip(path: Path) -> bool:
 
 def _size_limit(mime: str, cap: int | None = None) -> int:
     """The global limit for this type, lowered to the inbox's ``max_upload_bytes`` (``cap``) when set."""
-    limit = _cfg("MAX_IMAGE_BYTES", 10 * 1024 * 1024) if mime.startswith("image/") else _cfg(
-        "MAX_FILE_BYTES", 40 * 1024 * 1024)
+    limit = _cfg("MAX_IMAGE_BYTES") if mime.startswith("image/") else _cfg("MAX_FILE_BYTES")
     return limit if cap is None else min(limit, cap)
 
 
@@ -286,7 +285,7 @@ def _spool(chunks: Iterator[bytes], temp: Path, cap: int | None = None) -> tuple
 
 def _check_image(path: Path, mime: str) -> tuple[int, int]:
     """Width and height of a decodable raster image within the pixel limit."""
-    max_pixels = _cfg("MAX_IMAGE_PIXELS", 40_000_000)
+    max_pixels = _cfg("MAX_IMAGE_PIXELS")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -311,8 +310,8 @@ def _check_image(path: Path, mime: str) -> tuple[int, int]:
 
 def _check_archive(path: Path) -> None:
     """Refuse unreadable zips and zip bombs by their declared sizes; nothing is unpacked."""
-    max_total = _cfg("ZIP_MAX_UNCOMPRESSED", 200 * 1024 * 1024)
-    max_members = _cfg("ZIP_MAX_MEMBERS", 1000)
+    max_total = _cfg("ZIP_MAX_UNCOMPRESSED")
+    max_members = _cfg("ZIP_MAX_MEMBERS")
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -420,7 +419,7 @@ def _scan_job_id(attachment_id: int) -> str:
 
 def request_scan(attachment_id: int) -> None:
     """Enqueue the scan job (queue ``scanning``), retried with backoff while the scanner is down."""
-    intervals = [int(x) for x in str(current_app.config.get("SCAN_RETRY_INTERVALS", "10,30,60,120,300,600,900"))
+    intervals = [int(x) for x in str(current_app.config["SCAN_RETRY_INTERVALS"])
                  .split(",") if x.strip()]
     enqueue(SCAN_QUEUE, f"{JOBS}.scan_attachment", attachment_id, job_id=_scan_job_id(attachment_id),
             retry=Retry(max=len(intervals), interval=intervals), job_timeout=300, result_ttl=3600)
@@ -455,8 +454,8 @@ def sweep() -> dict[str, int]:
     Files still pending after ``SCAN_STALE_AFTER_S`` (default 1 h) are logged as an error:
     the scanner is probably down, and they stay undownloadable until it is back.
     """
-    purged = purge_unsent(_cfg("UNSENT_UPLOAD_TTL_S", 24 * 3600))
-    stale_after = _cfg("SCAN_STALE_AFTER_S", 3600)
+    purged = purge_unsent(_cfg("UNSENT_UPLOAD_TTL_S"))
+    stale_after = _cfg("SCAN_STALE_AFTER_S")
     with transaction():
         stale = list(db.session.scalars(sa.select(Attachment.id).where(
             Attachment.status == "pending",
@@ -567,14 +566,14 @@ def _process_image(storage: Storage, key: str, mime: str) -> tuple[int, str]:
     """
     path = storage.local_path(key)
     assert path is not None
-    thumb_px = _cfg("THUMBNAIL_PX", 320)
+    thumb_px = _cfg("THUMBNAIL_PX")
     clean_temp = storage.new_temp()
     thumb_temp = storage.new_temp()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                if img.width * img.height > _cfg("MAX_IMAGE_PIXELS", 40_000_000):
+                if img.width * img.height > _cfg("MAX_IMAGE_PIXELS"):
                     raise ValueError("too many pixels")
                 images.reencode(img, clean_temp, mime)
                 first = images.thumbnail_frame(img, mime)

@@ -65,8 +65,8 @@ def _keys(email: str, ip: str) -> tuple[str, str, str]:
     return f"login:fail:{pair}", f"login:wait:{pair}", f"login:account:{account}"
 
 
-def _cfg(name: str, default: int) -> int:
-    return int(current_app.config.get(name) or default)
+def _cfg(name: str) -> int:
+    return int(current_app.config[name])
 
 
 def device_token(user_id: int) -> str:
@@ -96,7 +96,7 @@ def check(email: str, ip: str, known_device: bool) -> Wait | None:
         wait_ms = redis.pttl(wait_key)
         if wait_ms and wait_ms > 0:
             return Wait(max(1, math.ceil(wait_ms / 1000)), "delay")
-        if not known_device and int(redis.get(account_key) or 0) >= _cfg("LOGIN_ACCOUNT_FAILURES", 50):
+        if not known_device and int(redis.get(account_key) or 0) >= _cfg("LOGIN_ACCOUNT_FAILURES"):
             return Wait(max(1, int(redis.ttl(account_key) or 1)), "account")
     except RedisError:
         logger.warning("login guard: Redis unavailable, failing open")
@@ -115,12 +115,12 @@ def failed(email: str, ip: str) -> int:
             pipe.incr(fail_key)
             pipe.expire(fail_key, _PAIR_WINDOW_S)
             # A fixed window from the first failure (SET NX EX: EXPIRE NX needs Redis 7).
-            pipe.set(account_key, 0, ex=_cfg("LOGIN_ACCOUNT_WINDOW_S", 3600), nx=True)
+            pipe.set(account_key, 0, ex=_cfg("LOGIN_ACCOUNT_WINDOW_S"), nx=True)
             pipe.incr(account_key)
             failures, _, _, account_failures = pipe.execute()
-            free = _cfg("LOGIN_FREE_FAILURES", 3)
+            free = _cfg("LOGIN_FREE_FAILURES")
             if failures > free:
-                delay = min(2 ** (failures - free - 1), _cfg("LOGIN_MAX_DELAY_S", 300))
+                delay = min(2 ** (failures - free - 1), _cfg("LOGIN_MAX_DELAY_S"))
                 redis.set(wait_key, 1, ex=delay)
         except RedisError:
             logger.warning("login guard: Redis unavailable, failing open")
@@ -129,9 +129,9 @@ def failed(email: str, ip: str) -> int:
         if delay:
             audit.record(None, "auth.lockout", "account", _account(email), ip=ip, email=email[:254],
                          scope="pair", seconds=delay)
-        if account_failures == _cfg("LOGIN_ACCOUNT_FAILURES", 50):
+        if account_failures == _cfg("LOGIN_ACCOUNT_FAILURES"):
             audit.record(None, "auth.lockout", "account", _account(email), ip=ip, email=email[:254],
-                         scope="account", seconds=_cfg("LOGIN_ACCOUNT_WINDOW_S", 3600))
+                         scope="account", seconds=_cfg("LOGIN_ACCOUNT_WINDOW_S"))
     return delay
 
 

@@ -64,7 +64,7 @@ def scan_file(path: Path) -> ScanResult:
     """Scan one file with the configured engine; raises ScannerUnavailable when it cannot answer."""
     cfg = current_app.config
     if engine_name() == "clamav":
-        timeout = float(cfg.get("CLAMD_TIMEOUT_S", 60))
+        timeout = float(cfg["CLAMD_TIMEOUT_S"])
         return clamd_scan(path, socket_path=cfg.get("CLAMD_SOCKET") or None, host=cfg.get("CLAMD_HOST") or None,
                           timeout=timeout)
     return builtin_scan(path)
@@ -156,9 +156,9 @@ def _read_chunks(fh: IO[bytes], budget: list[int]) -> Iterator[bytes]:
 def _scan_zip(path: Path) -> str | None:
     """The reason to block a zip-based file, or None. Reads members bounded by the unpack budget."""
     cfg = current_app.config
-    budget = [int(cfg.get("ZIP_MAX_UNCOMPRESSED", 200 * 1024 * 1024))]
+    budget = [int(cfg["ZIP_MAX_UNCOMPRESSED"])]
     with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist()[: int(cfg.get("ZIP_MAX_MEMBERS", 1000))]:
+        for info in zf.infolist()[: int(cfg["ZIP_MAX_MEMBERS"])]:
             base = info.filename.replace("\\", "/").rsplit("/", 1)[-1].lower()
             reason = _zip_name_verdict(base)
             if reason:

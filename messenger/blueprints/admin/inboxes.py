@@ -103,8 +103,8 @@ def inbox_edit(inbox_id: int) -> ResponseReturnValue:
 def _page_context() -> dict[str, object]:
     mb = 1024 * 1024
     return {"timezones": sorted(available_timezones()),
-            "max_image_mb": int(current_app.config.get("MAX_IMAGE_BYTES", 10 * mb)) // mb,
-            "max_file_mb": int(current_app.config.get("MAX_FILE_BYTES", 40 * mb)) // mb}
+            "max_image_mb": int(current_app.config["MAX_IMAGE_BYTES"]) // mb,
+            "max_file_mb": int(current_app.config["MAX_FILE_BYTES"]) // mb}
 
 
 def _reveal_secret_next(inbox_id: int) -> ResponseReturnValue:

@@ -31,7 +31,7 @@ from messenger.services import attachments as attachment_service
 
 
 def _upload_limit() -> str:
-    return str(current_app.config.get("OPERATOR_UPLOAD_RATE_LIMIT", "120 per minute"))
+    return str(current_app.config["OPERATOR_UPLOAD_RATE_LIMIT"])
 
 
 def _check_csrf_header() -> None:

@@ -55,7 +55,7 @@ def _visitor_limit() -> str:
 
 
 def _ip_limit() -> str:
-    return str(current_app.config.get("WIDGET_IP_RATE_LIMIT", "600 per minute"))
+    return str(current_app.config["WIDGET_IP_RATE_LIMIT"])
 
 
 def _poll_limit() -> str:
@@ -63,7 +63,7 @@ def _poll_limit() -> str:
 
 
 def _session_limit() -> str:
-    return str(current_app.config.get("WIDGET_SESSION_RATE_LIMIT", "60 per hour"))
+    return str(current_app.config["WIDGET_SESSION_RATE_LIMIT"])
 
 
 def _visitor_key() -> str:

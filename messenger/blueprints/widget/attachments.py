@@ -44,11 +44,11 @@ MAX_URL_IDS = 50
 
 
 def _upload_limit() -> str:
-    return str(current_app.config.get("UPLOAD_RATE_LIMIT", "30 per minute"))
+    return str(current_app.config["UPLOAD_RATE_LIMIT"])
 
 
 def _download_limit() -> str:
-    return str(current_app.config.get("ATTACHMENT_DOWNLOAD_RATE_LIMIT", "300 per minute"))
+    return str(current_app.config["ATTACHMENT_DOWNLOAD_RATE_LIMIT"])
 
 
 # The widget API's header check (token, origin, block list) without a view of its own.
