@@ -7,10 +7,13 @@ connections (SQLAlchemy: a pool must not cross a fork).
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
+import time
 
 import sqlalchemy.orm as so
+from redis.exceptions import RedisError
 from rq import Worker
 
 from messenger import create_app
@@ -19,6 +22,9 @@ from messenger.config import settings_from_env
 from messenger.extensions import db
 from messenger.jobs import JOB_MODULES
 from messenger.jobs import QUEUES
+
+logger = logging.getLogger("worker")
+RESTART_DELAY_S = 2
 
 
 def main(argv: list[str]) -> int:
@@ -33,9 +39,22 @@ def main(argv: list[str]) -> int:
     engine = db.engine
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     queues = argv or list(QUEUES)
-    worker = Worker(queues, connection=app.extensions["redis"])
-    worker.work(with_scheduler=True, logging_level=settings["LOG_LEVEL"])
-    return 0
+    if "webhooks" in queues:
+        from messenger.jobs import loop
+
+        loop.start(app)  # a child process: event log -> webhook deliveries; sweepers not living in Redis
+    while True:
+        worker = Worker(queues, connection=app.extensions["redis"])
+        try:
+            worker.work(with_scheduler=True, logging_level=settings["LOG_LEVEL"])
+        except RedisError:
+            logger.exception("the worker lost Redis")
+        if worker._shutdown_requested_date is not None:  # SIGTERM / SIGINT: a real stop
+            return 0
+        # RQ quits when Redis vanishes under a running job: start again once it is back
+        # (the database still holds the work; the sweepers re-enqueue it).
+        logger.warning("worker stopped without a shutdown request; restarting in %s s", RESTART_DELAY_S)
+        time.sleep(RESTART_DELAY_S)
 
 
 if __name__ == "__main__":

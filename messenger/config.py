@@ -133,6 +133,20 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         "ATTACHMENT_DOWNLOAD_RATE_LIMIT": environ.get("ATTACHMENT_DOWNLOAD_RATE_LIMIT", "300 per minute"),
         "ATTACHMENT_URL_TTL_S": _int(environ.get("ATTACHMENT_URL_TTL_S"), 120),
         "TRUSTED_PROXIES": _int(environ.get("TRUSTED_PROXIES"), 0),
+        # Integrations (docs/integrations.md).
+        "WEBHOOK_ALLOW_PRIVATE": _bool(environ.get("WEBHOOK_ALLOW_PRIVATE"), False),
+        "WEBHOOK_TIMEOUT_S": _int(environ.get("WEBHOOK_TIMEOUT_S"), 10),
+        "WEBHOOK_RETRY_INTERVALS": environ.get("WEBHOOK_RETRY_INTERVALS", "30,120,600,1800,5400,14400,43200"),
+        "WEBHOOK_MAX_FAILURES": _int(environ.get("WEBHOOK_MAX_FAILURES"), 20),
+        "INTEGRATIONS_POLL_S": _int(environ.get("INTEGRATIONS_POLL_S"), 5),
+        "SMTP_HOST": environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": _int(environ.get("SMTP_PORT"), 587),
+        "SMTP_USER": environ.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": environ.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _bool(environ.get("SMTP_STARTTLS"), True),
+        "SMTP_SSL": _bool(environ.get("SMTP_SSL"), False),
+        "SMTP_TIMEOUT_S": _int(environ.get("SMTP_TIMEOUT_S"), 20),
+        "MAIL_FROM": environ.get("MAIL_FROM", "messenger@localhost"),
     }
     return settings
 

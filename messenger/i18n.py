@@ -23,9 +23,6 @@ def select_locale() -> str:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    saved = getattr(g.get("operator"), "locale", None)
-    if saved in LANGUAGES:
-        return str(saved)
     operator = g.get("operator")
     if operator is not None and operator.locale in LANGUAGES:
         return str(operator.locale)

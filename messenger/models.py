@@ -71,6 +71,9 @@ class Inbox(Model):
     reply_after_resolve: so.Mapped[bool] = so.mapped_column(server_default=sa.true())
     csat_enabled: so.Mapped[bool] = so.mapped_column(server_default=sa.true())
     draft_preview: so.Mapped[bool] = so.mapped_column(server_default=sa.false())
+    # Operator replies go by e-mail to a visitor who left one and is offline this long.
+    email_replies: so.Mapped[bool] = so.mapped_column(server_default=sa.true())
+    email_offline_minutes: so.Mapped[int] = so.mapped_column(server_default=sa.text("5"))
     allowed_types: so.Mapped[list[Any] | None] = so.mapped_column()
     # Per-inbox upload ceiling in bytes (None: the global MAX_UPLOAD_BYTES / MAX_IMAGE_BYTES only).
     max_upload_bytes: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
@@ -85,6 +88,7 @@ class Inbox(Model):
         sa.CheckConstraint("first_reply_timeout_s IS NULL OR first_reply_timeout_s > 0", name="timeout"),
         sa.CheckConstraint("char_length(name) > 0", name="name_not_empty"),
         sa.CheckConstraint("max_upload_bytes IS NULL OR max_upload_bytes > 0", name="max_upload_bytes"),
+        sa.CheckConstraint("email_offline_minutes BETWEEN 0 AND 10080", name="email_offline_minutes"),
     )
 
 
@@ -427,19 +431,33 @@ class AccountLink(Model):
 
 
 class Webhook(Model):
+    """An HTTP endpoint that receives chosen events, signed with its own secret."""
+
     __tablename__ = "webhooks"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120), server_default="")
     url: so.Mapped[str] = so.mapped_column(sa.String(2048))
     events: so.Mapped[list[Any]] = so.mapped_column(server_default=sa.text("'[]'::jsonb"))
+    # Private notes are sent only when the admin opted in explicitly.
+    include_private: so.Mapped[bool] = so.mapped_column(server_default=sa.false())
     secret: so.Mapped[str] = so.mapped_column(sa.String(128))
     active: so.Mapped[bool] = so.mapped_column(server_default=sa.true())
+    # Event-log position up to which deliveries were created (the pump reads id > cursor).
+    cursor: so.Mapped[int] = so.mapped_column(sa.BigInteger, server_default=sa.text("0"))
     consecutive_failures: so.Mapped[int] = so.mapped_column(server_default=sa.text("0"))
     disabled_reason: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    disabled_at: so.Mapped[datetime | None] = so.mapped_column()
+    secret_rotated_at: so.Mapped[datetime | None] = so.mapped_column()
+    created_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
+
+    __table_args__ = (sa.CheckConstraint("url ~ '^https?://'", name="url_scheme"),)
 
 
 class WebhookDelivery(Model):
+    """One event for one webhook: pending until delivered (2xx) or given up after the last retry."""
+
     __tablename__ = "webhook_deliveries"
 
     id: so.Mapped[int] = so.mapped_column(sa.BigInteger, primary_key=True)
@@ -451,6 +469,10 @@ class WebhookDelivery(Model):
     status: so.Mapped[str] = so.mapped_column(sa.String(10), server_default="pending")
     response_code: so.Mapped[int | None] = so.mapped_column()
     error: so.Mapped[str | None] = so.mapped_column(sa.String(512))
+    response_body: so.Mapped[str | None] = so.mapped_column(sa.String(2048))
+    duration_ms: so.Mapped[int | None] = so.mapped_column()
+    next_attempt_at: so.Mapped[datetime | None] = so.mapped_column()
+    last_attempt_at: so.Mapped[datetime | None] = so.mapped_column()
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
     delivered_at: so.Mapped[datetime | None] = so.mapped_column()
 
@@ -458,19 +480,56 @@ class WebhookDelivery(Model):
         sa.CheckConstraint("status IN ('pending', 'success', 'failed')", name="status"),
         sa.UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_webhook_event"),
         sa.Index("ix_webhook_deliveries_webhook", "webhook_id", sa.text("id DESC")),
+        sa.Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=sa.text("status = 'pending'")),
     )
 
 
+class WebhookAttempt(Model):
+    """One HTTP attempt of a delivery, for the delivery log."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: so.Mapped[int] = so.mapped_column(sa.BigInteger, primary_key=True)
+    delivery_id: so.Mapped[int] = so.mapped_column(
+        sa.BigInteger, sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    number: so.Mapped[int] = so.mapped_column()
+    started_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
+    response_code: so.Mapped[int | None] = so.mapped_column()
+    duration_ms: so.Mapped[int] = so.mapped_column()
+    error: so.Mapped[str | None] = so.mapped_column(sa.String(512))
+    response_body: so.Mapped[str | None] = so.mapped_column(sa.String(2048))
+
+    __table_args__ = (sa.Index("ix_webhook_attempts_delivery", "delivery_id", "id"),)
+
+
 class ApiToken(Model):
+    """A personal API token: only its SHA-256 is stored; ``prefix`` identifies it in lists."""
+
     __tablename__ = "api_tokens"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    prefix: so.Mapped[str] = so.mapped_column(sa.String(16), server_default="")
     token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
     last_used_at: so.Mapped[datetime | None] = so.mapped_column()
     revoked_at: so.Mapped[datetime | None] = so.mapped_column()
+
+    __table_args__ = (sa.Index("ix_api_tokens_user", "user_id"),)
+
+
+class EmailedMessage(Model):
+    """An operator reply that went to the visitor by e-mail (never sent twice)."""
+
+    __tablename__ = "emailed_messages"
+
+    message_id: so.Mapped[int] = so.mapped_column(
+        sa.BigInteger, sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("conversations.id", ondelete="CASCADE"))
+    sent_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
+
+    __table_args__ = (sa.Index("ix_emailed_messages_conversation", "conversation_id"),)
 
 
 class AuditLog(Model):

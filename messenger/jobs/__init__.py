@@ -23,6 +23,8 @@ QUEUES = ("assignment", "scanning", "webhooks", "default")
 JOB_MODULES: list[str] = [
     "messenger.jobs.assignment",
     "messenger.jobs.scanning",
+    "messenger.jobs.webhooks",
+    "messenger.jobs.mail",
 ]
 
 

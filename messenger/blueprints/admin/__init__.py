@@ -26,8 +26,8 @@ def _admins_only() -> ResponseReturnValue | None:
     return None
 
 
-from messenger.blueprints.admin import audit  # noqa: E402,F401
 from messenger.blueprints.admin import catalog  # noqa: E402,F401
 from messenger.blueprints.admin import inboxes  # noqa: E402,F401
 from messenger.blueprints.admin import operators  # noqa: E402,F401
 from messenger.blueprints.admin import views  # noqa: E402,F401
+from messenger.blueprints.admin import webhooks  # noqa: E402,F401

@@ -1,0 +1,110 @@
+"""The worker's integration loop: committed events become work, found from PostgreSQL alone.
+
+A child process of ``worker.py`` (when it serves the ``webhooks`` queue; a process, not a
+thread, because the RQ worker forks a work horse per job and a fork must never copy a
+lock another thread holds) LISTENs on the event
+log's wake-up channel with its own connection. On each wake-up (bursts coalesced) and at
+least every ``INTEGRATIONS_POLL_S`` seconds it runs the webhook pump (log -> delivery
+rows -> jobs); every poll it also runs the sweepers that re-enqueue what Redis lost
+(due webhook deliveries, pending e-mail replies) and, hourly, the retention job. Several
+workers may run it at once: the pump skips webhooks another worker holds, deliveries are
+unique per event, and jobs claim their rows before acting.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+
+import psycopg
+from flask import Flask
+
+from messenger.config import libpq_url
+from messenger.extensions import db
+
+logger = logging.getLogger(__name__)
+
+COALESCE_S = 0.2
+
+
+class IntegrationLoop:
+    """Run ``pump`` on every event-log wake-up and ``sweep`` every poll interval."""
+
+    def __init__(self, app: Flask, parent_pid: int | None = None) -> None:
+        self.app = app
+        self.parent_pid = parent_pid
+        self.stop_event = threading.Event()
+        self.poll_s = max(1, int(app.config["INTEGRATIONS_POLL_S"]))
+        self._last_sweep = 0.0
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def run(self) -> None:
+        backoff = 1.0
+        while not self.stop_event.is_set():
+            try:
+                self._listen()
+                backoff = 1.0
+            except Exception:
+                logger.exception("integration loop failed; retrying in %.0f s", backoff)
+                self.stop_event.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def _listen(self) -> None:
+        url = libpq_url(str(self.app.config["SQLALCHEMY_DATABASE_URI"]))
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("LISTEN messenger")
+            while not self.stop_event.is_set():
+                if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                    self.stop()  # the worker is gone: so are we
+                    return
+                self.tick()
+                woke = any(True for _ in conn.notifies(timeout=self.poll_s, stop_after=1))
+                if woke:
+                    time.sleep(COALESCE_S)  # one pump for a burst of commits
+                    for _ in conn.notifies(timeout=0.01):
+                        pass
+
+    def tick(self) -> None:
+        """One round: pump always, sweepers once per poll interval."""
+        from messenger.services import webhooks
+
+        self._guarded(webhooks.pump_all)
+        if time.monotonic() - self._last_sweep >= self.poll_s:
+            self._last_sweep = time.monotonic()
+            for sweeper in sweepers():
+                self._guarded(sweeper)
+
+    def _guarded(self, fn: Callable[[], object]) -> None:
+        with self.app.app_context():
+            try:
+                fn()
+            except Exception:
+                logger.exception("integration loop: %s failed", getattr(fn, "__name__", fn))
+            finally:
+                db.session.remove()
+
+
+def sweepers() -> list[Callable[[], object]]:
+    """The periodic repairs the loop runs (each reads PostgreSQL, enqueues what is due)."""
+    from messenger.services import webhooks
+
+    return [webhooks.sweep]
+
+
+def _run_child(app: Flask, parent_pid: int) -> None:
+    db.engine.dispose(close=False)  # never share the parent's pooled connections
+    IntegrationLoop(app, parent_pid).run()
+
+
+def start(app: Flask) -> BaseProcess:
+    """Start the loop in a child process of this worker (call before any thread starts)."""
+    process = multiprocessing.get_context("fork").Process(
+        target=_run_child, args=(app, os.getpid()), name="integration-loop", daemon=True)
+    process.start()
+    return process
