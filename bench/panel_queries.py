@@ -7,8 +7,8 @@ app in-process (routing, session, services, SQL, JSON), so the times are server 
 without the network. Before measuring, the SQL of each kind of call is EXPLAINed and
 any sequential scan of conversations, messages or contacts is reported.
 
-"list" is a first page (every tab × sort) or a keyset page up to 30 pages deep; "filtered"
-adds status / inbox / team / label / priority filters; "search" mixes common and rare
+"list" is a first page (every tab × sort, Waiting included) or a keyset page up to 30 pages deep; "filtered"
+adds status / inbox / team / label / priority filters and the tab counts; "search" mixes common and rare
 words, emails and phone numbers; "open" is what opening a card from the list costs (the
 last 50 messages; the card is already loaded), "open+card" (printed, not in the JSON) also
 fetches the card, as when opening from a link.
@@ -146,7 +146,7 @@ def main() -> None:  # noqa: C901 - a linear script
             fn()
             return time.perf_counter() - t0
 
-        tabs = ("all", "mine", "unassigned")
+        tabs = ("waiting", "all", "mine", "unassigned")
         sorts = ("latest", "newest", "priority", "oldest_waiting")
 
         def list_shapes() -> list[Callable[[], Any]]:
@@ -170,6 +170,8 @@ def main() -> None:  # noqa: C901 - a linear script
                         break
                     cursors.append((tab, sort, cursor))
         filtered_shapes: list[Callable[[], Any]] = [
+            lambda: call("/api/v1/conversations/counts"),  # the tab counts, after every live change (≤ 1 per 2 s)
+            lambda: call("/api/v1/conversations/counts", inbox_id=inbox_ids[0], status="pending"),
             lambda: call("/api/v1/conversations", tab="all", status="pending", limit=50),
             lambda: call("/api/v1/conversations", tab="all", status="resolved", limit=50),
             lambda: call("/api/v1/conversations", tab="all", status="any", limit=50),

@@ -351,3 +351,134 @@ def test_the_panel_speaks_russian_from_the_browser_and_remembers_english(live_se
         assert not errors, errors
     finally:
         close_quietly(context)
+
+
+def _side_by_side(path, *shots: bytes) -> None:  # type: ignore[no-untyped-def]
+    """One PNG with the screenshots next to each other (visitor left, operator right)."""
+    images = [Image.open(io.BytesIO(s)) for s in shots]
+    out = Image.new("RGB", (sum(i.width for i in images) + 16 * (len(images) - 1), max(i.height for i in images)),
+                    (60, 60, 60))
+    x = 0
+    for img in images:
+        out.paste(img, (x, 0))
+        x += img.width + 16
+    out.save(path)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_walkthrough_visitor_and_operator_side_by_side(live_server, browser, artifacts, lang):
+    from tests.test_widget_browser import frame_of
+    from tests.test_widget_browser import launcher_of
+
+    words = {"en": ("Hello, my order 1042 is late", "Sorry about that, checking now", "Found it: it ships today",
+                    "Waiting", "took the conversation"),
+             "ru": ("Здравствуйте, заказ 1042 опаздывает", "Извините, сейчас проверю", "Нашла: отправим сегодня",
+                    "Ожидают", "диалог взят в работу")}[lang]
+    hello, reply, edited, waiting_tab, took = words
+    inbox = make_inbox(name="Shop" if lang == "en" else "Магазин", origins=[live_server.url])
+    me = make_user(name="Anna Agent" if lang == "en" else "Анна Оператор", inboxes=[inbox])
+    locale = "en-US" if lang == "en" else "ru-RU"
+    visitor_ctx = browser.new_context(viewport={"width": 420, "height": 760}, locale=locale)
+    context, page, errors = _panel(browser, locale=locale, width=1280)
+    try:
+        visitor = visitor_ctx.new_page()
+        visitor.goto(live_server.url + "/demo")
+        launcher_of(visitor, inbox).click()
+        chat = frame_of(visitor, inbox)
+        chat.locator("#input").fill(hello)
+        chat.locator("#input").press("Enter")
+        chat.locator(".msg.me .meta", has_text="Sent" if lang == "en" else "Отправлено").wait_for()
+        _sign_in(page, live_server.url, me.email)
+        assert page.inner_text("[data-tab=waiting]").startswith(waiting_tab)
+        card = page.locator(".card-c", has_text=hello[:12])
+        card.wait_for()
+        card.click()
+        page.keyboard.press("a")  # take it
+        page.wait_for_selector(f".activity >> text={took}")
+        page.fill("#composer-input", reply)
+        page.press("#composer-input", "Enter")
+        chat.locator(".msg", has_text=reply).wait_for()
+        # The operator corrects the reply: the visitor sees the new text, live.
+        mine = page.locator(".msg.outgoing:not(.pending)", has_text=reply)
+        mine.hover()
+        mine.locator(".msg-actions button").first.click()
+        page.fill(".edit-box textarea", edited)
+        page.press(".edit-box textarea", "Enter")
+        chat.locator(".msg", has_text=edited).wait_for()
+        assert chat.locator(".msg", has_text=reply).count() == 0
+        assert took not in frame_of(visitor, inbox).locator("body").inner_text()  # routing detail stays in the panel
+        _side_by_side(artifacts / f"walkthrough-{lang}.png", visitor.screenshot(), page.screenshot())
+        visitor.set_viewport_size({"width": 375, "height": 740})
+        page.set_viewport_size({"width": 375, "height": 740})
+        page.wait_for_timeout(300)
+        _side_by_side(artifacts / f"walkthrough-{lang}-375.png", visitor.screenshot(), page.screenshot())
+        assert not errors, errors
+    finally:
+        close_quietly(context)
+        visitor_ctx.close()
+
+
+RENDER_JS = """
+async (cases) => {
+  const {activityLine} = await import('/static/js/panel/activity.js');
+  return cases.map((a) => activityLine({content: 'fallback', content_attributes: a}));
+}
+"""
+
+
+def test_activity_lines_render_from_their_data_in_both_languages(live_server, browser):
+    from datetime import timedelta
+
+    from messenger.models import Team
+    from messenger.services import assignment
+
+    inbox = make_inbox(name="Lines")
+    anna = make_user(name="Anna", inboxes=[inbox])
+    bob = make_user(name="Bob", inboxes=[inbox])
+    team = Team(name=f"Billing {uuid.uuid4().hex[:4]}")
+    db.session.add(team)
+    db.session.commit()
+    conv_id = _visitor_conversation(inbox, "Lena Lines", "lena@example.org", "Hello?")
+    assignment.self_assign(anna, conv_id)
+    assignment.assign_to(anna, conv_id, {"team_id": team.id})
+    assignment.assign_to(anna, conv_id, {"user_id": bob.id})
+    db.session.execute(sa.update(User).where(User.id == bob.id).values(availability="offline"))
+    db.session.commit()
+    assert assignment.requeue_operator(bob.id) == 1
+    conv_service.change_status(anna, conv_id, "snoozed", snoozed_until=conv_service.now() + timedelta(hours=3))
+    conv_service.change_status(anna, conv_id, "resolved")
+    lines = list(db.session.scalars(sa.select(Message.content).where(
+        Message.conversation_id == conv_id, Message.type == "activity").order_by(Message.id)))
+    ru = {
+        "en-US": lines[:4] + ["Anna resolved the conversation"],
+        "ru-RU": ["Anna: диалог взят в работу",
+                  f"Anna: исполнитель Anna снят, диалог снова в очереди; Anna: диалог передан команде «{team.name}»",
+                  "Anna: назначен исполнитель — Bob", "Bob не в сети: диалог снова в очереди",
+                  "Anna: диалог решён"],
+    }
+    synthetic = [{"event": "escalation", "timeout_s": 300, "previous_assignee_id": anna.id, "assignee_id": bob.id},
+                 {"event": "escalation", "timeout_s": 300, "previous_assignee_id": anna.id, "outcome": "nobody_free"},
+                 {"event": "merged", "into": 9, "into_display_id": 42}, {"event": "something_new"}]
+    expected_synthetic = {
+        "en-US": ["No reply within 5 min: reassigned from Anna to Bob",
+                  "No reply within 5 min from Anna: nobody else is free",
+                  "The visitor signed in; the chat continues in #42", "fallback"],
+        "ru-RU": ["Нет ответа за 5 мин: диалог переназначен (Anna → Bob)",
+                  "Anna не ответил(а) за 5 мин: других свободных операторов нет",
+                  "Посетитель вошёл в аккаунт; диалог продолжается в #42", "fallback"],
+    }
+    for locale, expected in ru.items():
+        context, page, errors = _panel(browser, locale=locale)
+        try:
+            _sign_in(page, live_server.url, anna.email)
+            page.goto(f"{live_server.url}/app#c{conv_id}")
+            page.wait_for_selector(".msg.incoming >> text=Hello?")
+            shown = page.evaluate("Array.from(document.querySelectorAll('#messages .activity span'),"
+                                  " (s) => s.textContent.replace(/ · [^·]+$/, ''))")
+            snooze = shown.pop(4)  # "until <date>" in the reader's language and time zone
+            assert ("snoozed the conversation until" if locale == "en-US" else "диалог отложен до") in snooze
+            assert shown == expected, shown
+            assert page.evaluate(RENDER_JS, synthetic) == expected_synthetic[locale]
+            assert not errors, errors
+        finally:
+            close_quietly(context)

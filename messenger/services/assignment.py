@@ -200,7 +200,8 @@ def escalate(conversation_id: int, token: str) -> bool:  # noqa: C901  # split b
         waited = _duration(inbox.first_reply_timeout_s or 0)
         previous_id = conv.assignee_id
         previous = _user_name(previous_id)
-        marker = {"event": "escalation", "token": token, "mode": inbox.escalation_mode}
+        marker = {"event": "escalation", "token": token, "mode": inbox.escalation_mode,
+                  "timeout_s": inbox.first_reply_timeout_s or 0}
         team = db.session.get(Team, inbox.escalation_team_id) if inbox.escalation_team_id else None
         if inbox.escalation_mode == "team" and team is not None:
             conv.team_id = team.id
@@ -217,12 +218,16 @@ def escalate(conversation_id: int, token: str) -> bool:  # noqa: C901  # split b
                 logger.info("escalated conversation %s from %s to %s", conv.id, previous, seat.user_id)
                 return True
         text = f"No reply within {waited} from {previous}"
+        outcome = "notified"
         if team is not None:
             conv.team_id = team.id
             text += f": team {team.name} notified"
+            outcome = "team_notified"
         elif inbox.escalation_mode != "notify":
             text += ": nobody else is free"
-        conv_service.add_activity(conv, text, **marker)
+            outcome = "nobody_free"
+        conv_service.add_activity(conv, text, previous_assignee_id=previous_id, outcome=outcome,
+                                  team_id=conv.team_id, **marker)
         conv_service.bump(conv)
         logger.info("escalation of conversation %s: %s", conv.id, text)
     return True

@@ -284,7 +284,7 @@ def _merge(source: Contact, target: Contact) -> None:
             conv.waiting_since = None
             conv_service.bump(conv)
             conv_service.add_activity(conv, f"The visitor signed in; the chat continues in #{other.display_id}",
-                                      event="merged", into=other.id)
+                                      event="merged", into=other.id, into_display_id=other.display_id)
     db.session.flush()
     db.session.execute(sa.update(Conversation).where(Conversation.contact_id == source.id)
                        .values(contact_id=target.id))

@@ -33,6 +33,8 @@ from messenger.services.conversations import conversation_to_dict
 # "waiting": everything nobody has taken yet, queued (pending) or not, whatever the status filter.
 TABS = ("waiting", "mine", "unassigned", "all")
 WAITING_STATUSES = ("open", "pending")
+_WAITING_SQL: sa.ColumnElement[bool] = sa.literal_column(
+    f"conversations.status IN ({', '.join(repr(s) for s in WAITING_STATUSES)})", sa.Boolean)
 SORTS = ("latest", "oldest_waiting", "newest", "priority")
 STATUS_FILTERS = (*CONVERSATION_STATUSES, "any")
 PAGE_DEFAULT = 30
@@ -213,7 +215,8 @@ def _filters(user: User, q: ListQuery, *, status: bool = True) -> list[sa.Column
 
 def _tab(user: User, tab: str) -> list[sa.ColumnElement[bool]]:
     if tab == "waiting":
-        return [Conversation.assignee_id.is_(None), Conversation.status.in_(WAITING_STATUSES)]
+        # Literal values, as in the queue index's predicate, so the planner can use that partial index.
+        return [Conversation.assignee_id.is_(None), _WAITING_SQL]
     if tab == "mine":
         return [Conversation.assignee_id == user.id]
     if tab == "unassigned":
@@ -243,14 +246,13 @@ def list_conversations(user: User, q: ListQuery) -> Page:
 def tab_counts(user: User, q: ListQuery) -> dict[str, int]:
     """How many conversations each tab holds under the current filters ("waiting" ignores the status one)."""
     c = Conversation
-    status_match = c.status == q.status if q.status != "any" else sa.true()
-    waiting = sa.and_(c.assignee_id.is_(None), c.status.in_(WAITING_STATUSES))
+    # Waiting: the queue's partial index (ix_conversations_queue) answers it; the others the status indexes.
+    waiting = sa.select(sa.func.count()).select_from(c).where(*_filters(user, q, status=False),
+                                                            *_tab(user, "waiting")).scalar_subquery()
     row = db.session.execute(sa.select(
-        sa.func.count().filter(status_match, c.assignee_id == user.id),
-        sa.func.count().filter(status_match, c.assignee_id.is_(None)),
-        sa.func.count().filter(status_match),
-        sa.func.count().filter(waiting))
-        .where(*_filters(user, q, status=False), sa.or_(status_match, waiting))).one()
+        sa.func.count().filter(c.assignee_id == user.id),
+        sa.func.count().filter(c.assignee_id.is_(None)),
+        sa.func.count(), waiting).where(*_filters(user, q))).one()
     return {"waiting": int(row[3]), "mine": int(row[0]), "unassigned": int(row[1]), "all": int(row[2])}
 
 

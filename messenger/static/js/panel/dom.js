@@ -42,8 +42,8 @@ const COLORS = ["#5b8def", "#e8793c", "#35a57a", "#b35bd6", "#d64f6a", "#3a9fb5"
 export function colorFor(id) { return COLORS[Math.abs(Number(id) || 0) % COLORS.length]; }
 
 export function contactName(contact) {
-  if (!contact) return "Visitor";
-  return contact.name || contact.email || contact.phone || `Visitor #${contact.id}`;
+  if (!contact) return t("msg.visitor");
+  return contact.name || contact.email || contact.phone || `${t("msg.visitor")} #${contact.id}`;
 }
 
 const UNITS = {en: {m: "m", h: "h", d: "d"}, ru: {m: " мин", h: " ч", d: " д"}};

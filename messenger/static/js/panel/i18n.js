@@ -96,9 +96,16 @@ const EN = {
   "act.unassigned": "{by} unassigned {old}; the conversation is back in the queue",
   "act.transferred": "{by} transferred the conversation to {name}", "act.assigned": "{by} assigned the conversation to {name}",
   "act.team": "{by} assigned the conversation to team {team}",
+  "act.teamRemoved": "{by} removed the team", "act.note": "{by} added a transfer note",
   "act.requeueOffline": "{name} went offline: the conversation is back in the queue",
   "act.requeueDeactivated": "{name} was deactivated: the conversation is back in the queue",
-  "act.escalated": "No reply in time: reassigned from {old} to {name}",
+  "act.escalated": "No reply within {wait}: reassigned from {old} to {name}",
+  "act.escalationTeam": "No reply within {wait} from {old}: team {team} notified",
+  "act.escalationNobody": "No reply within {wait} from {old}: nobody else is free",
+  "act.escalationNotified": "No reply within {wait} from {old}",
+  "act.minutes": "{n} min", "act.seconds": "{n} s",
+  "act.merged": "The visitor signed in; the chat continues in #{n}",
+  "card.deleted": "Message deleted", "card.attachment": "📎 Attachment",
 };
 
 const RU = {
@@ -195,9 +202,16 @@ const RU = {
   "act.unassigned": "{by}: исполнитель {old} снят, диалог снова в очереди",
   "act.transferred": "{by}: диалог передан, исполнитель — {name}", "act.assigned": "{by}: назначен исполнитель — {name}",
   "act.team": "{by}: диалог передан команде «{team}»",
+  "act.teamRemoved": "{by}: команда снята", "act.note": "{by}: добавлена заметка к передаче",
   "act.requeueOffline": "{name} не в сети: диалог снова в очереди",
   "act.requeueDeactivated": "Учётная запись {name} отключена: диалог снова в очереди",
-  "act.escalated": "Нет ответа вовремя: диалог переназначен ({old} → {name})",
+  "act.escalated": "Нет ответа за {wait}: диалог переназначен ({old} → {name})",
+  "act.escalationTeam": "{old} не ответил(а) за {wait}: команда «{team}» оповещена",
+  "act.escalationNobody": "{old} не ответил(а) за {wait}: других свободных операторов нет",
+  "act.escalationNotified": "{old} не ответил(а) за {wait}",
+  "act.minutes": "{n} мин", "act.seconds": "{n} с",
+  "act.merged": "Посетитель вошёл в аккаунт; диалог продолжается в #{n}",
+  "card.deleted": "Сообщение удалено", "card.attachment": "📎 Вложение",
 };
 
 const DICTS = {en: EN, ru: RU};

@@ -211,7 +211,7 @@ export class ConversationList {
     if (c.team_id) meta.push(h("span", {}, `· ${teamName(c.team_id)}`));
     const avatar = h("div", {class: "avatar"}, initials(name));
     avatar.style.background = colorFor(c.contact_id);
-    const preview = (c.last_message_type === "outgoing" ? t("card.you") : "") + (c.last_message_preview || t("card.noMessages"));
+    const preview = (c.last_message_type === "outgoing" ? t("card.you") : "") + (serverPreview(c.last_message_preview) || t("card.noMessages"));
     const el = h("div", {
       class: `card-c${unread ? " unread" : ""}${c.id === this.selected ? " selected" : ""}`,
       dataset: {id: c.id}, role: "button", "aria-label": `${name}: ${c.last_message_preview || ""}`,
@@ -225,3 +225,7 @@ export class ConversationList {
     return el;
   }
 }
+
+// Previews the server writes itself (services/messages.py, services/message_edits.py), in the panel's language.
+const SERVER_PREVIEWS = {"Message deleted": "card.deleted", "📎 Attachment": "card.attachment"};
+function serverPreview(text) { return SERVER_PREVIEWS[text] ? t(SERVER_PREVIEWS[text]) : text; }
