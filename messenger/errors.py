@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from typing import TypeVar
 
 from flask import Flask
 from flask import jsonify
 from flask import render_template
 from flask import request
 from flask.typing import ResponseReturnValue
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from messenger.extensions import db
@@ -66,6 +68,17 @@ class TooLarge(DomainError):
     code = "too_large"
 
 
+T = TypeVar("T")
+
+
+def found(value: T | None, what: str) -> T:
+    """``value``, or NotFound naming ``what``: a row a request needs is checked, never ``assert``-ed
+    (``python -O`` strips asserts, and a row deleted meanwhile must be a 404, not a 500)."""
+    if value is None:
+        raise NotFound(f"No such {what}.")
+    return value
+
+
 def wants_json() -> bool:
     """True for API paths and for clients that prefer JSON."""
     path = request.path
@@ -100,14 +113,11 @@ def register_error_handlers(app: Flask) -> None:
         message = exc.description or code
         if status == 400 and "CSRF" in (exc.description or ""):
             code = "csrf_failed"
-        response = error_response(status, code, message)
-        if status == 429 and isinstance(response, tuple):
-            resp = app.make_response(response)
-            retry_after = getattr(exc, "retry_after", None)
-            if retry_after is None:
-                retry_after = 60
-            resp.headers.setdefault("Retry-After", str(int(retry_after)))
-            return resp
+        response = app.make_response(error_response(status, code, message))
+        if status == 429 and not isinstance(exc, RateLimitExceeded):
+            # Flask-Limiter sets the exact Retry-After of its own 429s (when the window resets); a
+            # value set here would only raise it (it keeps the larger), so other 429s get one.
+            response.headers.setdefault("Retry-After", "60")
         return response
 
     @app.errorhandler(Exception)

@@ -68,3 +68,11 @@ def test_tests_import_helpers_not_conftest():
                  for n, line in enumerate(path.read_text().splitlines(), 1)
                  if re.search(r"^\s*(from tests\.conftest import|import tests\.conftest\b)", line)]
     assert not offenders, offenders
+
+
+def test_each_migration_header_names_its_own_revision():
+    for path in sorted((ROOT / "migrations" / "versions").glob("*.py")):
+        text = path.read_text()
+        header = re.search(r"^Revision ID: (\S+)", text, re.M)
+        revision = re.search(r"^revision = ['\"]([^'\"]+)['\"]", text, re.M)
+        assert header and revision and header.group(1) == revision.group(1), path.name

@@ -7,12 +7,14 @@ from datetime import timedelta
 from datetime import timezone
 
 import pytest
+import sqlalchemy as sa
 
 from messenger.extensions import db
 from messenger.models import CannedResponse
 from messenger.models import Contact
 from messenger.models import ConversationLabel
 from messenger.models import Label
+from messenger.models import Message
 from messenger.models import Team
 from messenger.services import messages as msg_service
 from tests.factories import make_conversation
@@ -244,6 +246,18 @@ def test_labels_read_and_snooze(world):
     bad = api.send("POST", f"/api/v1/conversations/{conv.id}/status", {"status": "snoozed",
                                                                        "snoozed_until": "tomorrow"})
     assert bad.status_code == 422
+
+
+def test_snooze_activity_names_the_time_in_utc_whatever_offset_the_client_sent(world):
+    conv = make_conversation(world["inbox"])
+    until = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
+    moscow = until.astimezone(timezone(timedelta(hours=3))).isoformat()  # "…T15:00:00+03:00" for 12:00 UTC
+    resp = world["api"].send("POST", f"/api/v1/conversations/{conv.id}/status",
+                             {"status": "snoozed", "snoozed_until": moscow})
+    assert resp.status_code == 200, resp.get_json()
+    texts = [m.content for m in db.session.scalars(sa.select(Message).where(
+        Message.conversation_id == conv.id, Message.type == "activity"))]
+    assert any(f"until {until:%Y-%m-%d %H:%M} UTC" in t for t in texts), texts
 
 
 def test_contact_detail_and_edit(world):

@@ -395,6 +395,16 @@ def test_rate_limit_per_visitor_answers_429(app, client, monkeypatch) -> None:  
     assert resp.get_json()["error"] == "rate_limited" and "Retry-After" in resp.headers
 
 
+def test_retry_after_says_when_the_limit_window_resets(app, client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    inbox = make_inbox()
+    token = start(client, inbox)["token"]
+    monkeypatch.setitem(app.config, "WIDGET_RATE_LIMIT", "2 per 10 seconds")
+    codes = [call(client, "GET", "/contact", token).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    retry_after = int(call(client, "GET", "/contact", token).headers["Retry-After"])
+    assert 0 <= retry_after <= 10, retry_after  # not a blanket minute: the client may retry when the window ends
+
+
 def test_queue_position_estimate_and_offline_offer(client) -> None:
     from datetime import timedelta
 

@@ -24,6 +24,7 @@ from messenger.db import transaction
 from messenger.errors import DomainError
 from messenger.errors import NotFound
 from messenger.errors import ValidationError
+from messenger.errors import found
 from messenger.extensions import db
 from messenger.i18n import N_
 from messenger.models import AccountLink
@@ -112,8 +113,7 @@ def accept_link(token: str, password: str, *, ip: str | None = None) -> User:
             .values(used_at=sa.func.now()).returning(AccountLink.user_id))
         if user_id is None:  # another request used it a moment ago
             raise LinkGone(N_("This link was already used or has expired. Ask your admin for a new one."))
-        user = db.session.get(User, user_id, with_for_update=True, populate_existing=True)
-        assert user is not None
+        user = found(db.session.get(User, user_id, with_for_update=True, populate_existing=True), "operator")
         user.password_hash = generate_password_hash(password)
         user.session_version += 1
         audit.record(user.id, "user.password_set", "user", user.id, ip=ip)

@@ -565,7 +565,8 @@ def _process_image(storage: Storage, key: str, mime: str) -> tuple[int, str]:
     Returns the new size and the thumbnail key.
     """
     path = storage.local_path(key)
-    assert path is not None
+    if path is None:
+        raise RuntimeError("image processing needs storage with local files")
     thumb_px = _cfg("THUMBNAIL_PX")
     clean_temp = storage.new_temp()
     thumb_temp = storage.new_temp()

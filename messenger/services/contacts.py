@@ -39,6 +39,7 @@ from messenger.db import transaction
 from messenger.errors import Conflict
 from messenger.errors import Unauthorized
 from messenger.errors import ValidationError
+from messenger.errors import found
 from messenger.extensions import db
 from messenger.models import Attachment
 from messenger.models import Contact
@@ -204,8 +205,7 @@ def update_contact(visitor: Visitor, data: dict[str, Any]) -> Contact:
     profile = clean_profile(data)
     with transaction():
         require_not_blocked(visitor)
-        contact = db.session.get(Contact, visitor.contact_id, with_for_update=True)
-        assert contact is not None
+        contact = found(db.session.get(Contact, visitor.contact_id, with_for_update=True), "contact")
         apply_profile(contact, profile)
         flush_unique()
     return contact
@@ -214,14 +214,14 @@ def update_contact(visitor: Visitor, data: dict[str, Any]) -> Contact:
 def identify(visitor: Visitor, inbox: Inbox, data: dict[str, Any]) -> Identified:
     """``Messenger.setUser``: verify the HMAC, then attach this browser to the identified contact."""
     identifier = clean_text(data.get("identifier"), "identifier", 255, required=True)
-    assert identifier is not None
+    if identifier is None:  # required=True already refuses it; a real check, not an assert
+        raise ValidationError("This field is required.", field="identifier")
     profile = clean_profile(data)
     verified = verify_identifier(inbox, identifier, data.get("identifier_hash"))
     with transaction():
         require_not_blocked(visitor)
-        session = db.session.get(ContactSession, visitor.session_id, with_for_update=True)
-        current = db.session.get(Contact, visitor.contact_id, with_for_update=True)
-        assert session is not None and current is not None
+        session = found(db.session.get(ContactSession, visitor.session_id, with_for_update=True), "session")
+        current = found(db.session.get(Contact, visitor.contact_id, with_for_update=True), "contact")
         if current.identifier == identifier:
             target, attached = current, True
         else:
@@ -402,8 +402,7 @@ def record_page(visitor: Visitor, page: dict[str, Any], *, ip: str | None = None
                 user_agent: str | None = None) -> ContactSession:
     """Session metadata (from ``clean_page``) on start and on every page change; operators see it live."""
     with transaction():
-        session = db.session.get(ContactSession, visitor.session_id, with_for_update=True)
-        assert session is not None
+        session = found(db.session.get(ContactSession, visitor.session_id, with_for_update=True), "session")
         _record_client(session, page, ip, user_agent)
         if page["url"] and (page["url"] != session.current_url or page["title"] != session.current_title):
             _record_visit(session, page["url"], page["title"])

@@ -168,7 +168,7 @@ def change_status(user: User, conversation_id: int, status: str, *, expected_ver
         bump(conv)
         verb = {"resolved": "resolved the conversation", "open": "reopened the conversation",
                 "pending": "marked the conversation as pending",
-                "snoozed": f"snoozed the conversation until {snoozed_until:%Y-%m-%d %H:%M} UTC"
+                "snoozed": f"snoozed the conversation until {snoozed_until.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
                 if snoozed_until else "snoozed the conversation"}[status]
         extra = {"until": snoozed_until.isoformat()} if status == "snoozed" and snoozed_until else {}
         add_activity(conv, f"{user.name} {verb}", event="status", status=status, by=user.id, **extra)

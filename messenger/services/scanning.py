@@ -79,7 +79,8 @@ def _connect(socket_path: str | None, host: str | None, timeout: float) -> socke
             sock.settimeout(timeout)
             sock.connect(socket_path)
             return sock
-        assert host is not None
+        if host is None:
+            raise ValueError("neither CLAMD_SOCKET nor CLAMD_HOST is set")
         name, _, port = host.rpartition(":") if ":" in host else (host, "", "3310")
         return socket.create_connection((name.strip("[]"), int(port)), timeout=timeout)
     except (OSError, ValueError) as exc:

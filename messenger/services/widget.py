@@ -25,6 +25,7 @@ from messenger.db import transaction
 from messenger.errors import Conflict
 from messenger.errors import Forbidden
 from messenger.errors import ValidationError
+from messenger.errors import found
 from messenger.extensions import db
 from messenger.models import Contact
 from messenger.models import Conversation
@@ -32,6 +33,7 @@ from messenger.models import CsatResponse
 from messenger.models import Inbox
 from messenger.models import InboxMember
 from messenger.models import User
+from messenger.services import assignment
 from messenger.services import contacts as contact_service
 from messenger.services import conversations as conv_service
 from messenger.services import messages as msg_service
@@ -168,11 +170,7 @@ def queue_info(conv: Conversation, inbox: Inbox) -> dict[str, Any]:
     if conv.status not in ("open", "pending") or conv.assignee_id is not None or conv.first_reply_at is not None:
         return info
     info["waiting"] = True
-    from messenger.services import assignment
-
-    position_of = getattr(assignment, "queue_position", None)
-    if callable(position_of):
-        info["position"] = position_of(conv.id)
+    info["position"] = assignment.queue_position(conv.id)
     info["estimated_wait_s"] = estimated_wait_s(inbox.id)
     since = conv.waiting_since or conv.created_at
     if inbox.queue_timeout_s and since is not None:
@@ -269,8 +267,7 @@ def submit_prechat(visitor: Visitor, inbox: Inbox, data: object, message: object
                "custom_attributes": {k: v for k, v in values.items() if k not in ("name", "email", "phone")}}
     with transaction():
         require_not_blocked(visitor)
-        contact = db.session.get(Contact, visitor.contact_id, with_for_update=True)
-        assert contact is not None
+        contact = found(db.session.get(Contact, visitor.contact_id, with_for_update=True), "contact")
         contact_service.apply_profile(contact, profile)
         contact_service.flush_unique()
         conv, _ = conv_service.create_conversation(visitor, custom_attributes={"prechat": values})
@@ -289,14 +286,13 @@ def submit_offline(visitor: Visitor, data: object) -> tuple[Conversation, msg_se
     client_id = values.get("client_id") or str(uuid.uuid4())
     with transaction():
         require_not_blocked(visitor)
-        contact = db.session.get(Contact, visitor.contact_id, with_for_update=True)
-        assert contact is not None
+        contact = found(db.session.get(Contact, visitor.contact_id, with_for_update=True), "contact")
         contact_service.apply_profile(contact, {"name": name, "email": email, "phone": None,
                                                  "custom_attributes": {}})
         contact_service.flush_unique()
         sent = msg_service.send_visitor_message(visitor, None, content, client_id)
-        conv = db.session.get(Conversation, sent.message.conversation_id, with_for_update=True)
-        assert conv is not None
+        conv = found(db.session.get(Conversation, sent.message.conversation_id, with_for_update=True),
+                     "conversation")
         attributes = dict(conv.custom_attributes or {})
         attributes.update({"offline_form": True, "reply_to": email})
         conv.custom_attributes = attributes
@@ -322,8 +318,7 @@ def submit_csat(visitor: Visitor, inbox: Inbox, conversation_id: int, rating: ob
             .on_conflict_do_nothing(index_elements=["conversation_id"]).returning(CsatResponse.id)).scalar()
         if new_id is None:
             raise Conflict("You already rated this chat.", code="already_rated")
-        response = db.session.get(CsatResponse, new_id)
-        assert response is not None
+        response = found(db.session.get(CsatResponse, new_id), "rating")
     return response
 
 

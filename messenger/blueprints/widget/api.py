@@ -24,6 +24,7 @@ from messenger.blueprints.widget import bp
 from messenger.errors import NotFound
 from messenger.errors import Unauthorized
 from messenger.errors import ValidationError
+from messenger.errors import found
 from messenger.extensions import db
 from messenger.extensions import limiter
 from messenger.models import Contact
@@ -159,9 +160,8 @@ def _conversation_json(conv: Conversation, inbox: Inbox) -> dict[str, Any]:
 
 
 def _session_json(visitor: Visitor, inbox: Inbox, token: str) -> dict[str, Any]:
-    contact = db.session.get(Contact, visitor.contact_id)
+    contact = found(db.session.get(Contact, visitor.contact_id), "contact")
     session = db.session.get(ContactSession, visitor.session_id)
-    assert contact is not None
     latest = next(iter(widget_service.visitor_conversations(visitor, 1)), None)
     return {
         "token": token, "ticket": sign_stream_ticket("visitor", visitor.session_id, visitor.token_id),
@@ -213,8 +213,7 @@ def page_view() -> ResponseReturnValue:
 @visitor_required
 def contact_get() -> ResponseReturnValue:
     """The visitor's own contact."""
-    contact = db.session.get(Contact, g.visitor.contact_id)
-    assert contact is not None
+    contact = found(db.session.get(Contact, g.visitor.contact_id), "contact")
     return jsonify(contact_service.contact_to_dict(contact, db.session.get(ContactSession, g.visitor.session_id)))
 
 
@@ -310,8 +309,7 @@ def message_send() -> ResponseReturnValue:
     result = msg_service.send_visitor_message(g.visitor, conversation_id, data.get("content", ""),
                                               data.get("client_id"), keys)
     msg = result.message
-    conv = db.session.get(Conversation, msg.conversation_id)
-    assert conv is not None
+    conv = found(db.session.get(Conversation, msg.conversation_id), "conversation")
     atts = msg_service.attachments_by_message([msg.id])
     return jsonify({"message": msg_service.message_to_dict(msg, "visitor", atts.get(msg.id, ())),
                     "created": result.created,
