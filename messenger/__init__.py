@@ -17,7 +17,11 @@ __all__ = ["create_app"]
 
 def create_app(settings: Mapping[str, Any]) -> Flask:
     """Create an app from complete settings (``config.settings_from_env()``; tests add overrides)."""
-    app = Flask(__name__, instance_path=str(settings["INSTANCE_PATH"]))
+    from messenger.assets import serve_assets
+    from messenger.assets import static_version
+
+    version = static_version()
+    app = Flask(__name__, instance_path=str(settings["INSTANCE_PATH"]), static_url_path=f"/static/{version}")
     app.config.update(settings)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         raise RuntimeError("DATABASE_URL is not set (make run starts an embedded PostgreSQL and sets it)")
@@ -30,6 +34,7 @@ def create_app(settings: Mapping[str, Any]) -> Flask:
     from messenger.security.headers import apply_security_headers
 
     app.after_request(apply_security_headers)
+    serve_assets(app, version)
     from messenger.cli import cli
 
     app.cli.add_command(cli)

@@ -20,6 +20,7 @@ from messenger.services import conversations as conv_service
 from messenger.services import messages as msg_service
 from messenger.services import widget as widget_service
 from messenger.services.contacts import parse_user_agent
+from messenger.services.visitors import anonymous_name
 from tests.factories import make_inbox
 from tests.factories import make_user
 
@@ -235,7 +236,7 @@ def test_wrong_hash_is_401_and_merges_nothing(client) -> None:
     assert before == attacker["contact"]["id"]
     assert call(client, "GET", "/conversations", attacker["token"]).get_json()["conversations"] == []
     victim_contact = db.session.scalar(sa.select(Contact).where(Contact.identifier == "v@x.io"))
-    assert victim_contact.name is None
+    assert victim_contact.name == anonymous_name(victim_contact.id)  # never "Mallory"
 
 
 def test_enforced_identity_refuses_unverified(client) -> None:
@@ -409,13 +410,21 @@ def test_queue_position_estimate_and_offline_offer(client) -> None:
     from datetime import timedelta
 
     inbox = make_inbox(auto_assignment=True, queue_timeout_s=60)
+    operator = make_user(inboxes=[inbox])  # online: the offer waits for the queue timeout
     first = start(client, inbox)["token"]
     second = start(client, inbox)["token"]
     send(client, first, "me first")
     conv_id = send(client, second, "me second").get_json()["conversation"]["id"]
     queue = call(client, "GET", f"/conversations/{conv_id}", second).get_json()["queue"]
-    assert queue["waiting"] is True and queue["position"] == 2
+    assert queue["waiting"] is True and queue["position"] == 2 and queue["online"] is True
     assert queue["estimated_wait_s"] is None and queue["offer_offline"] is False
+    # Nobody online: the offline form is offered at once.
+    operator.availability = "offline"
+    db.session.flush()
+    queue = call(client, "GET", f"/conversations/{conv_id}", second).get_json()["queue"]
+    assert queue["online"] is False and queue["offer_offline"] is True
+    operator.availability = "online"
+    db.session.flush()
     # Five answered chats this week: the median pickup time appears.
     now = conv_service.now()
     other = make_inbox()

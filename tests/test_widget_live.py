@@ -189,3 +189,181 @@ def test_offline_banner_goes_when_queued_messages_are_delivered(live_server, bro
         chat.locator("#banner", has_text="offline").wait_for(state="hidden", timeout=3000)
     finally:
         context.close()
+
+
+@pytest.mark.committing
+@pytest.mark.browser
+def test_nobody_online_offers_the_offline_form_and_promises_no_email(live_server, browser, client, app,
+                                                                     artifacts) -> None:  # type: ignore[no-untyped-def]
+    from messenger.models import Contact
+
+    inbox = make_inbox(name="Acme support", origins=[live_server.url],
+                       greeting="Hi! We usually reply in a few minutes.")
+    make_user(name="Sleeping", inboxes=[inbox], availability="offline")
+    config = client.get(f"/widget/api/v1/config?inbox={inbox.website_token}").get_json()
+    assert (config["available"], config["email_enabled"]) == (False, False)
+    app.config["SMTP_HOST"] = "smtp.example"
+    try:
+        assert client.get(f"/widget/api/v1/config?inbox={inbox.website_token}").get_json()["email_enabled"] is True
+    finally:
+        app.config.pop("SMTP_HOST")
+    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="en-US", is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/demo")
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator("#subtitle", has_text="We're away right now.").wait_for()
+        chat.locator("#panel", has_text="Nobody is online right now.").wait_for()
+        assert chat.locator(".msg", has_text="few minutes").count() == 0, "the greeting must not promise minutes"
+        assert chat.locator("#composer").is_visible(), "the visitor may still write"
+        chat.locator("#panel button", has_text="Leave your email").click()
+        assert "by email" not in chat.locator("#panel").inner_text()
+        chat.locator("#f-email").fill("lea@example.com")
+        chat.locator("#f-message").fill("Do you ship to Norway?")
+        page.screenshot(path=str(artifacts / "widget-away-form-en-375.png"))
+        chat.locator("#panel button.primary").click()
+        chat.locator("#panel .notice", has_text="We got your message").wait_for()
+        assert "by email" not in chat.locator("#app").inner_text()
+        conv = _conversation(inbox.id)
+        assert conv.custom_attributes["offline_form"] is True
+        assert db.session.get(Contact, conv.contact_id).email == "lea@example.com"
+    finally:
+        context.close()
+
+
+@pytest.mark.committing
+@pytest.mark.browser
+def test_header_shows_the_measured_wait_when_known(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+    inbox = make_inbox(name="Поддержка", origins=[live_server.url], greeting="Здравствуйте!")
+    make_user(name="Anna", inboxes=[inbox])
+    start = conv_service.now() - timedelta(hours=3)
+    for i in range(5):
+        make_conversation(inbox, created_at=start, first_reply_at=start + timedelta(seconds=170 + i * 5))
+    context = browser.new_context(locale="ru-RU")
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/demo")
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator("#subtitle", has_text="Обычно отвечаем примерно за 3 мин").wait_for()
+        chat.locator(".msg.them", has_text="Здравствуйте!").wait_for()
+        assert chat.locator("#panel").inner_text() == ""
+    finally:
+        context.close()
+
+
+@pytest.mark.committing
+@pytest.mark.browser
+def test_two_inboxes_get_named_launchers_in_their_colours_where_the_page_puts_them(live_server, browser,
+                                                                                  artifacts) -> None:  # type: ignore[no-untyped-def]
+    sales = make_inbox(name="Sales", origins=[live_server.url], color="#0a7d32")
+    help_desk = make_inbox(name="Help desk", origins=[live_server.url], color="#8a3ffc")
+    shop = (f'<!doctype html><title>Shop</title><p>Two chats</p>'
+            f'<script async src="/widget/loader.js" data-inbox="{sales.website_token}"></script>'
+            f'<script async src="/widget/loader.js" data-inbox="{help_desk.website_token}" data-position="left">'
+            f'</script>')
+    context = browser.new_context(viewport={"width": 1000, "height": 700}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.route(live_server.url + "/shop", lambda route: route.fulfill(status=200, body=shop,
+                                                                         content_type="text/html"))
+        page.goto(live_server.url + "/shop")
+        right, left = launcher_of(page, sales), launcher_of(page, help_desk)
+        right.locator("span", has_text="Sales").wait_for()
+        left.locator("span", has_text="Help desk").wait_for()
+        assert (right.get_attribute("aria-label"), right.get_attribute("title")) == ("Sales", "Sales")
+        assert left.get_attribute("aria-label") == "Help desk"
+        colours = [b.evaluate("(b) => getComputedStyle(b).backgroundColor") for b in (right, left)]
+        assert colours == ["rgb(10, 125, 50)", "rgb(138, 63, 252)"]
+        rbox, lbox = right.bounding_box(), left.bounding_box()
+        assert rbox is not None and lbox is not None
+        assert rbox["x"] > 1000 - 100 and lbox["x"] < 100, (rbox, lbox)
+        page.screenshot(path=str(artifacts / "widget-two-launchers.png"))
+        left.click()
+        frame = page.locator(f"iframe[src*='inbox={help_desk.website_token}']")
+        frame.wait_for(state="visible")
+        fbox = frame.bounding_box()
+        assert fbox is not None and fbox["x"] < 100, fbox
+    finally:
+        context.close()
+
+
+@pytest.mark.committing
+@pytest.mark.browser
+def test_visit_and_readable_name_reach_the_panel_sidebar_live(live_server, browser, artifacts) -> None:  # type: ignore[no-untyped-def]
+    from messenger.services.visitors import anonymous_name
+    from tests.test_panel_browser import _sign_in
+    from tests.test_panel_browser import close_quietly
+    from tests.test_panel_browser import wait_until
+
+    inbox = make_inbox(name="Acme support", origins=[live_server.url])
+    anna = make_user(name="Anna", inboxes=[inbox], email=f"anna-{uuid.uuid4().hex[:6]}@example.com")
+    visitor_context = browser.new_context(viewport={"width": 375, "height": 740}, locale="en-US")
+    panel_context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = visitor_context.new_page()
+        # Landing from a search result, a single-page-app step, then a full page load.
+        page.goto(live_server.url + "/demo?from=ad", referer="https://news.example/story")
+        launcher_of(page, inbox).wait_for()
+        page.wait_for_timeout(1200)
+        page.evaluate("history.pushState({}, '', '/demo?step=2')")
+        page.wait_for_timeout(300)
+        page.goto(live_server.url + "/demo?page=3")
+        chat = open_and_send(page, inbox, "Which grinder do you recommend?")
+        conv = _conversation(inbox.id)
+        name = anonymous_name(conv.contact_id)
+        assert " " in name and "#" not in name
+
+        panel = panel_context.new_page()
+        _sign_in(panel, live_server.url, anna.email)
+        panel.goto(f"{live_server.url}/app#c{conv.id}")
+        wait_until(panel, "!!document.querySelector('#side .visit')")
+        assert panel.inner_text("#conv-name") == name
+        side = panel.inner_text("#side")
+        assert name in side and "Visitor #" not in side
+        assert "pages visited (3)" in side.lower() and "https://news.example/story" in side
+        rows = panel.evaluate("Array.from(document.querySelectorAll('#side .visit li'), (li) => li.title)")
+        assert [r.split("/demo")[-1] for r in rows] == ["?from=ad", "?step=2", "?page=3"]
+        first = panel.inner_text("#side .visit li:first-child .muted")
+        assert first.endswith(" s") and int(first.split()[0]) >= 1, first
+        assert "here now" in panel.inner_text("#side .visit li:last-child")
+        # The visitor moves on: the sidebar follows without a reload.
+        page.evaluate("history.pushState({}, '', '/demo?checkout=1')")
+        wait_until(panel, "document.querySelectorAll('#side .visit li').length === 4")
+        panel.screenshot(path=str(artifacts / "panel-visit-sidebar.png"))
+        assert chat.locator("#input").is_visible()
+    finally:
+        close_quietly(panel_context)
+        visitor_context.close()
+
+
+def test_the_visit_is_validated_field_by_field_and_stored_whole(client) -> None:  # type: ignore[no-untyped-def]
+    from messenger.models import ContactSession
+    from tests.test_widget_api import SITE
+    from tests.test_widget_api import call
+    from tests.test_widget_api import start
+
+    inbox = make_inbox(origins=[SITE])
+    session = start(client, inbox)
+    at = 1_800_000_000_000
+    visit = [{"url": f"{SITE}/", "title": "Home", "at": at, "s": 12, "ref": "https://news.example/a"},
+             {"url": f"{SITE}/pricing", "title": "Pricing", "at": at + 12_000}]
+    for bad, field in ((["x"], "pages[0]"), ([{"url": "javascript:alert(1)", "at": at}], "pages[0].url"),
+                       ([{"url": f"{SITE}/", "at": "yesterday"}], "pages[0].at"),
+                       ([{"url": f"{SITE}/", "at": at, "s": -1}], "pages[0].s"),
+                       ([{"url": f"{SITE}/", "at": at}] * 21, "pages")):
+        resp = call(client, "POST", "/page", session["token"], {"url": f"{SITE}/pricing", "pages": bad})
+        assert resp.status_code == 422 and resp.get_json()["field"] == field, (bad, resp.get_json())
+    db.session.expire_all()
+    stored = db.session.scalar(sa.select(ContactSession).where(ContactSession.contact_id == session["contact"]["id"]))
+    assert stored.pages == [] and stored.referrer is None, "a refused report writes nothing"
+    resp = call(client, "POST", "/page", session["token"], {"url": f"{SITE}/pricing", "title": "Pricing",
+                                                            "pages": visit})
+    assert resp.status_code == 200, resp.get_json()
+    db.session.expire_all()
+    stored = db.session.get(ContactSession, stored.id)
+    assert stored.referrer == "https://news.example/a" and stored.current_url == f"{SITE}/pricing"
+    assert [(p["url"], p["seconds"], p["landing"]) for p in stored.pages] == [
+        (f"{SITE}/", 12, True), (f"{SITE}/pricing", None, False)]
+    assert stored.pages[0]["at"].startswith("2027-01-15T08:00:00")

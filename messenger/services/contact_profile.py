@@ -64,7 +64,7 @@ def session_to_dict(s: ContactSession) -> dict[str, Any]:
     return {"id": s.id, "inbox_id": s.inbox_id, "ip": s.ip, "browser": s.browser, "os": s.os,
             "user_agent": s.user_agent, "locale": s.locale, "timezone": s.timezone, "referrer": s.referrer,
             "current_url": s.current_url, "current_title": s.current_title, "online": s.online,
-            "pages": s.pages[-10:] if isinstance(s.pages, list) else [], "hmac_verified": s.hmac_verified,
+            "pages": s.pages[-20:] if isinstance(s.pages, list) else [], "hmac_verified": s.hmac_verified,
             "last_seen_at": s.last_seen_at.isoformat() if s.last_seen_at else None}
 
 

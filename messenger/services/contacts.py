@@ -391,11 +391,51 @@ def clean_locale(value: object) -> str | None:
     return text
 
 
+def _visited_at(value: object, field: str) -> str:
+    """A page's opening time from the loader (milliseconds since the epoch) as ISO 8601 UTC."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 946684800000 <= value <= 4102444800000:
+        raise ValidationError("Must be a time in milliseconds since 1970.", field=field)
+    return datetime.fromtimestamp(value / 1000, timezone.utc).isoformat()
+
+
+def clean_visit(value: object) -> list[dict[str, Any]] | None:
+    """The loader's pages of this visit: ``[{url, title, at, s?, ref?}]``, the landing page first (it has ``ref``).
+
+    Stored as ``{url, title, at (ISO), seconds (on the page, once left), landing}``; at most
+    ``MAX_PAGES``; a referrer that is not http(s) is dropped, any other bad entry is a 422
+    naming it (``pages[3].url``).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_PAGES:
+        raise ValidationError(f"A list of at most {MAX_PAGES} pages.", field="pages")
+    pages = []
+    for i, item in enumerate(value):
+        field = f"pages[{i}]"
+        if not isinstance(item, dict):
+            raise ValidationError("Each page is an object.", field=field)
+        seconds = item.get("s")
+        if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)
+                                    or not 0 <= seconds <= 7 * 86400):
+            raise ValidationError("Seconds on the page: a whole number up to a week.", field=f"{field}.s")
+        pages.append({"url": clean_url(item.get("url"), f"{field}.url"),
+                      "title": clean_text(item.get("title"), f"{field}.title", 512),
+                      "at": _visited_at(item.get("at"), f"{field}.at"), "seconds": seconds,
+                      "landing": i == 0 and "ref" in item})
+        if pages[-1]["url"] is None:
+            raise ValidationError("This field is required.", field=f"{field}.url")
+    referrer = value[0].get("ref") if value and isinstance(value[0], dict) else None
+    if pages and pages[0]["landing"] and isinstance(referrer, str) and referrer.startswith(("http://", "https://")):
+        pages[0]["referrer"] = clean_text(referrer, "pages[0].ref", 2048)
+    return pages
+
+
 def clean_page(data: dict[str, Any]) -> dict[str, Any]:
-    """Validate page metadata from the widget (URL, title, referrer, locale, time zone)."""
+    """Validate page metadata from the widget (URL, title, referrer, locale, time zone, the visit's pages)."""
     return {"url": clean_url(data.get("url"), "url"), "title": clean_text(data.get("title"), "title", 512),
             "referrer": clean_url(data.get("referrer"), "referrer") if data.get("referrer") else None,
-            "locale": clean_locale(data.get("locale")), "timezone": clean_timezone(data.get("timezone"))}
+            "locale": clean_locale(data.get("locale")), "timezone": clean_timezone(data.get("timezone")),
+            "pages": clean_visit(data.get("pages"))}
 
 
 def record_page(visitor: Visitor, page: dict[str, Any], *, ip: str | None = None,
@@ -404,6 +444,11 @@ def record_page(visitor: Visitor, page: dict[str, Any], *, ip: str | None = None
     with transaction():
         session = found(db.session.get(ContactSession, visitor.session_id, with_for_update=True), "session")
         _record_client(session, page, ip, user_agent)
+        visit = page.get("pages")
+        if visit:  # the loader's own record of this visit (landing page first) is the truth
+            session.pages = visit
+            if visit[0].get("referrer") and not session.referrer:
+                session.referrer = visit[0]["referrer"]
         if page["url"] and (page["url"] != session.current_url or page["title"] != session.current_title):
             _record_visit(session, page["url"], page["title"])
         session.last_seen_at = _now()

@@ -43,12 +43,31 @@ def is_blocked(contact: Contact) -> bool:
     return contact.blocked_until is None or contact.blocked_until > _now()
 
 
+COLOURS = ("Amber", "Azure", "Coral", "Crimson", "Golden", "Green", "Indigo", "Jade",
+           "Lilac", "Olive", "Orange", "Plum", "Ruby", "Silver", "Teal", "Violet")
+ANIMALS = ("Badger", "Bear", "Beaver", "Bison", "Crane", "Deer", "Dolphin", "Eagle", "Falcon", "Fox",
+           "Gecko", "Hare", "Hedgehog", "Heron", "Ibex", "Koala", "Lynx", "Marten", "Moose", "Otter",
+           "Owl", "Panda", "Puffin", "Raven", "Seal", "Sparrow", "Squirrel", "Swan", "Tiger", "Turtle",
+           "Walrus", "Wolf")
+
+
+def anonymous_name(contact_id: int) -> str:
+    """A readable name for an anonymous visitor ("Teal Otter"), the same for the same contact id.
+
+    Consecutive ids get unrelated names, so visitors arriving together are easy to tell
+    apart; all 512 names are used before one repeats (the display id tells twins apart).
+    """
+    mixed = (contact_id * 313 + 137) % 512  # an odd multiplier: every one of the 512 names in turn
+    return f"{COLOURS[mixed % len(COLOURS)]} {ANIMALS[mixed // len(COLOURS)]}"
+
+
 def start_session(inbox: Inbox, *, ip: str | None = None, user_agent: str | None = None) -> tuple[Visitor, str]:
-    """Create an anonymous contact and its session; return the visitor and its signed token."""
+    """Create an anonymous contact (named once: ``anonymous_name``) and its session; return visitor and token."""
     with transaction():
         contact = Contact()
         db.session.add(contact)
         db.session.flush()
+        contact.name = anonymous_name(contact.id)
         session = ContactSession(contact_id=contact.id, inbox_id=inbox.id, token_id=secrets.token_urlsafe(24),
                                  ip=(ip or "")[:64] or None, user_agent=(user_agent or "")[:512] or None)
         db.session.add(session)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects import postgresql as pg
 
 from messenger.db import transaction
@@ -148,14 +149,25 @@ def proactive_for(inbox: Inbox, page: str | None) -> dict[str, Any] | None:
             "period_s": period if isinstance(period, int) and period > 0 else 86400}
 
 
+def email_enabled() -> bool:
+    """Whether Messenger can send e-mail (SMTP configured): only then may the widget promise a reply by e-mail."""
+    return bool(current_app.config.get("SMTP_HOST"))
+
+
 def public_config(inbox: Inbox, page: str | None = None) -> dict[str, Any]:
-    """The inbox settings the widget needs (never the HMAC secret or routing internals)."""
+    """The inbox settings the widget needs (never the HMAC secret or routing internals).
+
+    ``available``: within business hours and an operator who may answer is online; the
+    widget offers the offline form otherwise. ``expected_wait_s``: the median wait when
+    available and known (else None), so the header never promises what the data do not say.
+    """
     hours = business_hours_state(inbox)
     online = someone_online(inbox)
     available = hours["open"] and online
     return {
         "name": inbox.name, "color": inbox.color, "greeting": inbox.greeting, "away_message": inbox.away_message,
         "locale": inbox.locale, "business_hours": hours, "online": online, "available": available,
+        "email_enabled": email_enabled(), "expected_wait_s": estimated_wait_s(inbox.id) if available else None,
         "hidden": bool(inbox.hide_when_offline) and not available,
         "prechat": {"enabled": bool(inbox.prechat_enabled), "fields": _prechat_fields(inbox)},
         "csat_enabled": bool(inbox.csat_enabled), "reply_after_resolve": bool(inbox.reply_after_resolve),
@@ -165,16 +177,23 @@ def public_config(inbox: Inbox, page: str | None = None) -> dict[str, Any]:
 
 
 def queue_info(conv: Conversation, inbox: Inbox) -> dict[str, Any]:
-    """Position, estimated wait and the offline-form offer for a waiting visitor."""
-    info: dict[str, Any] = {"waiting": False, "position": None, "estimated_wait_s": None, "offer_offline": False}
+    """Position, estimated wait and the offline-form offer for a waiting visitor.
+
+    The offline form is offered after the inbox's queue timeout, and at once while nobody
+    who may answer is online (``online`` false).
+    """
+    info: dict[str, Any] = {"waiting": False, "position": None, "estimated_wait_s": None, "offer_offline": False,
+                            "online": True}
     if conv.status not in ("open", "pending") or conv.assignee_id is not None or conv.first_reply_at is not None:
         return info
     info["waiting"] = True
     info["position"] = assignment.queue_position(conv.id)
     info["estimated_wait_s"] = estimated_wait_s(inbox.id)
     since = conv.waiting_since or conv.created_at
+    info["online"] = someone_online(inbox)
     if inbox.queue_timeout_s and since is not None:
         info["offer_offline"] = conv_service.now() - since > timedelta(seconds=inbox.queue_timeout_s)
+    info["offer_offline"] = info["offer_offline"] or not info["online"]
     return info
 
 

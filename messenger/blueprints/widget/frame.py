@@ -1,14 +1,13 @@
 """The embeddable pieces: ``/widget/loader.js`` (any site) and ``/widget/frame`` (the chat iframe).
 
-The loader is public and cacheable, served with ``Cross-Origin-Resource-Policy:
-cross-origin`` so customer pages may load it. The frame page may be framed only by the
+The loader is a static file served by WhiteNoise (``messenger/assets.py``): minified,
+compressed, cached 5 minutes, with ``Cross-Origin-Resource-Policy: cross-origin`` so
+customer pages may load it. The frame page may be framed only by the
 inbox's allowed origins (``frame-ancestors``), and refuses a ``Referer`` from elsewhere.
 """
 from __future__ import annotations
 
-import functools
 import json
-from pathlib import Path
 
 from flask import current_app
 from flask import render_template
@@ -22,28 +21,9 @@ from messenger.security.origins import normalise_origin
 from messenger.security.origins import origin_allowed
 from messenger.services.inboxes import get_inbox_by_token
 
-STATIC = Path(__file__).resolve().parent.parent.parent / "static" / "widget"
 FRAME_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
              "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
              "form-action 'self'; frame-ancestors {ancestors}")
-
-
-@functools.lru_cache(maxsize=1)
-def loader_source() -> str:
-    """loader.js without indentation and comment lines (it has no multi-line strings): what sites download."""
-    lines = (line.strip() for line in (STATIC / "loader.js").read_text(encoding="utf-8").splitlines())
-    return "\n".join(line for line in lines if line and not line.startswith(("/*", "//")))
-
-
-@bp.route("/loader.js")
-def loader() -> ResponseReturnValue:
-    """The only script a site embeds (≤ 2 KB gzipped)."""
-    response = current_app.response_class(loader_source(), mimetype="text/javascript")
-    response.cache_control.public = True
-    response.cache_control.max_age = 300
-    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
 
 
 def _ancestors(origins: list[object]) -> str:

@@ -16,18 +16,37 @@
         M._l.forEach(function (l) { if (!only || l.t == only) l[n](a); });
       };
     });
-    var nav = function () { setTimeout(function () { M._l.forEach(function (l) { l.page(); }); }); };
+    /* This tab's visit: the landing page (with the referrer) first, then the last pages, each with
+       when it was opened and, once left, the seconds spent on it (s). */
+    try { M._v = JSON.parse(sessionStorage['msgr:pages']) || []; } catch (_) { M._v = []; }
+    var rec = function () {
+      var n = Date.now(), v = M._v, l = v[v.length - 1], e = { url: location.href, title: d.title, at: n };
+      if (l && l.url == e.url) return;
+      if (l) l.s = Math.round((n - l.at) / 1e3);
+      else e.ref = d.referrer;
+      if (v.push(e) > 20) v.splice(1, 1);
+      try { sessionStorage['msgr:pages'] = JSON.stringify(v); } catch (_) {}
+    };
+    rec();
+    var nav = function () { setTimeout(function () { rec(); M._l.forEach(function (l) { l.page(); }); }); };
     ['pushState', 'replaceState'].forEach(function (f) {
       var o = history[f];
       history[f] = function () { var r = o.apply(this, arguments); nav(); return r; };
     });
     w.addEventListener('popstate', nav);
   }
-  var SET = ['setUser', 'setAttributes'], L = { t: tok }, x = 20 + M._l.length * 76 + 'px', open, ready, out = [], fr;
+  /* data-position="left" puts this launcher (and its chat) on the left; launchers on one side stack. */
+  var side = s.getAttribute('data-position') == 'left' ? 'left' : 'right';
+  var SET = ['setUser', 'setAttributes'], L = { t: tok, s: side }, open, ready, out = [], fr;
+  var x = 20 + M._l.filter(function (l) { return l.s == side; }).length * 76 + 'px';
   M._l.push(L);
-  var btn = at(st(d.createElement('button'), 'position:fixed;bottom:20px;right:' + x + ';width:60px;height:60px;' +
+  var btn = at(st(d.createElement('button'), 'position:fixed;bottom:20px;' + side + ':' + x + ';width:60px;height:60px;' +
     'border-radius:50%;border:0;cursor:pointer;box-shadow:0 4px 14px #0004;z-index:2147483000;padding:16px'),
     { 'aria-label': 'Chat', 'aria-expanded': false, 'data-inbox': tok });
+  /* With several launchers on a page each shows its inbox name above it. */
+  var tag = st(d.createElement('span'), 'position:absolute;bottom:64px;right:0;' +
+    'white-space:nowrap;padding:0 6px;border-radius:9px;background:#fff;color:#000;font:12px/18px sans-serif');
+  L.tag = function () { if (M._l.length > 1) btn.appendChild(tag); };
   var svg = btn.appendChild(at(d.createElementNS(N, 'svg'), { viewBox: '0 0 24 24', width: 28, height: 28 }));
   svg.appendChild(at(d.createElementNS(N, 'path'), { fill: '#fff', d: 'M3 4h18v13H9l-6 4z' }));
   var badge = btn.appendChild(st(d.createElement('span'), 'position:absolute;top:-4px;right:-4px;min-width:20px;' +
@@ -37,7 +56,7 @@
   function send(t, v) { ready ? fr.contentWindow.postMessage({ msgr: 1, t: t, d: v }, base) : out.push([t, v]); }
   function size() {
     st(fr, 'position:fixed;z-index:2147483001;border:0;background:#fff;display:' + (open ? 'block' : 'none') +
-      (w.innerWidth <= 480 ? ';inset:0;width:100%;height:100%' : ';bottom:92px;right:' + x +
+      (w.innerWidth <= 480 ? ';inset:0;width:100%;height:100%' : ';bottom:92px;' + side + ':' + x +
         ';width:370px;height:min(620px,calc(100vh - 120px));border-radius:14px;box-shadow:0 8px 30px #0004'));
   }
   function state(o) { open = o; size(); at(btn, { 'aria-expanded': !!o }); send(o ? 'open' : 'close'); emit(o ? 'open' : 'close'); }
@@ -56,7 +75,7 @@
   L.toggle = function () { open ? L.close() : L.open(); };
   L.reset = function () { L.load(); send('reset'); };
   SET.forEach(function (n) { L[n] = function (a) { fr && send(n, a); }; });
-  L.page = function () { fr && send('page', { url: location.href, title: d.title, referrer: d.referrer }); };
+  L.page = function () { fr && send('page', { url: location.href, title: d.title, pages: M._v }); };
   w.addEventListener('message', function (e) {
     var m = e.data, t = m && m.t, v = m && m.d;
     if (e.origin != base || !fr || e.source != fr.contentWindow || !m || m.msgr != 1) return;
@@ -72,7 +91,9 @@
   }).then(function (c) {
     if (!c || c.hidden) return;
     btn.style.background = /^#[0-9a-f]{3,8}$/i.test(c.color) ? c.color : '#1f6feb';
+    if (c.name) { at(btn, { 'aria-label': c.name, title: c.name }); tag.textContent = c.name; }
     d.body.appendChild(btn);
+    M._l.forEach(function (l) { l.tag(); });
     var p = c.proactive;
     if (p) setTimeout(function () { L.load(); send('proactive', p); }, p.delay_s * 1e3);
     try { if (localStorage[K]) (w.requestIdleCallback || setTimeout)(L.load); } catch (_) {}

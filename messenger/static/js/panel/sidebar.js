@@ -18,6 +18,34 @@ function row(label, value) {
   return [h("dt", {}, label), h("dd", {}, String(value))];
 }
 
+/** "45 s", "3 min", "1 h 5 min": time spent on a page. */
+function duration(seconds) {
+  if (seconds < 60) return t("dur.s", {n: seconds});
+  const minutes = Math.round(seconds / 60);
+  return minutes < 60 ? t("dur.min", {n: minutes}) : t("dur.h", {h: Math.floor(minutes / 60), m: minutes % 60});
+}
+
+/** "/pricing?plan=pro": the part of a visited URL that tells pages of one site apart. */
+function pagePath(url) {
+  try { const u = new URL(url); return u.pathname + u.search; } catch (e) { return url; }
+}
+
+/** The visit the loader recorded: landing page (and referrer) first, then each page with its time. */
+function visitRows(s) {
+  const pages = Array.isArray(s.pages) ? s.pages : [];
+  if (!pages.length) return [];
+  const landing = pages[0].landing ? pages[0] : null;
+  return [h("h3", {}, t("side.pages", {n: pages.length})),
+    landing ? h("dl", {class: "kv"}, row(t("side.landing"), landing.title || landing.url),
+      row(t("side.landingUrl"), landing.title ? landing.url : null)) : [],
+    h("ol", {class: "visit"}, pages.map((p, i) => {
+      const here = i === pages.length - 1 && p.seconds == null;
+      const spent = here ? t("side.hereNow", {time: duration(Math.max(0, Math.round((Date.now() - Date.parse(p.at)) / 1000)))})
+        : p.seconds != null ? duration(p.seconds) : "";
+      return h("li", {title: p.url}, h("span", {}, pagePath(p.url)), h("span", {class: "muted"}, spent));
+    }))].flat();
+}
+
 export class Sidebar {
   constructor() {
     this.box = $("#side");
@@ -59,7 +87,7 @@ export class Sidebar {
         row(t("side.location"), [s.timezone, s.locale].filter(Boolean).join(" · ")),
         row(t("side.browserName"), s.browser && s.os ? t("side.on", {browser: s.browser, os: s.os}) : s.browser || s.os),
         row(t("side.ip"), s.ip), row(t("side.ua"), s.browser ? null : s.user_agent), row(t("side.page"), s.current_title || s.current_url), row(t("side.url"), s.current_title ? s.current_url : null),
-        row(t("side.referrer"), s.referrer), row(t("side.verified"), s.hmac_verified ? t("side.verifiedYes") : null))] : [],
+        row(t("side.referrer"), s.referrer), row(t("side.verified"), s.hmac_verified ? t("side.verifiedYes") : null)), ...visitRows(s)] : [],
       attrs.length ? [h("h3", {}, t("side.attributes")), h("dl", {class: "kv attrs"}, answerRows(contact.custom_attributes, fieldLabels()))] : [],
       h("h3", {}, t("side.conversations", {n: conversations.length})),
       conversations.map((c) => h("a", {class: "prev", href: `#c${c.id}`, onclick: (e) => { e.preventDefault(); emit("open", c.id); }},

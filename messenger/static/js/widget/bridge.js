@@ -31,7 +31,7 @@ const HANDLERS = {
   close: () => { state.open = false; },
   proactive: (d) => { proactive(d); },
   page: async (d) => {
-    state.page = {url: d.url, title: d.title, referrer: d.referrer || null};
+    state.page = {url: d.url, title: d.title, referrer: d.referrer || null, pages: d.pages || null};
     if (state.token) await api("POST", "/page", state.page);
   },
   setUser: async (d) => {
@@ -67,7 +67,11 @@ export function listenToHost() {
     handling = handling.then(() => handle(m));  // in order: page reports, setUser, reset
   });
   // Identity calls that came before the session: apply them once it exists.
-  on("session", () => { for (const m of state.waiting.splice(0)) handling = handling.then(() => handle(m)); });
+  on("session", () => {
+    // A page report that came while the session was being created would be lost: send it now.
+    if (state.page) handling = handling.then(() => handle({t: "page", d: state.page}));
+    for (const m of state.waiting.splice(0)) handling = handling.then(() => handle(m));
+  });
   $("close").onclick = () => post("close");
   addEventListener("keydown", (e) => { if (e.key === "Escape") post("close"); });
 }

@@ -50,16 +50,24 @@ function submitting(form, button, send) {
   };
 }
 
+/** A string whose promise depends on whether Messenger can send e-mail (config.email_enabled). */
+const byEmail = (key) => t((state.config || {}).email_enabled ? key + "Email" : key);
+
 function queueLines(panel, q) {
+  if (q.online === false) panel.appendChild(el("p", "sys", t("nobody")));
   panel.appendChild(el("p", "", q.position ? t("queue", {n: q.position}) : t("waiting")));
   if (q.estimated_wait_s != null) {
     panel.appendChild(el("p", "sys", t("wait", {m: Math.max(1, Math.round(q.estimated_wait_s / 60))})));
   }
-  if (q.offer_offline) {
-    const b = panel.appendChild(el("button", "primary", t("leave")));
-    b.type = "button";
-    b.onclick = () => offlineForm(panel, t("offerOffline"));
-  }
+  if (q.offer_offline) offerOfflineForm(panel);
+}
+
+/** "Leave your email" under a line; the composer stays, the visitor may still write here. */
+function offerOfflineForm(panel, line) {
+  if (line) panel.appendChild(el("p", "", line));
+  const b = panel.appendChild(el("button", "primary", t("leave")));
+  b.type = "button";
+  b.onclick = () => offlineForm(panel);
 }
 
 function resolvedLines(panel, conv, c) {
@@ -78,6 +86,7 @@ export function showPanel() {
   $("composer").hidden = false;
   if (state.notice) panel.appendChild(el("p", "notice", state.notice));
   if (!conv && !state.outbox.length && c.business_hours && !c.business_hours.open) return offlineForm(panel);
+  if (!conv && !state.outbox.length && c.available === false) return offerOfflineForm(panel, t("nobody"));
   const fields = (c.prechat && c.prechat.enabled && c.prechat.fields) || [];
   if (!conv && (state.needForm || fields.some((f) => f.required))) return prechatForm(panel, fields);
   if (!conv) return;
@@ -90,14 +99,14 @@ function offlineForm(panel, intro) {
   panel.replaceChildren();
   $("composer").hidden = true;
   const form = el("form");
-  form.appendChild(el("p", "", intro || t("offlineIntro")));
+  form.appendChild(el("p", "", intro || byEmail("offlineIntro")));
   field(form, "name", t("name"), "text");
   field(form, "email", t("email"), "email", true);
   field(form, "message", t("message"), "textarea", true);
   const b = form.appendChild(el("button", "primary", t("submit")));
   submitting(form, b, async (values) => {
     const r = await api("POST", "/offline", {...values, client_id: crypto.randomUUID()});
-    state.notice = t("offlineSent");
+    state.notice = byEmail("offlineSent");
     await setConversation(r.conversation);
   });
   panel.appendChild(form);

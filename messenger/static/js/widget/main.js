@@ -36,7 +36,7 @@ watchConnection();
 watchConversation();
 bindComposer();
 listenToHost();
-applyConfig({color: null, business_hours: {open: true}});
+applyConfig({color: null, business_hours: {open: true}, available: null});
 $("composer").hidden = false;  // hidden in the HTML until this script runs
 render();
 start();

@@ -103,7 +103,10 @@ export function render(keepOffset) {
   const list = $("list");
   const before = list.scrollHeight - list.scrollTop;
   const nodes = [];
-  if (state.config && state.config.greeting && !state.hasMore) nodes.push(el("div", "msg them", state.config.greeting));
+  // The inbox greeting may promise a quick answer: only while someone can give one (the header
+  // says "We're away" otherwise).
+  const c = state.config || {};
+  if (c.greeting && c.available !== false && !state.hasMore) nodes.push(el("div", "msg them", c.greeting));
   if (state.proactive && !state.hasMore) nodes.push(el("div", "msg them", state.proactive));
   const sent = [...state.msgs.values()].sort((a, b) => a.id - b.id);
   const pending = state.outbox.map((o) => ({...o, type: "incoming", pending: true, attachments: o.files}));

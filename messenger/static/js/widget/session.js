@@ -22,13 +22,20 @@ export function applyConfig(c) {
     n.title = t(n.dataset.i18nLabel);
   }
   $("input").placeholder = t("placeholder");
+  $("subtitle").textContent = availability(c);
+}
+
+/** The header line: back when (closed), away (nobody online), or online with the measured wait. */
+function availability(c) {
   const hours = c.business_hours || {};
-  let sub = c.available ? t("online") : "";
-  if (!hours.open) {
-    sub = hours.next_open_at ? t("awayUntil", {t: new Date(hours.next_open_at).toLocaleString(lang,
-      {weekday: "short", hour: "2-digit", minute: "2-digit"})}) : (c.away_message || t("away"));
+  if (c.available === null) return "";  // not known before the session answers
+  if (!hours.open && hours.next_open_at) {
+    return t("awayUntil", {t: new Date(hours.next_open_at).toLocaleString(lang,
+      {weekday: "short", hour: "2-digit", minute: "2-digit"})});
   }
-  $("subtitle").textContent = sub;
+  if (!c.available) return c.away_message || t("away");
+  if (c.expected_wait_s != null) return t("replyIn", {m: Math.max(1, Math.round(c.expected_wait_s / 60))});
+  return t("online");
 }
 
 /** Resume or create the session; retries until the server answers (blocked/unknown: stop). */

@@ -18,7 +18,7 @@ export const state = {
   unread: 0,            // operator messages not seen yet (badge on the launcher)
   parent: B.parent || null,  // the host page's origin (from Referer, or the first valid message)
   online: true,         // the last known connection state
-  page: null,           // {url, title, referrer} last reported by the loader
+  page: null,           // {url, title, referrer, pages} last reported by the loader (pages: this visit)
   notice: null,         // a line above the conversation (e.g. after the offline form)
   needForm: false,      // the server answered prechat_required
   proactive: null,      // proactive greeting text shown above the conversation
