@@ -398,36 +398,38 @@ def _visited_at(value: object, field: str) -> str:
     return datetime.fromtimestamp(value / 1000, timezone.utc).isoformat()
 
 
+def _clean_visited(item: object, i: int) -> dict[str, Any]:
+    """One page of the loader's visit list, named ``pages[i]`` in errors."""
+    field = f"pages[{i}]"
+    if not isinstance(item, dict):
+        raise ValidationError("Each page is an object.", field=field)
+    seconds = item.get("s")
+    if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)
+                                or not 0 <= seconds <= 7 * 86400):
+        raise ValidationError("Seconds on the page: a whole number up to a week.", field=f"{field}.s")
+    url = clean_url(item.get("url"), f"{field}.url")
+    if url is None:
+        raise ValidationError("This field is required.", field=f"{field}.url")
+    page = {"url": url, "title": clean_text(item.get("title"), f"{field}.title", 512),
+            "at": _visited_at(item.get("at"), f"{field}.at"), "seconds": seconds, "landing": i == 0 and "ref" in item}
+    referrer = item.get("ref") if page["landing"] else None
+    if isinstance(referrer, str) and referrer.startswith(("http://", "https://")):
+        page["referrer"] = clean_text(referrer, f"{field}.ref", 2048)
+    return page
+
+
 def clean_visit(value: object) -> list[dict[str, Any]] | None:
     """The loader's pages of this visit: ``[{url, title, at, s?, ref?}]``, the landing page first (it has ``ref``).
 
-    Stored as ``{url, title, at (ISO), seconds (on the page, once left), landing}``; at most
-    ``MAX_PAGES``; a referrer that is not http(s) is dropped, any other bad entry is a 422
-    naming it (``pages[3].url``).
+    Stored as ``{url, title, at (ISO), seconds (on the page, once left), landing, referrer?}``;
+    at most ``MAX_PAGES``; a referrer that is not http(s) is dropped, any other bad entry is
+    a 422 naming it (``pages[3].url``).
     """
     if value is None:
         return None
     if not isinstance(value, list) or len(value) > MAX_PAGES:
         raise ValidationError(f"A list of at most {MAX_PAGES} pages.", field="pages")
-    pages = []
-    for i, item in enumerate(value):
-        field = f"pages[{i}]"
-        if not isinstance(item, dict):
-            raise ValidationError("Each page is an object.", field=field)
-        seconds = item.get("s")
-        if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)
-                                    or not 0 <= seconds <= 7 * 86400):
-            raise ValidationError("Seconds on the page: a whole number up to a week.", field=f"{field}.s")
-        pages.append({"url": clean_url(item.get("url"), f"{field}.url"),
-                      "title": clean_text(item.get("title"), f"{field}.title", 512),
-                      "at": _visited_at(item.get("at"), f"{field}.at"), "seconds": seconds,
-                      "landing": i == 0 and "ref" in item})
-        if pages[-1]["url"] is None:
-            raise ValidationError("This field is required.", field=f"{field}.url")
-    referrer = value[0].get("ref") if value and isinstance(value[0], dict) else None
-    if pages and pages[0]["landing"] and isinstance(referrer, str) and referrer.startswith(("http://", "https://")):
-        pages[0]["referrer"] = clean_text(referrer, "pages[0].ref", 2048)
-    return pages
+    return [_clean_visited(item, i) for i, item in enumerate(value)]
 
 
 def clean_page(data: dict[str, Any]) -> dict[str, Any]:
