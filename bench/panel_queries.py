@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -77,14 +78,100 @@ def explain(engine: Any, statements: list[tuple[str, Any]]) -> tuple[list[str], 
     return problems, timings
 
 
-def main() -> None:  # noqa: C901 - a linear script
+@dataclass(frozen=True)
+class Dataset:
+    """What the measurements need from the seeded database."""
+
+    agent_email: str
+    inbox_ids: list[int]
+    team_id: int
+    label_id: int
+    sample_ids: list[int]
+    emails: list[str]
+
+
+def load_dataset(app: Any) -> Dataset:
+    """Migrate, seed once (``flask messenger seed-bench``), and pick the agent and samples to query with."""
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from messenger.extensions import db
+
+    with app.app_context():
+        upgrade()
+        have = db.session.scalar(sa.text("SELECT count(*) FROM conversations"))
+        if have < CONVERSATIONS:
+            print(f"seeding {CONVERSATIONS} conversations / {MESSAGES} messages …", flush=True)
+            started = time.monotonic()
+            result = app.test_cli_runner().invoke(args=["messenger", "seed-bench", "--conversations",
+                                                        str(CONVERSATIONS), "--messages", str(MESSAGES)])
+            print(result.output.strip(), f"(wall {time.monotonic() - started:.1f}s)", flush=True)
+            if result.exit_code != 0:
+                raise SystemExit(f"seeding failed: {result.exception!r}")
+        counts = db.session.execute(sa.text(
+            "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages)")).one()
+        print(f"dataset: {counts[0]} conversations, {counts[1]} messages", flush=True)
+        agent_email = "bench-op2@example.com"   # an agent: the inbox-visibility filter applies
+        me_id = db.session.scalar(sa.text("SELECT id FROM users WHERE email = :e"), {"e": agent_email})
+        data = Dataset(
+            agent_email=agent_email,
+            inbox_ids=list(db.session.scalars(sa.text(
+                "SELECT inbox_id FROM inbox_members WHERE user_id = :u ORDER BY inbox_id"), {"u": me_id})),
+            team_id=db.session.scalar(sa.text("SELECT id FROM teams WHERE name = 'Bench team 1'")),
+            label_id=db.session.scalar(sa.text("SELECT id FROM labels WHERE name = 'vip'")),
+            sample_ids=list(db.session.scalars(sa.text(
+                "SELECT id FROM conversations TABLESAMPLE SYSTEM (1) LIMIT 400"))),
+            emails=list(db.session.scalars(sa.text(
+                "SELECT email FROM contacts TABLESAMPLE SYSTEM (1) WHERE email IS NOT NULL LIMIT 50"))))
+        db.session.remove()
+    return data
+
+
+def collect_cursors(call: Callable[..., dict[str, Any]], tabs: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """Keyset pages deep in the list: walk up to 30 pages per tab and sort once, keeping each cursor."""
+    cursors: list[tuple[str, str, str]] = []
+    for tab in tabs:
+        for sort in ("latest", "oldest_waiting"):
+            cursor = None
+            for _ in range(30):
+                page = call("/api/v1/conversations", tab=tab, sort=sort, limit=50,
+                            **({"cursor": cursor} if cursor else {}))
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+                cursors.append((tab, sort, cursor))
+    return cursors
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def measure(rounds: int, rng: random.Random, shapes: list[Callable[[], Any]],
+            filtered_shapes: list[Callable[[], Any]], cursors: list[tuple[str, str, str]], search_terms: list[str],
+            list_page: Callable[..., Any], search: Callable[..., Any], open_conversation: Callable[[int], None],
+            open_cold: Callable[[int], None], sample_ids: list[int]) -> dict[str, list[float]]:
+    """Seconds per call, by kind, over ``rounds`` rounds of randomly chosen list, filter, search and open calls."""
+    samples: dict[str, list[float]] = {"list": [], "filtered": [], "search": [], "open": [], "open+card": []}
+    for _ in range(rounds):
+        samples["list"].append(_timed(rng.choice(shapes)))
+        tab, sort, cursor = rng.choice(cursors)
+        samples["list"].append(_timed(partial(list_page, tab=tab, sort=sort, limit=50, cursor=cursor)))
+        samples["filtered"].append(_timed(rng.choice(filtered_shapes)))
+        samples["search"].append(_timed(partial(search, q=rng.choice(search_terms))))
+        samples["open"].append(_timed(partial(open_conversation, rng.choice(sample_ids))))
+        samples["open+card"].append(_timed(partial(open_cold, rng.choice(sample_ids))))
+    return samples
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="samples per query shape")
     parser.add_argument("--verbose", action="store_true", help="print the slowest statements (EXPLAIN ANALYZE)")
     parser.add_argument("--data-dir", default=str(ROOT / "instance" / "bench"))
     args = parser.parse_args()
-
-    from flask_migrate import upgrade
 
     from messenger import create_app
     from messenger.config import settings_from_env
@@ -105,32 +192,10 @@ def main() -> None:  # noqa: C901 - a linear script
 
         from messenger.extensions import db
 
-        with app.app_context():
-            upgrade()
-            have = db.session.scalar(sa.text("SELECT count(*) FROM conversations"))
-            if have < CONVERSATIONS:
-                print(f"seeding {CONVERSATIONS} conversations / {MESSAGES} messages …", flush=True)
-                started = time.monotonic()
-                result = app.test_cli_runner().invoke(args=["messenger", "seed-bench", "--conversations",
-                                                            str(CONVERSATIONS), "--messages", str(MESSAGES)])
-                print(result.output.strip(), f"(wall {time.monotonic() - started:.1f}s)", flush=True)
-                if result.exit_code != 0:
-                    raise SystemExit(f"seeding failed: {result.exception!r}")
-            counts = db.session.execute(sa.text(
-                "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages)")).one()
-            print(f"dataset: {counts[0]} conversations, {counts[1]} messages", flush=True)
-            agent_email = "bench-op2@example.com"   # an agent: the inbox-visibility filter applies
-            me_id = db.session.scalar(sa.text("SELECT id FROM users WHERE email = :e"), {"e": agent_email})
-            inbox_ids = list(db.session.scalars(sa.text(
-                "SELECT inbox_id FROM inbox_members WHERE user_id = :u ORDER BY inbox_id"), {"u": me_id}))
-            team_id = db.session.scalar(sa.text("SELECT id FROM teams WHERE name = 'Bench team 1'"))
-            label_id = db.session.scalar(sa.text("SELECT id FROM labels WHERE name = 'vip'"))
-            rng = random.Random(7)
-            sample_ids = list(db.session.scalars(sa.text(
-                "SELECT id FROM conversations TABLESAMPLE SYSTEM (1) LIMIT 400")))
-            emails = list(db.session.scalars(sa.text(
-                "SELECT email FROM contacts TABLESAMPLE SYSTEM (1) WHERE email IS NOT NULL LIMIT 50")))
-            db.session.remove()
+        data = load_dataset(app)
+        agent_email, inbox_ids, sample_ids, emails = data.agent_email, data.inbox_ids, data.sample_ids, data.emails
+        team_id, label_id = data.team_id, data.label_id
+        rng = random.Random(7)
 
         client = app.test_client()
         resp = client.post("/login", data={"email": agent_email, "password": "bench-password"})
@@ -140,11 +205,6 @@ def main() -> None:  # noqa: C901 - a linear script
             r = client.get(path, query_string=params)
             assert r.status_code == 200, (path, params, r.status_code, r.get_data(as_text=True)[:300])
             return r.get_json()  # type: ignore[no-any-return]
-
-        def timed(fn: Callable[[], Any]) -> float:
-            t0 = time.perf_counter()
-            fn()
-            return time.perf_counter() - t0
 
         tabs = ("waiting", "all", "mine", "unassigned")
         sorts = ("latest", "newest", "priority", "oldest_waiting")
@@ -158,17 +218,7 @@ def main() -> None:  # noqa: C901 - a linear script
             return shapes
 
         # Keyset pages deep in the list: walk 30 pages once to collect cursors, then time them.
-        cursors: list[tuple[str, str, str]] = []
-        for tab in tabs:
-            for sort in ("latest", "oldest_waiting"):
-                cursor = None
-                for _ in range(30):
-                    page = call("/api/v1/conversations", tab=tab, sort=sort, limit=50,
-                                **({"cursor": cursor} if cursor else {}))
-                    cursor = page["next_cursor"]
-                    if not cursor:
-                        break
-                    cursors.append((tab, sort, cursor))
+        cursors = collect_cursors(call, tabs)
         filtered_shapes: list[Callable[[], Any]] = [
             lambda: call("/api/v1/conversations/counts"),  # the tab counts, after every live change (≤ 1 per 2 s)
             lambda: call("/api/v1/conversations/counts", inbox_id=inbox_ids[0], status="pending"),
@@ -227,32 +277,16 @@ def main() -> None:  # noqa: C901 - a linear script
               flush=True)
         for shape in list_shapes():
             shape()
-        list_samples: list[float] = []
-        filtered_samples: list[float] = []
-        search_samples: list[float] = []
-        open_samples: list[float] = []
-        cold_samples: list[float] = []
-        shapes = list_shapes()
-        for _ in range(args.rounds):
-            list_samples.append(timed(rng.choice(shapes)))
-            tab, sort, cursor = rng.choice(cursors)
-            list_samples.append(timed(partial(call, "/api/v1/conversations", tab=tab, sort=sort, limit=50,
-                                              cursor=cursor)))
-            filtered_samples.append(timed(rng.choice(filtered_shapes)))
-            q = rng.choice(search_terms)
-            search_samples.append(timed(partial(call, "/api/v1/search", q=q)))
-            cid = rng.choice(sample_ids)
-            open_samples.append(timed(partial(open_conversation, cid)))
-            other = rng.choice(sample_ids)
-            cold_samples.append(timed(partial(open_cold, other)))
-        for name, samples in (("list", list_samples), ("filtered", filtered_samples), ("search", search_samples),
-                              ("open", open_samples), ("open+card", cold_samples)):
-            print(f"{name:9s} n={len(samples):4d} median={statistics.median(samples) * 1000:6.1f} ms "
-                  f"p95={p95(samples):6.1f} ms max={max(samples) * 1000:6.1f} ms", flush=True)
+        samples = measure(args.rounds, rng, list_shapes(), filtered_shapes, cursors, search_terms,
+                          partial(call, "/api/v1/conversations"), partial(call, "/api/v1/search"),
+                          open_conversation, open_cold, sample_ids)
+        for name, values in samples.items():
+            print(f"{name:9s} n={len(values):4d} median={statistics.median(values) * 1000:6.1f} ms "
+                  f"p95={p95(values):6.1f} ms max={max(values) * 1000:6.1f} ms", flush=True)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-        print(json.dumps({"name": "panel_queries", "list_p95_ms": p95(list_samples),
-                          "filtered_p95_ms": p95(filtered_samples), "search_p95_ms": p95(search_samples),
-                          "open_p95_ms": p95(open_samples)}), flush=True)
+        print(json.dumps({"name": "panel_queries", "list_p95_ms": p95(samples["list"]),
+                          "filtered_p95_ms": p95(samples["filtered"]), "search_p95_ms": p95(samples["search"]),
+                          "open_p95_ms": p95(samples["open"])}), flush=True)
     finally:
         redis.stop()
         pg.stop()
