@@ -2,7 +2,8 @@
 
 Job modules are imported before the fork loop so work horses don't import per job, the
 mappers are configured once, and each forked horse drops the parent's pooled
-connections (SQLAlchemy: a pool must not cross a fork).
+connections (docs/realtime.md). Each job logs under the request id of the request that
+enqueued it.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 import os
 import sys
 import time
+from typing import Any
 
 import sqlalchemy.orm as so
 from redis.exceptions import RedisError
@@ -22,8 +24,20 @@ from messenger.config import settings_from_env
 from messenger.extensions import db
 from messenger.jobs import JOB_MODULES
 from messenger.jobs import QUEUES
+from messenger.logs import bind_request_id
 
-logger = logging.getLogger("worker")
+logger = logging.getLogger("messenger.worker")
+
+
+class MessengerWorker(Worker):
+    """An RQ worker whose jobs log with the request id they were enqueued under."""
+
+    def perform_job(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> bool:
+        bind_request_id((job.meta or {}).get("request_id"))
+        logger.info("running job %s (%s)", job.func_name, job.id, extra={"job_id": job.id, "queue": queue.name})
+        return super().perform_job(job, queue, *args, **kwargs)
+
+
 RESTART_DELAY_S = 2
 
 
@@ -44,7 +58,7 @@ def main(argv: list[str]) -> int:
 
         loop.start(app)  # a child process: event log -> webhook deliveries; sweepers not living in Redis
     while True:
-        worker = Worker(queues, connection=app.extensions["redis"])
+        worker = MessengerWorker(queues, connection=app.extensions["redis"])
         try:
             worker.work(with_scheduler=True, logging_level=settings["LOG_LEVEL"])
         except RedisError:

@@ -27,6 +27,9 @@ def create_app(settings: Mapping[str, Any]) -> Flask:
         raise RuntimeError("DATABASE_URL is not set (make run starts an embedded PostgreSQL and sets it)")
 
     init_extensions(app)
+    from messenger import metrics
+
+    metrics.init_app(app)
     init_blueprints(app)
     from messenger.errors import register_error_handlers
 

@@ -8,15 +8,12 @@ table (``tests/test_config.py`` checks both ways).
 """
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -147,6 +144,14 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         "SMTP_SSL": _bool(environ.get("SMTP_SSL"), False),
         "SMTP_TIMEOUT_S": _int(environ.get("SMTP_TIMEOUT_S"), 20),
         "MAIL_FROM": environ.get("MAIL_FROM", "messenger@localhost"),
+        # Operations: readiness thresholds, event-log retention, the worker's repair tick.
+        "READY_MAX_HUB_LAG_S": _int(environ.get("READY_MAX_HUB_LAG_S"), 15),
+        "READY_MAX_WORKER_AGE_S": _int(environ.get("READY_MAX_WORKER_AGE_S"), 120),
+        "READY_CHECK_WORKER": _bool(environ.get("READY_CHECK_WORKER"), True),
+        "READY_MIN_FREE_BYTES": _int(environ.get("READY_MIN_FREE_BYTES"), 256 * 1024 * 1024),
+        "METRICS_TOKEN": environ.get("METRICS_TOKEN", ""),
+        "PROMETHEUS_MULTIPROC_DIR": environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
+        "LOG_FORMAT": (environ.get("LOG_FORMAT") or "json").strip().lower(),
     }
     return settings
 
@@ -158,8 +163,11 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
 
 
 def configure_logging(settings: Mapping[str, Any]) -> None:
-    """Root logging at ``LOG_LEVEL``; called by the entry points only (the app never configures logging)."""
-    logging.basicConfig(level=settings["LOG_LEVEL"], format=LOG_FORMAT)
+    """Root logging at ``LOG_LEVEL`` in ``LOG_FORMAT`` (json or text), with request ids (``messenger.logs``);
+    called by the entry points only (the app never configures logging)."""
+    from messenger.logs import configure_logging as configure
+
+    configure(settings["LOG_LEVEL"], settings.get("LOG_FORMAT", "json"))
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def found(value: T | None, what: str) -> T:
 def wants_json() -> bool:
     """True for API paths and for clients that prefer JSON."""
     path = request.path
-    if "/api/" in path or path.startswith("/widget/api") or path.endswith(".json") or path == "/healthz":
+    if "/api/" in path or path.startswith("/widget/api") or path.endswith(".json") or path in ("/healthz", "/readyz"):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json"

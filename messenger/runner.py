@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -108,7 +109,7 @@ def _popen(argv: list[str], env: dict[str, str]) -> Callable[[], subprocess.Pope
 def _web_argv(settings: RunSettings) -> list[str]:
     return [_bin("gunicorn"), "-k", "gevent", "-w", str(settings.web_workers), "-b",
             f"{settings.host}:{settings.port}", "--worker-connections", str(settings.worker_connections),
-            "--timeout", "60", "--graceful-timeout", "5", "--access-logfile", "-", "wsgi:app"]
+            "--timeout", "60", "--graceful-timeout", "5", "wsgi:app"]
 
 
 def _seed(env: dict[str, str], settings: RunSettings) -> str:
@@ -169,8 +170,13 @@ def main() -> int:
             else:  # one left running by an earlier run
                 stoppers.append(("Redis", redis.stop))
         login = _seed(env, settings)
-        for name, argv in (("web", _web_argv(settings)), ("worker", [sys.executable, "worker.py"])):
-            child = Child(name, _popen(argv, env))
+        metrics_dir = instance / "metrics"  # web workers share their Prometheus series here
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        web_env = dict(env, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+        for name, argv, child_env in (("web", _web_argv(settings), web_env),
+                                      ("worker", [sys.executable, "worker.py"], env)):
+            child = Child(name, _popen(argv, child_env))
             child.launch()
             children.append(child)
         time.sleep(1.0)

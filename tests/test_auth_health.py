@@ -7,7 +7,7 @@ from tests.helpers import csrf_token_from
 from tests.helpers import login
 
 
-def test_healthz_reports_database_redis_and_hub(client):
+def test_healthz_reports_database_redis_and_hub(client):  # liveness: see also tests/test_operations.py
     resp = client.get("/healthz")
     assert resp.status_code == 200
     body = resp.get_json()

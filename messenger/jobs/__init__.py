@@ -15,6 +15,8 @@ from flask import current_app
 from rq import Queue
 from rq.job import Job
 
+from messenger.logs import current_request_id
+
 logger = logging.getLogger(__name__)
 
 QUEUES = ("assignment", "scanning", "webhooks", "default")
@@ -38,6 +40,9 @@ def get_queue(name: str) -> Queue:
 
 def enqueue(queue: str, func: str, *args: Any, delay: timedelta | None = None, **options: Any) -> Job | None:
     """Enqueue ``func`` (dotted path) on ``queue``; never raises (logs instead)."""
+    request_id = current_request_id()
+    if request_id and "meta" not in options:
+        options["meta"] = {"request_id": request_id}  # the worker logs this job under the same id
     try:
         q = get_queue(queue)
         if delay is not None:

@@ -34,6 +34,7 @@ from flask import Flask
 from flask import current_app
 from gevent.event import Event
 
+from messenger import metrics
 from messenger.config import libpq_url
 from messenger.realtime import access
 from messenger.realtime.access import OperatorScope
@@ -191,6 +192,7 @@ class Hub:
             for row in rows:
                 self._publish(Prepared(LogEvent(*row)))
             self._flush_wakeups()
+            _observe_dispatch(rows)
             if len(rows) < PAGE:
                 return
             gevent.sleep(0)  # let streams write between big pages
@@ -408,6 +410,14 @@ class Hub:
                 presence.sweep_stale(self.grace_s)
         except Exception:  # the sweep is best effort; the next heartbeat retries
             logger.exception("presence sweep failed")
+
+
+def _observe_dispatch(rows: list[Any]) -> None:
+    """Metrics: events dispatched, and commit-to-dispatch lag (``created_at`` is taken during COMMIT)."""
+    metrics.EVENTS_DISPATCHED.inc(len(rows))
+    now = time.time()
+    for row in rows:
+        metrics.DISPATCH_LAG.observe(max(0.0, now - row[8].timestamp()))
 
 
 def get_hub() -> Hub:

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from messenger import metrics
 from messenger.realtime import access
 from messenger.realtime.access import Scope
 from messenger.realtime.hub import Hub
@@ -100,6 +101,8 @@ def sse_stream(hub: Hub, scope: Scope, after: int | None, engine: sa.Engine,
     """The body of an SSE response: retry, (resync,) ready, replay, then live events and heartbeats."""
     yield retry(settings.retry_ms)  # headers and first bytes leave now (proxies wait for them)
     sub, backlog, position = hub.subscribe(scope, after)
+    open_streams = metrics.STREAMS.labels(scope.audience)
+    open_streams.inc()
     try:
         sent = position if after is None else after
         if backlog is None and after is not None:
@@ -128,6 +131,7 @@ def sse_stream(hub: Hub, scope: Scope, after: int | None, engine: sa.Engine,
         # The log is unreachable (database restarting): end the stream, the client retries.
         logger.warning("stream replay failed: %s", type(exc).__name__)
     finally:
+        open_streams.dec()
         hub.unsubscribe(sub)
 
 
