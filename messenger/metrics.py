@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask
+from flask import Response
 from flask import current_app
 from flask import g
 from flask import request
-from flask import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
@@ -88,7 +88,7 @@ class RedisCollector(Collector):
                 queued.add_metric([name], queue.count)
                 failed.add_metric([name], FailedJobRegistry(queue=queue).count)
             counts = redis.mget([_WEBHOOK_KEY.format(o) for o in WEBHOOK_OUTCOMES])
-            for outcome, value in zip(WEBHOOK_OUTCOMES, counts):
+            for outcome, value in zip(WEBHOOK_OUTCOMES, counts, strict=True):
                 hooks.add_metric([outcome], int(value or 0))
         except Exception as exc:  # Redis down: the scrape still answers with the rest
             logger.warning("metrics: Redis unavailable (%s)", type(exc).__name__)

@@ -357,20 +357,14 @@ class Hub:
         if self._sweeper is None or self._sweeper.dead:
             self._sweeper = gevent.spawn(self._sweep)
 
-    def _refresh_operators(self, conn: psycopg.Connection[Any]) -> None:  # noqa: C901  # split by reliability
+    def _refresh_operators(self, conn: psycopg.Connection[Any]) -> None:
+        """Close revoked operator streams, follow inbox membership changes, refresh last_seen_at."""
         subs = list(self._operators.values())
-        user_ids = sorted({s.scope.user_id for s in subs if isinstance(s.scope, OperatorScope)})
+        scopes = [s.scope for s in subs if isinstance(s.scope, OperatorScope)]
+        user_ids = sorted({scope.user_id for scope in scopes})
         if not user_ids:
             return
-        users = {row[0]: row[1:] for row in conn.execute(
-            "SELECT id, session_version, active, role FROM users WHERE id = ANY(%s)", (user_ids,))}
-        session_ids = sorted({s.scope.session_id for s in subs if isinstance(s.scope, OperatorScope)} - {""})
-        signed_out = {row[0] for row in conn.execute(
-            "SELECT id FROM operator_sessions WHERE id = ANY(%s) AND revoked_at IS NOT NULL", (session_ids,))}
-        members: dict[int, set[int]] = {}
-        for user_id, inbox_id in conn.execute(
-                "SELECT user_id, inbox_id FROM inbox_members WHERE user_id = ANY(%s)", (user_ids,)):
-            members.setdefault(user_id, set()).add(inbox_id)
+        users, signed_out, members = _operator_principals(conn, user_ids, sorted({s.session_id for s in scopes} - {""}))
         live: set[int] = set()
         for sub in subs:
             scope = sub.scope
@@ -410,6 +404,20 @@ class Hub:
                 presence.sweep_stale(self.grace_s)
         except Exception:  # the sweep is best effort; the next heartbeat retries
             logger.exception("presence sweep failed")
+
+
+def _operator_principals(conn: psycopg.Connection[Any], user_ids: list[int], session_ids: list[str]) -> tuple[
+        dict[int, tuple[Any, ...]], set[str], dict[int, set[int]]]:
+    """(session_version, active, role) by user, signed-out session ids, inbox ids by user."""
+    users = {row[0]: tuple(row[1:]) for row in conn.execute(
+        "SELECT id, session_version, active, role FROM users WHERE id = ANY(%s)", (user_ids,))}
+    signed_out = {row[0] for row in conn.execute(
+        "SELECT id FROM operator_sessions WHERE id = ANY(%s) AND revoked_at IS NOT NULL", (session_ids,))}
+    members: dict[int, set[int]] = {}
+    for user_id, inbox_id in conn.execute(
+            "SELECT user_id, inbox_id FROM inbox_members WHERE user_id = ANY(%s)", (user_ids,)):
+        members.setdefault(user_id, set()).add(inbox_id)
+    return users, signed_out, members
 
 
 def _observe_dispatch(rows: list[Any]) -> None:

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 PAGE = 1000
 LONGPOLL_MAX_EVENTS = 500
-LONGPOLL_GATHER_S = 0.2  # after a live event, keep gathering while more follow within this gap
+LONGPOLL_GATHER_S = 0.25  # after a live event, keep gathering while more follow within this gap
 LONGPOLL_GATHER_MAX_S = 1.0  # ... for at most this long
 
 

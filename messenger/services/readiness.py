@@ -56,7 +56,7 @@ def hub(*, start: bool) -> Check:
         return True, status
     max_lag = float(current_app.config["READY_MAX_HUB_LAG_S"])
     lag = status.get("lag_s")
-    # A NOTIFY queue past half full means a listener is stuck in a transaction (CASES 9).
+    # A NOTIFY queue past half full means a listener is stuck in a transaction (reliability case 9 in docs/security.md).
     ok = (status.get("state") == "listening" and lag is not None and lag <= max_lag
           and status.get("notify_queue_usage", 0) <= 0.5)
     return ok, {**status, "max_lag_s": max_lag}

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hmac
 
 from flask import current_app
-from flask import request
 from flask import jsonify
+from flask import request
 from flask.typing import ResponseReturnValue
 
 from messenger import metrics

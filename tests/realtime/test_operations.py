@@ -17,12 +17,10 @@ import sqlalchemy as sa
 
 from messenger.extensions import db
 from messenger.metrics import count_webhook_delivery
-from tests.conftest import ROOT
-from tests.conftest import LiveServer
 from tests.factories import make_inbox
+from tests.helpers import ROOT
+from tests.helpers import LiveServer
 from tests.realtime.conftest import World
-from tests.realtime.conftest import fast_server  # noqa: F401  (fixture)
-from tests.realtime.conftest import world  # noqa: F401  (fixture)
 from tests.realtime.conftest import operator_stream
 from tests.realtime.conftest import send_replies
 from tests.realtime.helpers import Http
@@ -139,7 +137,8 @@ def test_metrics_count_streams_dispatch_latency_queues_and_webhooks(app, fast_se
         count_webhook_delivery("failed")
         text = scrape()
         assert value(text, 'messenger_streams_open{audience="operator"}') >= 1
-        assert value(text, "messenger_events_dispatched_total") >= value(before, "messenger_events_dispatched_total") + 3
+        dispatched = "messenger_events_dispatched_total"
+        assert value(text, dispatched) >= value(before, dispatched) + 3
         assert value(text, "messenger_dispatch_lag_seconds_count") >= 3
         assert 'messenger_http_request_duration_seconds_bucket{le="0.1",method="GET",route="/api/v1/stream"' in text
         assert 'messenger_rq_queue_length{queue="assignment"}' in text
@@ -161,7 +160,8 @@ def test_a_request_id_reaches_the_job_it_enqueued_in_json_logs(app, live_server,
         status, session = http.request("POST", "/widget/api/v1/session", {"inbox": inbox.website_token},
                                        headers={"X-Request-ID": "trace-0042"})
         assert status in (200, 201), session
-        status, sent = http.request("POST", "/widget/api/v1/messages", {"content": "hello", "client_id": "6f1c2a9e-3b1d-4c55-9a53-0c2b8f1e7d10"},
+        message = {"content": "hello", "client_id": "6f1c2a9e-3b1d-4c55-9a53-0c2b8f1e7d10"}
+        status, sent = http.request("POST", "/widget/api/v1/messages", message,
                                     headers={"X-Visitor-Token": session["token"], "X-Request-ID": "trace-0043"})
         assert status == 201, sent
 
