@@ -11,9 +11,9 @@ from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
 from sqlalchemy.dialects import postgresql as pg
 
+from messenger.security.bearer import CSRFProtectUnlessBearer
 from messenger.security.ratelimit import client_ip
 
 NAMING_CONVENTION = {
@@ -46,6 +46,6 @@ if TYPE_CHECKING:
 else:
     Model = db.Model
 migrate = Migrate()
-csrf = CSRFProtect()
+csrf = CSRFProtectUnlessBearer()
 babel = Babel()
 limiter = Limiter(key_func=client_ip, default_limits=[], headers_enabled=True)

@@ -155,12 +155,13 @@ def build_spec(app: Flask) -> dict[str, Any]:
         if path.startswith("/widget/"):
             operation["security"] = [{"visitorToken": []}]
         else:
-            operation["security"] = [{"session": []}]
+            operation["security"] = [{"session": []}, {"bearer": []}]
         paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "Messenger API", "version": "1",
-                 "description": "Operator API (session cookie, X-CSRFToken on changes) and public widget API "
+                 "description": "Operator API (session cookie + X-CSRFToken on changes, or a personal API token as "
+                                "Authorization: Bearer, no CSRF) and public widget API "
                                 "(X-Visitor-Token, origin allowlist per inbox). Errors are "
                                 "{\"error\": code, \"message\": text}."},
         "paths": paths,
@@ -169,6 +170,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
                                   "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}},
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "A personal API token (created at /app/tokens) acting as its owner"},
                 "visitorToken": {"type": "apiKey", "in": "header", "name": "X-Visitor-Token"},
             },
         },

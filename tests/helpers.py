@@ -119,3 +119,12 @@ class Api:
         headers = {"X-CSRFToken": self.token} if csrf else {}
         return self.client.open(path, method=method, json=body, headers=headers)
 
+
+
+def sign_in_browser(page: Any, base_url: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the real login form in Chromium (lands on the panel)."""
+    page.goto(base_url + "/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#panel[data-ready='1']", timeout=15000)

@@ -16,10 +16,10 @@ from messenger.services import webhooks
 from tests.admin_helpers import post_form
 from tests.admin_helpers import signed_in
 from tests.admin_helpers import text
-from tests.factories import PASSWORD
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.factories import make_visitor
+from tests.helpers import sign_in_browser
 from tests.receivers import WebhookReceiver
 
 SECRET = re.compile(r'id="webhook-secret">(whsec_[A-Za-z0-9_-]+)<')
@@ -131,11 +131,7 @@ def test_webhook_pages_in_chromium(app, live_server, browser, artifacts) -> None
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     try:
-        page.goto(live_server.url + "/login")
-        page.fill("input[name=email]", admin.email)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        sign_in_browser(page, live_server.url, admin.email)
         page.goto(live_server.url + "/admin/webhooks")
         assert "disabled after repeated failures" in page.inner_text("main")
         page.screenshot(path=str(artifacts / "admin-webhooks.png"), full_page=True)

@@ -12,3 +12,4 @@ from messenger.blueprints.operator import health  # noqa: E402,F401
 from messenger.blueprints.operator import openapi  # noqa: E402,F401
 from messenger.blueprints.operator import pages  # noqa: E402,F401
 from messenger.blueprints.operator import stream  # noqa: E402,F401
+from messenger.blueprints.operator import tokens  # noqa: E402,F401

@@ -34,8 +34,10 @@ from messenger.errors import Forbidden
 from messenger.errors import Unauthorized
 from messenger.extensions import limiter
 from messenger.models import User
+from messenger.security.bearer import api_bearer_token
 from messenger.security.ratelimit import client_ip
 from messenger.security.redirects import safe_next
+from messenger.services import api_tokens
 from messenger.services import login_guard
 from messenger.services import users as users_service
 
@@ -49,8 +51,16 @@ class LoginForm(FlaskForm):
 
 @bp.before_app_request
 def load_operator() -> None:
-    """Attach the signed-in operator (or None) to ``g``."""
+    """Attach the signed-in operator (or None) to ``g``: by API token on ``/api/``, else by session."""
     g.operator = None
+    token = api_bearer_token()
+    if token is not None:
+        # A token request never falls back to the cookie (it skipped the CSRF check).
+        found = api_tokens.authenticate(token, ip=client_ip())
+        if found is None:
+            raise Unauthorized("Invalid or revoked API token.", code="invalid_token")
+        g.operator, g.api_token_id = found
+        return
     uid = session.get("uid")
     if uid is None:
         return
