@@ -80,7 +80,17 @@ def build(out_root: Path, version: str, root: Path = STATIC_ROOT) -> Path:
                 raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    _prune(out_root, keep=target)
     return target
+
+
+def _prune(out_root: Path, keep: Path, kept: int = 3) -> None:
+    """Delete built versions but the newest ``kept`` (a worker still on the previous release keeps its files)."""
+    versions = sorted((p for p in out_root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in versions[kept:]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _extra_headers(headers, path: str, url: str) -> None:  # type: ignore[no-untyped-def]

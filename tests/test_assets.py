@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import brotli
 import pytest
 
+from messenger.assets import build
 from messenger.assets import minify_loader
 from messenger.assets import static_version
 from tests.factories import make_inbox
@@ -76,10 +77,20 @@ def test_loader_is_minified_compressed_and_kept_five_minutes(live_server) -> Non
     assert status == 200 and "max-age=300" in headers["cache-control"] and headers["content-encoding"] == "br"
 
 
-def test_the_version_follows_the_content(tmp_path: Path) -> None:
-    (tmp_path / "js").mkdir()
-    (tmp_path / "js" / "a.js").write_text("export const a = 1;\n")
-    first = static_version(tmp_path)
-    assert static_version(tmp_path) == first
-    (tmp_path / "js" / "a.js").write_text("export const a = 2;\n")
-    assert static_version(tmp_path) != first
+def test_the_version_follows_the_content_and_old_builds_go(tmp_path: Path) -> None:
+    tree, out = tmp_path / "static", tmp_path / "assets"
+    (tree / "widget").mkdir(parents=True)
+    (tree / "widget" / "loader.js").write_text("/* loader */\nvar a = 1;\n")
+    (tree / "app.js").write_text("export const a = 1;\n" * 50)
+    first = static_version(tree)
+    assert static_version(tree) == first
+    built = build(out, first, tree)
+    assert sorted(p.name for p in (built / "static").iterdir()) == ["app.js", "app.js.br", "app.js.gz", "widget"]
+    assert (built / "loader" / "loader.js").read_text() == "var a=1;"
+    versions = [first]
+    for n in range(2, 6):
+        (tree / "app.js").write_text(f"export const a = {n};\n" * 50)
+        versions.append(static_version(tree))
+        build(out, versions[-1], tree)
+    assert len(set(versions)) == 5
+    assert sorted(p.name for p in out.iterdir()) == sorted(versions[-3:]), "the newest three builds stay"

@@ -132,7 +132,7 @@ def test_operator_files_edits_and_deletes_arrive_live_and_the_list_stays_at_the_
         page.goto(live_server.url + "/demo")
         chat = open_and_send(page, inbox, "Can you send the offer?")
         conv = _conversation(inbox.id)
-        for i in range(6):
+        for i in range(12):  # enough to overflow the list before the picture arrives
             msg_service.send_operator_message(olga, conv.id, f"Let me check that for you, step {i}.", str(uuid.uuid4()))
         pdf = attachment_service.upload_by_operator(olga, conv.id, _Source("offer.pdf", PDF)).key
         photo = attachment_service.upload_by_operator(olga, conv.id, _Source("shelf.png", _png(640, 480))).key

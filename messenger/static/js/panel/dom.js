@@ -43,7 +43,7 @@ export function colorFor(id) { return COLORS[Math.abs(Number(id) || 0) % COLORS.
 
 export function contactName(contact) {
   if (!contact) return t("msg.visitor");
-  return contact.name || contact.email || contact.phone || `${t("msg.visitor")} #${contact.id}`;
+  return contact.name || contact.email || contact.phone || `${t("msg.visitor")} ${contact.id}`;  // legacy unnamed contacts
 }
 
 const UNITS = {en: {m: "m", h: "h", d: "d"}, ru: {m: " мин", h: " ч", d: " д"}};
