@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,36 @@ def test_an_operators_unsent_upload_never_reaches_the_visitor_stream(client, set
     # Scanned while still a draft: private; once sent in a reply, the visitor gets it.
     assert [(e["status"], e["message_id"] is not None, e["private"]) for e in events if e["id"] == sent] == [
         ("clean", False, True), ("clean", True, False)]
+
+
+@contextmanager
+def full_disk(path: Path) -> Iterator[None]:
+    """A 64 KB tmpfs mounted on ``path`` and filled up: every write there fails with ENOSPC."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(path)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        subprocess.run(["dd", "if=/dev/zero", f"of={path / 'filler'}", "bs=4k"], capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def test_a_full_disk_while_processing_an_image_keeps_it_pending_and_the_retry_cleans_it(
+        client, setup, app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """"We could not work on it now" (ENOSPC) is retried; only "this file is bad" is final."""
+    monkeypatch.setitem(app.config, "SCAN_RETRY_INTERVALS", "30,60")
+    key = upload(client, setup, png_bytes((400, 300)), "screenshot.png")
+    with full_disk(setup["uploads"] / "incoming"):
+        run_jobs(setup)
+        assert status_of(key).status == "pending"
+        assert download(client, setup, key).get_json()["error"] == "scanning"
+    registry = setup["queue"].scheduled_job_registry
+    job_ids = [j for j in registry.get_job_ids() if j.startswith("scan-attachment-")]
+    assert len(job_ids) == 1, "the failed processing must be scheduled for a retry"
+    registry.requeue(Job.fetch(job_ids[0], connection=setup["redis"]))
+    run_jobs(setup)
+    att = status_of(key)
+    assert att.status == "clean" and att.thumb_key
+    assert download(client, setup, key).status_code == 200

@@ -499,6 +499,16 @@ def upload_to_dict(att: Attachment) -> dict[str, Any]:
 
 # --- scanning and processing (the job) ----------------------------------------------
 
+class StorageUnavailable(scanning.ScannerUnavailable):
+    """Reading or writing the upload directory failed (permissions, disk full, I/O): retry, keep pending."""
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """An operating-system error with an errno (EACCES, ENOSPC, EIO, EROFS, …), as opposed to a decoder's
+    complaint about the file's content (Pillow raises OSError without an errno for those)."""
+    return isinstance(exc, OSError) and exc.errno is not None
+
+
 def scan_attachment(attachment_id: int) -> str:
     """Scan a pending attachment and settle its status; raises ScannerUnavailable to be retried."""
     with transaction():
@@ -522,7 +532,11 @@ def scan_attachment(attachment_id: int) -> str:
     if content_type in RASTER_TYPES:
         try:
             size, thumb_key = _process_image(storage, key, content_type)
-        except Exception as exc:  # any decoder failure (bombs included) means "not servable", not "retry"
+        except Exception as exc:
+            if is_storage_error(exc):  # we could not work on it now: the file stays pending, the job retries
+                logger.warning("attachment %s: storage error while processing, will retry: %s", attachment_id, exc)
+                raise StorageUnavailable(f"storage error: {exc}") from exc
+            # Any decoder failure (bombs included) means "this file is bad": final, not retried.
             logger.warning("attachment %s: image processing failed: %s", attachment_id, exc)
             return _settle(attachment_id, "error", "The image could not be processed.", engine=result.engine)
     try:
