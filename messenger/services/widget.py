@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.dialects import postgresql as pg
 
 from messenger.db import transaction
@@ -37,6 +36,7 @@ from messenger.models import User
 from messenger.services import assignment
 from messenger.services import contacts as contact_service
 from messenger.services import conversations as conv_service
+from messenger.services import mail
 from messenger.services import messages as msg_service
 from messenger.services.visitors import Visitor
 from messenger.services.visitors import require_not_blocked
@@ -149,11 +149,6 @@ def proactive_for(inbox: Inbox, page: str | None) -> dict[str, Any] | None:
             "period_s": period if isinstance(period, int) and period > 0 else 86400}
 
 
-def email_enabled() -> bool:
-    """Whether Messenger can send e-mail (SMTP configured): only then may the widget promise a reply by e-mail."""
-    return bool(current_app.config.get("SMTP_HOST"))
-
-
 def public_config(inbox: Inbox, page: str | None = None) -> dict[str, Any]:
     """The inbox settings the widget needs (never the HMAC secret or routing internals).
 
@@ -167,7 +162,8 @@ def public_config(inbox: Inbox, page: str | None = None) -> dict[str, Any]:
     return {
         "name": inbox.name, "color": inbox.color, "greeting": inbox.greeting, "away_message": inbox.away_message,
         "locale": inbox.locale, "business_hours": hours, "online": online, "available": available,
-        "email_enabled": email_enabled(), "expected_wait_s": estimated_wait_s(inbox.id) if available else None,
+        "email_enabled": mail.configured(),  # only then may the widget promise a reply by e-mail
+        "expected_wait_s": estimated_wait_s(inbox.id) if available else None,
         "hidden": bool(inbox.hide_when_offline) and not available,
         "prechat": {"enabled": bool(inbox.prechat_enabled), "fields": _prechat_fields(inbox)},
         "csat_enabled": bool(inbox.csat_enabled), "reply_after_resolve": bool(inbox.reply_after_resolve),
