@@ -131,3 +131,32 @@ def test_unknown_ids_are_404(app) -> None:
     client, _ = signed_in(app)
     for url in ("/admin/labels/999999", "/admin/teams/999999", "/admin/canned-responses/999999"):
         assert client.get(url).status_code == 404
+
+
+def test_operators_keep_their_own_canned_responses_from_the_panel(app) -> None:
+    admin, _ = signed_in(app)
+    post_form(admin, "/admin/canned-responses", {"short_code": "hello", "content": "Shared hello"})
+    ann, ann_user = signed_in(app, role="agent")
+    bob, _ = signed_in(app, role="agent")
+    assert 'href="/app/canned-responses"' in text(ann.get("/app"))
+    # Ann's own code may shadow a shared one; her own codes are unique among hers.
+    assert post_form(ann, "/app/canned-responses", {"short_code": "hello", "content": "Ann's hello"}).status_code == 302
+    assert post_form(ann, "/app/canned-responses", {"short_code": "bye", "content": "Bye!"}).status_code == 302
+    dup = post_form(ann, "/app/canned-responses", {"short_code": "bye", "content": "Again"})
+    assert dup.status_code == 422 and error_next_to(text(dup), "short_code") == "This shortcut is already taken."
+    mine = db.session.scalars(sa.select(CannedResponse).where(CannedResponse.owner_user_id == ann_user.id)).all()
+    assert sorted(c.short_code for c in mine) == ["bye", "hello"]
+
+    items = ann.get("/api/v1/canned-responses").get_json()["items"]
+    assert [(i["short_code"], i["personal"]) for i in items] == [("bye", True), ("hello", True), ("hello", False)]
+    assert [i["content"] for i in bob.get("/api/v1/canned-responses").get_json()["items"]] == ["Shared hello"]
+
+    own = next(c for c in mine if c.short_code == "bye")
+    assert bob.get(f"/app/canned-responses/{own.id}").status_code == 404
+    assert post_form(bob, f"/app/canned-responses/{own.id}/delete", {}, page="/app/canned-responses").status_code == 404
+    shared = db.session.scalar(sa.select(CannedResponse).where(CannedResponse.owner_user_id.is_(None)))
+    assert ann.get(f"/app/canned-responses/{shared.id}").status_code == 404  # shared ones are the admins'
+    renamed = post_form(ann, f"/app/canned-responses/{own.id}", {"short_code": "ciao", "content": "Ciao"})
+    assert renamed.status_code == 302
+    assert post_form(ann, f"/app/canned-responses/{own.id}/delete", {}, page="/app/canned-responses").status_code == 302
+    assert db.session.get(CannedResponse, own.id) is None

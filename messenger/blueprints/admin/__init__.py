@@ -27,6 +27,7 @@ def _admins_only() -> ResponseReturnValue | None:
 
 
 from messenger.blueprints.admin import api_tokens  # noqa: E402,F401
+from messenger.blueprints.admin import audit  # noqa: E402,F401
 from messenger.blueprints.admin import catalog  # noqa: E402,F401
 from messenger.blueprints.admin import inboxes  # noqa: E402,F401
 from messenger.blueprints.admin import operators  # noqa: E402,F401

@@ -10,6 +10,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
+from wtforms import DateField
 from wtforms import EmailField
 from wtforms import FieldList
 from wtforms import Form
@@ -145,3 +146,17 @@ class OperatorForm(FlaskForm):
                             validators=[InputRequired(), NumberRange(min=0, max=1000)])
     inboxes = MultiCheckboxField(_l("Inboxes"), coerce=int)
     teams = MultiCheckboxField(_l("Teams"), coerce=int)
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit log's filters (a GET form: nothing changes, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    action = SelectField(_l("Action"), choices=[], validate_choice=False, default="")
+    actor = SelectField(_l("Who"), choices=[], validate_choice=False, default="")
+    target_type = StringField(_l("Target"), validators=[Optional(), Length(max=32)])
+    ip = StringField(_l("IP address"), validators=[Optional(), Length(max=64)])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])

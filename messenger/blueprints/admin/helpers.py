@@ -4,10 +4,11 @@
   the home page, with its count) only once its endpoint exists, so a page another area
   has not landed yet is never a dead link. Add a page: a view named ``admin.<name>`` in
   this blueprint, plus one ``NavItem`` here.
-- ``run_form(form, action)`` validates a Flask-WTF form (CSRF included), calls the
-  service, and turns a ``ValidationError(field=...)`` / ``Conflict(field=...)`` raised
-  by the service into an error next to that field. Nothing is saved on error because the
-  service raised inside its transaction.
+- ``run_form(form, action)``, ``form_status``, ``get_or_404`` (from
+  ``blueprints/formkit.py``, shared with the operator's own pages) validate a Flask-WTF
+  form (CSRF included), call the service, and turn a ``ValidationError(field=...)`` /
+  ``Conflict(field=...)`` into an error next to that field. Nothing is saved on error
+  because the service raised inside its transaction.
 - ``actor_id()`` / ``actor_ip()`` are what services take for the audit log.
 """
 from __future__ import annotations
@@ -15,22 +16,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import current_app
 from flask import g
 from flask import url_for
-from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 
-from messenger.errors import DomainError
-from messenger.errors import NotFound
+from messenger.blueprints.formkit import field_error as field_error
+from messenger.blueprints.formkit import form_status as form_status
+from messenger.blueprints.formkit import get_or_404 as get_or_404
+from messenger.blueprints.formkit import run_form as run_form
 from messenger.extensions import db
 from messenger.security.ratelimit import client_ip
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,56 +92,3 @@ def actor_id() -> int:
 
 def actor_ip() -> str:
     return client_ip()
-
-
-def get_or_404(model: type[T], object_id: int) -> T:
-    """Load a row by primary key or raise a 404."""
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        raise NotFound("Not found.")
-    return obj
-
-
-def _find_field(form: Any, name: str) -> Any:
-    """``"name"`` or ``"rows.2"`` (the first input of row 2 of a FieldList of sub-forms)."""
-    head, _, index = name.partition(".")
-    field = form._fields.get(head)  # noqa: SLF001
-    if field is None or not index:
-        return field
-    entries = getattr(field, "entries", None)
-    if not index.isdigit() or entries is None or int(index) >= len(entries):
-        return field
-    entry = entries[int(index)]
-    sub = getattr(entry, "form", None)
-    return next(iter(sub), entry) if sub is not None else entry
-
-
-def field_error(form: FlaskForm, exc: DomainError) -> None:
-    """Show a service error next to its field (``details["field"]``), else at the top of the form."""
-    message = gettext(exc.message)  # service messages are catalog entries (marked with N_)
-    form.service_error = True
-    name = exc.details.get("field")
-    field = _find_field(form, name) if isinstance(name, str) else None
-    if field is not None:
-        field.errors = [*field.errors, message]
-    else:
-        form.form_errors.append(message)
-
-
-def run_form(form: FlaskForm, action: Callable[[], T]) -> T | None:
-    """On a valid POST call ``action``; domain errors go next to their field. None: show the form again."""
-    if not form.validate_on_submit():
-        return None
-    try:
-        return action()
-    except DomainError as exc:
-        if exc.status not in (409, 422):
-            raise
-        field_error(form, exc)
-        return None
-
-
-def form_status(form: FlaskForm) -> int:
-    """422 when a submitted form is shown again with errors, else 200."""
-    failed = form.errors or form.form_errors or getattr(form, "service_error", False)
-    return 422 if form.is_submitted() and failed else 200

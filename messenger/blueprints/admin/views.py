@@ -12,11 +12,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
 from messenger.blueprints.admin import bp
+from messenger.blueprints.admin.helpers import actor_id
 from messenger.blueprints.admin.helpers import nav_items
 from messenger.extensions import db
 from messenger.i18n import LANG_COOKIE
 from messenger.i18n import LANGUAGES
 from messenger.models import Inbox
+from messenger.services import users as users_service
 
 
 @bp.context_processor
@@ -46,6 +48,7 @@ def set_language() -> ResponseReturnValue:
         target = url_for("admin.index")
     response = redirect(target)
     if lang in LANGUAGES:
+        users_service.set_locale(actor_id(), lang)  # the panel follows the same choice
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
                             secure=bool(request.is_secure))
     return response
