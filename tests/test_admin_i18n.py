@@ -15,7 +15,8 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "N_": No
 
 def _source_messages() -> set[str]:
     method_map = [("**.py", "python"), ("templates/admin/**.html", "jinja2"),
-                  ("templates/operator/account.html", "jinja2"), ("templates/operator/canned.html", "jinja2")]
+                  ("templates/operator/account.html", "jinja2"), ("templates/operator/canned.html", "jinja2"),
+                  ("templates/operator/account_tokens.html", "jinja2")]
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
             str(ROOT / "messenger"), method_map=method_map, keywords=KEYWORDS):
