@@ -1,12 +1,21 @@
-"""Admin changes reach live clients without a restart: widget config from a running server, routing, capacity."""
+"""Admin changes reach live clients without a restart (widget config from a running server, routing,
+capacity), and admin actions racing each other for real (threads, each with its own session)."""
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 
 import pytest
+import sqlalchemy as sa
 
+from messenger.extensions import db
+from messenger.models import AccountLink
+from messenger.models import Label
+from messenger.services import accounts
 from messenger.services import assignment
+from messenger.services import labels as label_service
+from messenger.services import operators as operator_service
 from tests.admin_helpers import post_form
 from tests.admin_helpers import signed_in
 from tests.assignment_helpers import conv
@@ -61,3 +70,62 @@ def test_turning_auto_assignment_on_routes_the_waiting_conversation(app) -> None
     assert post_form(client, f"/admin/inboxes/{inbox.id}", form).status_code == 302
     work(app)
     assert conv(waiting).assignee_id == op.id
+
+
+def test_raising_an_operators_capacity_assigns_waiting_conversations_at_once(app) -> None:
+    client, _ = signed_in(app)
+    inbox = make_inbox(auto_assignment=True)
+    op = make_user(inboxes=[inbox], capacity=0)
+    waiting = make_conversation(inbox).id
+    work(app)
+    assert conv(waiting).assignee_id is None
+    form = {"name": op.name, "role": "agent", "capacity": "2", "inboxes": [str(inbox.id)]}
+    assert post_form(client, f"/admin/operators/{op.id}", form).status_code == 302
+    work(app)
+    assert conv(waiting).assignee_id == op.id
+
+
+def _at_once(app, *calls):  # type: ignore[no-untyped-def]
+    """Run each call in its own thread and app context, released together; their results or exceptions."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                results[i] = calls[i]()
+            except Exception as exc:  # noqa: BLE001 - the outcome under test
+                results[i] = exc
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_two_admins_creating_the_same_label_at_once_get_one_label(app) -> None:
+    admin_id = make_user(role="admin").id  # plain ints only: ORM objects belong to this thread's session
+    for round_ in range(3):
+        # Names differ in case only: the unique index alone would let both in; the check under the lock does not.
+        names = (f"Urgent {round_}", f"URGENT {round_}")
+        results = _at_once(app, *[lambda n=n: label_service.save_label(admin_id, None, name=n, color="#aa0000")
+                                  for n in names])
+        assert sorted(type(r).__name__ for r in results) == ["Conflict", "Label"], results
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Label).where(
+            sa.func.lower(Label.name) == names[0].lower())) == 1
+
+
+def test_one_link_submitted_from_two_tabs_at_once_sets_one_password(app) -> None:
+    admin_id = make_user(role="admin").id
+    link = operator_service.invite_operator(admin_id, name="Tab Test", email=f"tabs-{admin_id}@example.com",
+                                            role="agent", capacity=3, inbox_ids=[], team_ids=[])
+    results = _at_once(app, lambda: accounts.accept_link(link.token, "first password"),
+                       lambda: accounts.accept_link(link.token, "second password"))
+    assert sorted(type(r).__name__ for r in results) == ["LinkGone", "User"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AccountLink).where(
+        AccountLink.used_at.is_not(None))) == 1
