@@ -20,6 +20,7 @@ from flask import current_app
 from flask import g
 from flask import request
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import REGISTRY
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
 from prometheus_client import Gauge
@@ -98,16 +99,15 @@ class RedisCollector(Collector):
         yield hooks
 
 
-def render(app: Flask) -> Response:
-    """The Prometheus text exposition of this process (or of all workers in multiprocess mode)."""
-    from prometheus_client import REGISTRY
+def render(app: Flask, lag: float | None = None) -> Response:
+    """The Prometheus text exposition of this process (or of all workers in multiprocess mode).
 
-    from messenger.realtime.hub import hub_status
-
-    lag = hub_status().get("lag_s")
+    ``lag``: the hub's dispatch lag, passed by the caller (the hub imports this module, so
+    this module does not import the hub).
+    """
     if lag is not None:
         HUB_LAG.set(lag)
-    registry = REGISTRY
+    registry: CollectorRegistry = REGISTRY
     if app.config.get("PROMETHEUS_MULTIPROC_DIR"):  # prometheus_client reads the same variable
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -24,6 +24,7 @@ from messenger.models import User
 from messenger.services import assignment
 from messenger.services import conversations as conv_service
 from messenger.services import messages as msg_service
+from messenger.services import routing
 from tests.assignment_helpers import activities
 from tests.assignment_helpers import ago
 from tests.assignment_helpers import conv
@@ -148,7 +149,7 @@ def test_nobody_free_queues_in_waiting_order_and_freed_capacity_drains_oldest_fi
     assert conv(ids[2]).assignee_id is None and assignment.queue_position(ids[2]) == 1
     # Capacity raised: the hook drains at once.
     set_user(op.id, capacity=2)
-    assignment.on_capacity_changed(user_id=op.id)
+    routing.on_capacity_changed(user_id=op.id)
     work(app)
     assert conv(ids[2]).assignee_id == op.id and assignment.queue_position(ids[2]) is None
 
@@ -160,7 +161,7 @@ def test_an_operator_coming_online_drains_the_queue(app):
     work(app)
     assert conv(waiting).status == "pending" and conv(waiting).assignee_id is None
     set_user(op.id, availability="online")
-    assignment.on_operator_online(op.id)
+    routing.on_operator_online(op.id)
     work(app)
     assert conv(waiting).assignee_id == op.id
 
@@ -172,7 +173,7 @@ def test_jobs_are_idempotent(app):
     version = conv(c).version
     assert assign_conversation(c) == first
     get_queue("assignment").enqueue("messenger.jobs.assignment.assign_conversation", c)
-    assignment.request_queue_drain(inbox.id)
+    routing.request_queue_drain(inbox.id)
     work(app)
     assert conv(c).assignee_id == first and conv(c).version == version
     assert len(activities(c, "assignment")) == 1
@@ -204,7 +205,7 @@ def test_operator_offline_returns_unanswered_conversations_to_the_queue(app):
     msg_service.send_operator_message(leaving, answered, "On it", str(uuid.uuid4()))
     colleague = make_user(inboxes=[inbox], availability="offline")
     set_user(leaving.id, availability="offline")
-    assignment.on_operator_offline(leaving.id)
+    routing.on_operator_offline(leaving.id)
     work(app)
     assert conv(unanswered).assignee_id is None and conv(unanswered).status == "pending"
     assert conv(unanswered).previous_assignee_id == leaving.id
@@ -212,7 +213,7 @@ def test_operator_offline_returns_unanswered_conversations_to_the_queue(app):
     assert conv(answered).assignee_id == leaving.id
     assert conv(kept).assignee_id == leaving.id  # that inbox keeps them
     set_user(colleague.id, availability="online")
-    assignment.on_operator_online(colleague.id)
+    routing.on_operator_online(colleague.id)
     work(app)
     assert conv(unanswered).assignee_id == colleague.id
     # A second run finds nothing to do.
@@ -264,7 +265,7 @@ def test_escalation_reassigns_after_the_timeout_and_a_first_reply_cancels_it(app
 def test_a_stale_or_repeated_escalation_changes_nothing(app):
     first, second, c = _two_operators_one_assigned(app, first_reply_timeout_s=60)
     row = conv(c)
-    token = assignment._escalation_token(row.assignee_id, row.assigned_at)
+    token = routing.escalation_token(row.assignee_id, row.assigned_at)
     assert token is not None
     assert assignment.escalate(c, token) is True
     assert conv(c).assignee_id == second.id
@@ -296,7 +297,7 @@ def test_escalation_to_a_team(app):
 def test_escalation_notify_mode_keeps_the_assignee_and_says_so_once(app):
     op, _, c = _two_operators_one_assigned(app, first_reply_timeout_s=1, escalation_mode="notify")
     row = conv(c)
-    token = assignment._escalation_token(row.assignee_id, row.assigned_at)
+    token = routing.escalation_token(row.assignee_id, row.assigned_at)
     time.sleep(1.2)
     work(app, scheduler=True)
     assert token is not None and assignment.escalate(c, token) is False  # the same timer again: no second note
@@ -323,12 +324,12 @@ def test_a_team_conversation_waits_for_its_team_without_blocking_the_queue(app):
     anyone = make_conversation(inbox).id
     work(app)
     set_user(generalist.id, availability="online")
-    assignment.on_operator_online(generalist.id)
+    routing.on_operator_online(generalist.id)
     work(app)
     # The older conversation needs the team; the generalist takes the next one instead.
     assert conv(for_team).assignee_id is None and conv(anyone).assignee_id == generalist.id
     set_user(expert.id, availability="online")
-    assignment.on_operator_online(expert.id)
+    routing.on_operator_online(expert.id)
     work(app)
     assert conv(for_team).assignee_id == expert.id
 
@@ -378,6 +379,6 @@ def test_a_reopened_conversation_never_puts_its_operator_over_capacity(app):
     assert assignment.queue_position(first) == 1
     # A free colleague takes it at once.
     colleague = make_user(inboxes=[inbox])
-    assignment.on_operator_online(colleague.id)
+    routing.on_operator_online(colleague.id)
     work(app)
     assert conv(first).assignee_id == colleague.id

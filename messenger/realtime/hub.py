@@ -48,6 +48,7 @@ from messenger.realtime.subscriptions import Delivery
 from messenger.realtime.subscriptions import Prepared
 from messenger.realtime.subscriptions import Subscriber
 from messenger.realtime.subscriptions import wake
+from messenger.services import presence
 
 logger = logging.getLogger(__name__)
 
@@ -397,8 +398,6 @@ class Hub:
             conn.execute("UPDATE contact_sessions SET last_seen_at = now() WHERE id = ANY(%s)", (sorted(by_session),))
 
     def _sweep(self) -> None:
-        from messenger.services import presence
-
         try:
             with self.app.app_context():
                 presence.sweep_stale(self.grace_s)

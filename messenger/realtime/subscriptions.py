@@ -19,6 +19,7 @@ from gevent import getcurrent
 from greenlet import greenlet
 
 from messenger.realtime.access import Scope
+from messenger.realtime.access import payload_for
 from messenger.realtime.log import LogEvent
 from messenger.realtime.sse import frame
 
@@ -51,8 +52,6 @@ class Prepared:
             return self._cache[audience]
         except KeyError:
             pass
-        from messenger.realtime.access import payload_for
-
         data = payload_for(audience, self.event)
         result = None if data is None else Delivery(self.event.id, self.event.kind, data,
                                                     frame(data, event=self.event.kind, id=self.event.id))

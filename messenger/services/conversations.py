@@ -9,11 +9,11 @@ import logging
 from datetime import datetime
 from datetime import timezone
 from typing import Any
+from typing import TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from messenger.db import after_commit
 from messenger.db import transaction
 from messenger.errors import Conflict
 from messenger.errors import NotFound
@@ -25,6 +25,8 @@ from messenger.models import Conversation
 from messenger.models import Inbox
 from messenger.models import Message
 from messenger.models import User
+from messenger.services import capacity
+from messenger.services import routing
 from messenger.services.activity import visitor_marker
 from messenger.services.inboxes import can_see_inbox
 from messenger.services.visitors import Visitor
@@ -39,7 +41,7 @@ def now() -> datetime:
 MAX_ID = 2**31 - 1
 
 
-def valid_id(value: object) -> bool:
+def valid_id(value: object) -> TypeGuard[int]:
     """A client-sent integer id that can exist: no bools, no negatives, nothing past int4."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
@@ -71,24 +73,6 @@ def get_active_for_contact(inbox_id: int, contact_id: int) -> Conversation | Non
         Conversation.status != "resolved"))
 
 
-def request_assignment(conversation: Conversation) -> None:
-    """After commit, ask the router to place this conversation (if the inbox auto-assigns)."""
-    inbox = db.session.get(Inbox, conversation.inbox_id)
-    if inbox is None or not inbox.auto_assignment:
-        return
-    from messenger.services import assignment
-
-    conversation_id = conversation.id
-    after_commit(lambda: assignment.request_assignment(conversation_id))
-
-
-def capacity_freed(inbox_id: int) -> None:
-    """After commit, let the router drain the inbox queue (a seat became free)."""
-    from messenger.services import assignment
-
-    after_commit(lambda: assignment.request_queue_drain(inbox_id))
-
-
 def create_conversation(visitor: Visitor, *, custom_attributes: dict[str, Any] | None = None,
                         status: str = "open") -> tuple[Conversation, bool]:
     """Start the visitor's conversation, or return the one already in progress (idempotent)."""
@@ -108,7 +92,7 @@ def create_conversation(visitor: Visitor, *, custom_attributes: dict[str, Any] |
             if existing is None:
                 raise
             return existing, False
-        request_assignment(conv)
+        routing.request_assignment(conv)
         logger.info("conversation %s created in inbox %s", conv.id, conv.inbox_id)
     return conv, True
 
@@ -144,39 +128,88 @@ def change_status(user: User, conversation_id: int, status: str, *, expected_ver
     """Resolve, reopen, snooze or set pending. A stale ``expected_version`` is a 409 with the current state."""
     if status not in CONVERSATION_STATUSES:
         raise ValidationError("Unknown status.", field="status")
-    if status == "snoozed":
-        if snoozed_until is None or snoozed_until <= now():
-            raise ValidationError("Snooze needs a time in the future.", field="snoozed_until")
+    if status == "snoozed" and (snoozed_until is None or snoozed_until <= now()):
+        raise ValidationError("Snooze needs a time in the future.", field="snoozed_until")
     with transaction():
         conv = get_for_operator(user, conversation_id, lock=True)
         check_version(conv, expected_version)
         if conv.status == status and status != "snoozed":
             return conv
         previous = conv.status
-        if previous == "resolved" and status != "resolved":
-            other = get_active_for_contact(conv.inbox_id, conv.contact_id)
-            if other is not None and other.id != conv.id:
-                raise Conflict("The visitor already has another conversation in progress.",
-                               code="other_conversation_active", conversation_id=other.id)
-        conv.status = status
-        conv.snoozed_until = snoozed_until if status == "snoozed" else None
-        if status == "resolved":
-            conv.resolved_at = now()
-            conv.waiting_since = None
-        elif previous == "resolved":
-            conv.resolved_at = None
+        if status in ("open", "pending") and previous in REOPENABLE:
+            reopen(conv, by=user, status=status)
+        else:
+            _set_status(conv, user, status, snoozed_until)
         bump(conv)
-        verb = {"resolved": "resolved the conversation", "open": "reopened the conversation",
-                "pending": "marked the conversation as pending",
-                "snoozed": f"snoozed the conversation until {snoozed_until.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
-                if snoozed_until else "snoozed the conversation"}[status]
-        extra = {"until": snoozed_until.isoformat()} if status == "snoozed" and snoozed_until else {}
-        add_activity(conv, f"{user.name} {verb}", event="status", status=status, by=user.id, **extra)
-        if status in ("resolved", "snoozed") and conv.assignee_id is not None and previous in ("open", "pending"):
-            capacity_freed(conv.inbox_id)
-        if status == "open" and previous in ("resolved", "snoozed") and conv.assignee_id is None:
-            request_assignment(conv)
     return conv
+
+
+def _set_status(conv: Conversation, user: User, status: str, snoozed_until: datetime | None) -> None:
+    """Any change but a reopen: resolve, snooze, open ⇄ pending (a resolved one may be snoozed)."""
+    previous = conv.status
+    if previous == "resolved":
+        _leave_resolved(conv)
+    conv.status = status
+    conv.snoozed_until = snoozed_until if status == "snoozed" else None
+    if status == "resolved":
+        conv.resolved_at = now()
+        conv.waiting_since = None
+    verb = {"resolved": "resolved the conversation", "open": "reopened the conversation",
+            "pending": "marked the conversation as pending",
+            "snoozed": f"snoozed the conversation until {snoozed_until.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+            if snoozed_until else "snoozed the conversation"}[status]
+    extra = {"until": snoozed_until.isoformat()} if status == "snoozed" and snoozed_until else {}
+    add_activity(conv, f"{user.name} {verb}", event="status", status=status, by=user.id, **extra)
+    if status in ("resolved", "snoozed") and conv.assignee_id is not None and previous in ("open", "pending"):
+        routing.capacity_freed(conv.inbox_id)
+
+
+REOPENABLE = ("resolved", "snoozed")
+
+
+def reopen(conv: Conversation, *, by: User | None, status: str = "open") -> None:
+    """The one reopen rule: a resolved or snoozed conversation (row locked by the caller) comes back.
+
+    Used by an operator's status change, an operator's "reopen and send", and a visitor's
+    message. A resolved one cannot come back while the contact has another conversation in
+    progress (409 ``other_conversation_active``). The assignee keeps it only when they may
+    take it now (``capacity.may_keep``: never over capacity, never to an offline operator;
+    an assignee reopening it themselves counts as present); otherwise, or when it had
+    nobody, it re-enters the inbox queue (waiting since now unless it already waits) and
+    the router places it after commit. ``by`` is the operator reopening it, None for the
+    visitor. The caller bumps the version.
+    """
+    previous = conv.status
+    if previous == "resolved":
+        _leave_resolved(conv)
+    inbox = db.session.get(Inbox, conv.inbox_id)
+    keeps = conv.assignee_id is not None and inbox is not None and capacity.may_keep(
+        inbox, conv.assignee_id, acting=by is not None and by.id == conv.assignee_id)
+    conv.status = status
+    conv.snoozed_until = None
+    if by is None:
+        add_activity(conv, "Conversation reopened by the visitor", event="status", status=status, previous=previous)
+    else:
+        verb = "reopened the conversation" if status == "open" else "marked the conversation as pending"
+        add_activity(conv, f"{by.name} {verb}", event="status", status=status, by=by.id, previous=previous)
+    if keeps:
+        return
+    if conv.assignee_id is not None:
+        conv.previous_assignee_id = conv.assignee_id
+        conv.assignee_id = None
+        conv.assigned_at = None
+    if conv.waiting_since is None:
+        conv.waiting_since = now()
+    routing.request_assignment(conv)
+
+
+def _leave_resolved(conv: Conversation) -> None:
+    """A resolved conversation becomes in progress again: only if the contact has no other one."""
+    other = get_active_for_contact(conv.inbox_id, conv.contact_id)
+    if other is not None and other.id != conv.id:
+        raise Conflict("The visitor already has another conversation in progress.",
+                       code="other_conversation_active", conversation_id=other.id)
+    conv.resolved_at = None
 
 
 def set_priority(user: User, conversation_id: int, priority: str | None, *,

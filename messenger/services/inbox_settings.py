@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from messenger.db import after_commit
 from messenger.db import transaction
 from messenger.errors import NotFound
 from messenger.errors import ValidationError
@@ -33,6 +32,7 @@ from messenger.models import User
 from messenger.security.origins import normalise_origin
 from messenger.services import audit
 from messenger.services import naming
+from messenger.services import routing
 from messenger.services.widget import DAYS
 from messenger.services.widget import FIELD_TYPES
 from messenger.services.widget import MAX_FORM_FIELDS
@@ -382,10 +382,7 @@ def save_inbox(actor_id: int, inbox_id: int | None, data: dict[str, Any], *, ip:
         audit.record(actor_id, "inbox.create" if inbox_id is None else "inbox.update", "inbox", inbox.id, ip=ip,
                      name=inbox.name, changed=changed)
         if inbox_id is not None and set(changed) & {*ROUTING_KEYS, "members"}:
-            from messenger.services import assignment
-
-            target = inbox.id
-            after_commit(lambda: assignment.on_capacity_changed(inbox_id=target))
+            routing.on_capacity_changed(inbox_id=inbox.id)
     return inbox
 
 

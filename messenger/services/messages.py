@@ -17,7 +17,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from messenger.db import after_commit
 from messenger.db import rows_changed
 from messenger.db import transaction
 from messenger.errors import Conflict
@@ -31,6 +30,7 @@ from messenger.models import Inbox
 from messenger.models import Message
 from messenger.models import User
 from messenger.services import conversations as conv_service
+from messenger.services import routing
 from messenger.services.activity import for_visitor
 from messenger.services.visitors import Visitor
 from messenger.services.visitors import require_not_blocked
@@ -145,12 +145,12 @@ def send_visitor_message(visitor: Visitor, conversation_id: int | None, content:
         if conv.status == "resolved":
             window = timedelta(seconds=inbox.reopen_window_s)
             if conv.resolved_at is not None and conv_service.now() - conv.resolved_at <= window:
-                _reopen_by_visitor(conv)
+                conv_service.reopen(conv, by=None)
             else:
                 conv, _ = conv_service.create_conversation(visitor)
                 conv = conv_service.get_for_visitor(visitor, conv.id, lock=True)
         elif conv.status == "snoozed":
-            _reopen_by_visitor(conv)
+            conv_service.reopen(conv, by=None)
         # Re-check under the conversation lock: a concurrent retry may have just inserted it.
         again = _existing_in_conversation(conv.id, cid)
         if again is not None:
@@ -168,39 +168,6 @@ def send_visitor_message(visitor: Visitor, conversation_id: int | None, content:
             conv.waiting_since = conv_service.now()
         conv_service.bump(conv)
     return SendResult(msg, True)
-
-
-def _reopen_by_visitor(conv: Conversation) -> None:
-    """A visitor's message wakes a snoozed or recently resolved conversation.
-
-    In an auto-assigning inbox the assignee keeps it only while online and below capacity
-    (checked before the conversation counts as open again); otherwise the router places it,
-    preferring them again once free if the inbox says so. In a manual inbox the assignee
-    keeps it unless offline or deactivated (never over capacity, never to an offline
-    operator).
-    """
-    from messenger.services import assignment
-
-    inbox = found(db.session.get(Inbox, conv.inbox_id), "inbox")
-    keeps = False
-    if conv.assignee_id is not None:
-        if inbox.auto_assignment:
-            keeps = assignment.has_free_seat(inbox, conv.assignee_id)
-        else:
-            assignee = db.session.get(User, conv.assignee_id)
-            keeps = assignee is not None and assignee.active and assignee.availability != "offline"
-    previous = conv.status
-    conv.status = "open"
-    conv.snoozed_until = None
-    conv.resolved_at = None
-    conv_service.add_activity(conv, "Conversation reopened by the visitor", event="status", status="open",
-                              previous=previous)
-    if not keeps:
-        if conv.assignee_id is not None:
-            conv.previous_assignee_id = conv.assignee_id
-            conv.assignee_id = None
-            conv.assigned_at = None
-        conv_service.request_assignment(conv)
 
 
 def send_operator_message(user: User, conversation_id: int, content: object, client_id: object, *,
@@ -223,14 +190,7 @@ def send_operator_message(user: User, conversation_id: int, content: object, cli
             if not reopen:
                 raise Conflict("This conversation was resolved. Reopen it to reply.", code="conversation_resolved",
                                conversation=conv_service.conversation_to_dict(conv, "operator"))
-            other = conv_service.get_active_for_contact(conv.inbox_id, conv.contact_id)
-            if other is not None and other.id != conv.id:
-                raise Conflict("The visitor already has another conversation in progress.",
-                               code="other_conversation_active", conversation_id=other.id)
-            conv.status = "open"
-            conv.resolved_at = None
-            conv_service.add_activity(conv, f"{user.name} reopened the conversation", event="status",
-                                      status="open", by=user.id)
+            conv_service.reopen(conv, by=user)
         msg = _insert({"conversation_id": conv.id, "type": "note" if private else "outgoing",
                        "sender_user_id": user.id, "content": text, "client_id": cid})
         if msg is None:
@@ -246,14 +206,7 @@ def send_operator_message(user: User, conversation_id: int, content: object, cli
                 conv.status = "open"
             if conv.first_reply_at is None:
                 conv.first_reply_at = conv_service.now()
-                conversation_id_ = conv.id
-
-                def _first_reply() -> None:
-                    from messenger.services import assignment
-
-                    assignment.on_first_reply(conversation_id_)
-
-                after_commit(_first_reply)
+                routing.on_first_reply(conv)
         conv_service.bump(conv)
     return SendResult(msg, True)
 

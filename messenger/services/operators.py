@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.exc import IntegrityError
 
-from messenger.db import after_commit
 from messenger.db import transaction
 from messenger.errors import Conflict
 from messenger.errors import NotFound
@@ -32,6 +31,7 @@ from messenger.models import User
 from messenger.services import accounts
 from messenger.services import audit
 from messenger.services import naming
+from messenger.services import routing
 from messenger.services import users as users_service
 
 
@@ -169,11 +169,8 @@ def update_operator(actor_id: int, user_id: int, *, name: str, role: str, capaci
         changes.update(_set_membership(user.id, inboxes, teams))
         audit.record(actor_id, "user.update", "user", user.id, ip=ip, **changes)
         if capacity_up or changes.get("inboxes_added"):
-            from messenger.services import assignment
-
-            target = user.id
-            # More seats (or new inboxes) for an online operator: their queues drain now.
-            after_commit(lambda: assignment.on_capacity_changed(user_id=target))
+            # More seats (or new inboxes) for an online operator: their queues drain now (after commit).
+            routing.on_capacity_changed(user_id=user.id)
     return user
 
 

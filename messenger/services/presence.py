@@ -2,7 +2,7 @@
 
 - ``set_availability`` is the one way availability changes; the users trigger writes a
   ``presence.updated`` event and, after commit, the router is told
-  (``assignment.on_operator_offline`` / ``on_operator_online``).
+  (``routing.on_operator_offline`` / ``on_operator_online``).
 - Open streams refresh ``users.last_seen_at`` / ``contact_sessions.last_seen_at`` every
   heartbeat (the hub does it for its process). ``sweep_stale`` then turns operators and
   visitors whose last stream closed more than the grace period ago offline. The sweep
@@ -18,7 +18,6 @@ from datetime import timezone
 
 import sqlalchemy as sa
 
-from messenger.db import after_commit
 from messenger.db import rows_changed
 from messenger.db import transaction
 from messenger.errors import Conflict
@@ -30,6 +29,7 @@ from messenger.models import AVAILABILITIES
 from messenger.models import ContactSession
 from messenger.models import User
 from messenger.services import audit
+from messenger.services import routing
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +39,10 @@ def _now() -> datetime:
 
 
 def _notify_router(user_id: int, availability: str) -> None:
-    from messenger.services import assignment
-
     if availability == "offline":
-        after_commit(lambda: assignment.on_operator_offline(user_id))
+        routing.on_operator_offline(user_id)
     elif availability == "online":
-        after_commit(lambda: assignment.on_operator_online(user_id))
+        routing.on_operator_online(user_id)
 
 
 def set_availability(actor_id: int | None, user_id: int, availability: object) -> User:

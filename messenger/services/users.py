@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
-from messenger.db import after_commit
 from messenger.db import transaction
 from messenger.errors import Conflict
 from messenger.errors import NotFound
@@ -22,6 +21,7 @@ from messenger.models import ROLES
 from messenger.models import OperatorSession
 from messenger.models import User
 from messenger.services import audit
+from messenger.services import routing
 
 logger = logging.getLogger(__name__)
 
@@ -161,11 +161,8 @@ def deactivate_user(actor_id: int | None, user_id: int, *, ip: str | None = None
         user.availability = "offline"
         user.session_version += 1
         audit.record(actor_id, "user.deactivate", "user", user.id, ip=ip)
-        from messenger.services import assignment
-
-        deactivated = user.id
-        # Their unanswered conversations go back to the queue (see services/assignment.py).
-        after_commit(lambda: assignment.on_operator_offline(deactivated))
+        # Their unanswered conversations go back to the queue (services/assignment/repair.py).
+        routing.on_operator_offline(user.id)
     return user
 
 

@@ -9,7 +9,7 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from messenger.blueprints.admin import bp
+from messenger.blueprints.admin.blueprint import bp
 from messenger.blueprints.admin.forms import ConfirmForm
 from messenger.blueprints.admin.helpers import actor_ip
 from messenger.services import api_tokens as token_service

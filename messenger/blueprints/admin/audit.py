@@ -12,7 +12,7 @@ from flask import request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from messenger.blueprints.admin import bp
+from messenger.blueprints.admin.blueprint import bp
 from messenger.blueprints.admin.forms import AuditFilterForm
 from messenger.extensions import db
 from messenger.models import User

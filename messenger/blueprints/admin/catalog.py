@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
-from messenger.blueprints.admin import bp
+from messenger.blueprints.admin.blueprint import bp
 from messenger.blueprints.admin.forms import CannedForm
 from messenger.blueprints.admin.forms import ConfirmForm
 from messenger.blueprints.admin.forms import LabelForm

@@ -14,7 +14,7 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from messenger.blueprints.admin import bp
+from messenger.blueprints.admin.blueprint import bp
 from messenger.blueprints.admin.forms import PRECHAT_ROWS_SPARE
 from messenger.blueprints.admin.forms import ConfirmForm
 from messenger.blueprints.admin.forms import InboxForm

@@ -11,7 +11,7 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
-from messenger.blueprints.admin import bp
+from messenger.blueprints.admin.blueprint import bp
 from messenger.blueprints.admin.helpers import actor_id
 from messenger.blueprints.admin.helpers import nav_items
 from messenger.extensions import db

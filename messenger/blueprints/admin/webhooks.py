@@ -21,7 +21,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
-from messenger.blueprints.admin import bp
+from messenger.blueprints.admin.blueprint import bp
 from messenger.blueprints.admin.forms import ConfirmForm
 from messenger.blueprints.admin.forms import MultiCheckboxField
 from messenger.blueprints.admin.helpers import actor_ip

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
 from wtforms.validators import Length
 
-from messenger.blueprints.operator import bp
+from messenger.blueprints.operator.blueprint import bp
 from messenger.errors import DomainError
 from messenger.extensions import limiter
 from messenger.security.ratelimit import client_ip

@@ -13,10 +13,10 @@ from flask import jsonify
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from messenger.blueprints.operator import bp
 from messenger.blueprints.operator.api import _version
 from messenger.blueprints.operator.api import json_body
 from messenger.blueprints.operator.auth import login_required
+from messenger.blueprints.operator.blueprint import bp
 from messenger.errors import ValidationError
 from messenger.services import assignment
 from messenger.services import conversations as conv_service

@@ -21,8 +21,8 @@ from wtforms.validators import ValidationError as CSRFValidationError
 
 from messenger.blueprints.files import MultipartUpload
 from messenger.blueprints.files import send_download
-from messenger.blueprints.operator import bp
 from messenger.blueprints.operator.auth import login_required
+from messenger.blueprints.operator.blueprint import bp
 from messenger.extensions import csrf
 from messenger.extensions import limiter
 from messenger.security.bodies import body_limit

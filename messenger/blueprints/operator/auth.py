@@ -29,7 +29,7 @@ from wtforms import PasswordField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
-from messenger.blueprints.operator import bp
+from messenger.blueprints.operator.blueprint import bp
 from messenger.errors import Forbidden
 from messenger.errors import Unauthorized
 from messenger.extensions import limiter

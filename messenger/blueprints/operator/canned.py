@@ -13,8 +13,8 @@ from messenger.blueprints.admin.forms import CannedForm
 from messenger.blueprints.admin.forms import ConfirmForm
 from messenger.blueprints.formkit import form_status
 from messenger.blueprints.formkit import run_form
-from messenger.blueprints.operator import bp
 from messenger.blueprints.operator.auth import login_required
+from messenger.blueprints.operator.blueprint import bp
 from messenger.security.ratelimit import client_ip
 from messenger.services import canned as canned_service
 

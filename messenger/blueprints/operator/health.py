@@ -15,9 +15,10 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from messenger import metrics
-from messenger.blueprints.operator import bp
+from messenger.blueprints.operator.blueprint import bp
 from messenger.errors import Unauthorized
 from messenger.extensions import limiter
+from messenger.realtime.hub import hub_status
 from messenger.services import readiness
 
 
@@ -40,4 +41,4 @@ def prometheus_metrics() -> ResponseReturnValue:
     token = str(current_app.config.get("METRICS_TOKEN") or "")
     if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
         raise Unauthorized("A metrics token is required.")
-    return metrics.render(current_app._get_current_object())  # type: ignore[attr-defined]
+    return metrics.render(current_app._get_current_object(), hub_status().get("lag_s"))  # type: ignore[attr-defined]

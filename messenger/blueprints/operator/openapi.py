@@ -5,7 +5,7 @@ from flask import current_app
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
-from messenger.blueprints.operator import bp
+from messenger.blueprints.operator.blueprint import bp
 from messenger.openapi import build_spec
 
 

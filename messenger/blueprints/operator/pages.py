@@ -7,8 +7,8 @@ from flask import render_template
 from flask import url_for
 from flask.typing import ResponseReturnValue
 
-from messenger.blueprints.operator import bp
 from messenger.blueprints.operator.auth import login_required
+from messenger.blueprints.operator.blueprint import bp
 
 
 @bp.route("/")

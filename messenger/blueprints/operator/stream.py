@@ -12,8 +12,8 @@ from flask import jsonify
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from messenger.blueprints.operator import bp
 from messenger.blueprints.operator.auth import login_required
+from messenger.blueprints.operator.blueprint import bp
 from messenger.errors import ValidationError
 from messenger.extensions import limiter
 from messenger.models import User

@@ -13,8 +13,8 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
 from messenger.blueprints.admin.helpers import field_error
-from messenger.blueprints.operator import bp
 from messenger.blueprints.operator.auth import login_required
+from messenger.blueprints.operator.blueprint import bp
 from messenger.errors import ValidationError
 from messenger.security.ratelimit import client_ip
 from messenger.services import api_tokens

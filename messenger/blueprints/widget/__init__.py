@@ -2,16 +2,15 @@
 
 Visitors authenticate with a signed visitor token, not a cookie, so CSRF does not apply
 (csrf.exempt); every request is checked against the inbox's allowed origins instead.
+
+View modules register their routes on ``blueprint.bp`` (never import this package, which
+imports them: that would be an import cycle); list each new one here.
 """
-from flask import Blueprint
+from messenger.blueprints.widget import api  # noqa: F401
+from messenger.blueprints.widget import attachments  # noqa: F401
+from messenger.blueprints.widget import frame  # noqa: F401
+from messenger.blueprints.widget import pages  # noqa: F401
+from messenger.blueprints.widget import stream  # noqa: F401
+from messenger.blueprints.widget.blueprint import bp
 
-from messenger.extensions import csrf
-
-bp = Blueprint("widget", __name__)
-csrf.exempt(bp)
-
-from messenger.blueprints.widget import api  # noqa: E402,F401
-from messenger.blueprints.widget import attachments  # noqa: E402,F401
-from messenger.blueprints.widget import frame  # noqa: E402,F401
-from messenger.blueprints.widget import pages  # noqa: E402,F401
-from messenger.blueprints.widget import stream  # noqa: E402,F401
+__all__ = ["bp"]

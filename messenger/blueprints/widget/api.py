@@ -20,7 +20,7 @@ from flask import jsonify
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from messenger.blueprints.widget import bp
+from messenger.blueprints.widget.blueprint import bp
 from messenger.errors import NotFound
 from messenger.errors import Unauthorized
 from messenger.errors import ValidationError

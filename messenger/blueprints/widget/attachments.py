@@ -22,8 +22,8 @@ from flask.typing import ResponseReturnValue
 
 from messenger.blueprints.files import MultipartUpload
 from messenger.blueprints.files import send_download
-from messenger.blueprints.widget import bp
 from messenger.blueprints.widget.api import visitor_required
+from messenger.blueprints.widget.blueprint import bp
 from messenger.errors import NotFound
 from messenger.errors import ValidationError
 from messenger.extensions import db

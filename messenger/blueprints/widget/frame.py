@@ -14,7 +14,7 @@ from flask import render_template
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from messenger.blueprints.widget import bp
+from messenger.blueprints.widget.blueprint import bp
 from messenger.errors import Forbidden
 from messenger.errors import NotFound
 from messenger.security.origins import normalise_origin

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import render_template
 from flask.typing import ResponseReturnValue
 
-from messenger.blueprints.widget import bp
+from messenger.blueprints.widget.blueprint import bp
 from messenger.extensions import db
 from messenger.models import Inbox
 

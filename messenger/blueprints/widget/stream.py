@@ -13,10 +13,10 @@ from flask import jsonify
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from messenger.blueprints.widget import bp
 from messenger.blueprints.widget.api import poll_limited
 from messenger.blueprints.widget.api import rate_limited
 from messenger.blueprints.widget.api import visitor_required
+from messenger.blueprints.widget.blueprint import bp
 from messenger.errors import Unauthorized
 from messenger.errors import ValidationError
 from messenger.extensions import db
