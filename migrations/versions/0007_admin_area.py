@@ -48,7 +48,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_audit_log_actor_created", "audit_log")
     op.drop_index("ix_audit_log_action_created", "audit_log")
-    op.drop_constraint("ck_inboxes_max_upload_bytes", "inboxes", type_="check")
+    op.drop_constraint(op.f("ck_inboxes_max_upload_bytes"), "inboxes", type_="check")
     op.drop_column("inboxes", "max_upload_bytes")
     op.drop_index("uq_canned_responses_owner_code", "canned_responses")
     op.drop_index("uq_canned_responses_shared_code", "canned_responses")

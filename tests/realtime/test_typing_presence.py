@@ -88,7 +88,8 @@ def test_availability_changes_are_broadcast_and_validated(live_server, world: Wo
     _, admin = ready_operator_stream(live_server, world.admin)
     try:
         status, body = agent_client.request("POST", "/api/v1/me/availability", {"availability": "busy"})
-        assert (status, body) == (200, {"user_id": world.agent.id, "availability": "busy"})
+        assert (status, body) == (200, {"user_id": world.agent.id, "availability": "busy",
+                                        "availability_choice": "busy"})
         update = admin.wait_count("presence.updated", 1)[0]
         assert update.id is not None
         assert update.data["user_id"] == world.agent.id and update.data["availability"] == "busy"
