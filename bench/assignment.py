@@ -197,7 +197,8 @@ def main() -> None:
     try:
         url = ensure_database(pg.url, "messenger_bench_assignment")
         env = dict(os.environ, DATABASE_URL=url, REDIS_URL=redis.url, SECRET_KEY="bench-secret",
-                   MESSENGER_INSTANCE=str(base / "instance"), RATELIMIT_ENABLED="0", LOG_LEVEL="WARNING")
+                   MESSENGER_INSTANCE=str(base / "instance"), RATELIMIT_ENABLED="0", LOG_LEVEL="WARNING",
+                   SPAM_MIN_FIRST_MESSAGE_S="0", SPAM_MAX_OPEN_PER_IP="0")  # many visitors from one address
         app = create_app(settings_from_env(env))
         with app.app_context():
             upgrade()

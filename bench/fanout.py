@@ -90,7 +90,9 @@ def seed(database_url: str, workdir: Path) -> tuple[str, int]:
 
 def start_gunicorn(database_url: str, workdir: Path, workers: int, clients: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
+    # Thousands of streams of one operator from one address: lift the per-client stream caps.
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench-secret", REDIS_URL="",
+               STREAMS_PER_OPERATOR="0", STREAMS_PER_IP="0",
                RATELIMIT_ENABLED="0", MESSENGER_INSTANCE=str(workdir / "instance"), LOG_LEVEL="WARNING",
                DB_POOL_SIZE="20", DB_MAX_OVERFLOW="20")
     gunicorn = str(Path(sys.executable).parent / "gunicorn")

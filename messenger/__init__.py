@@ -57,9 +57,15 @@ def init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     from messenger.security.bodies import apply_body_limit
+    from messenger.security.hosts import enforce_host_split
+    from messenger.security.hosts import loader_url
+    from messenger.security.hosts import widget_url
 
+    # First: a separate widget origin serves only the widget (and the panel host never serves it).
+    app.before_request(enforce_host_split)
     # Before CSRF (which reads form bodies): every body is capped whatever its encoding.
     app.before_request(apply_body_limit)
+    app.jinja_env.globals.update(widget_url=widget_url, widget_loader_url=loader_url)
     csrf.init_app(app)
     from messenger.i18n import select_locale
 

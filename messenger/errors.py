@@ -102,7 +102,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> ResponseReturnValue:
-        return error_response(exc.status, exc.code, exc.message, **exc.details)
+        response = app.make_response(error_response(exc.status, exc.code, exc.message, **exc.details))
+        if exc.status == 429 and isinstance(exc.details.get("retry_after"), int):
+            response.headers["Retry-After"] = str(exc.details["retry_after"])
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> ResponseReturnValue:

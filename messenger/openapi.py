@@ -54,6 +54,12 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
     ("GET", "/api/v1/contacts/{contact_id}"): ("Contact, latest session metadata, previous conversations", None),
     ("PATCH", "/api/v1/contacts/{contact_id}"): (
         "Edit a contact", {"name": "string", "email": "string", "phone": "string", "custom_attributes": "object"}),
+    ("POST", "/api/v1/contacts/{contact_id}/block"): (
+        "Block a contact (no widget, streams closed); optionally its address too",
+        {"until": "ISO 8601 with zone, or null for no expiry", "reason": "string", "block_address": "boolean"}),
+    ("DELETE", "/api/v1/contacts/{contact_id}/block"): ("Lift a contact's block", None),
+    ("POST", "/api/v1/conversations/{conversation_id}/spam"): (
+        "Mark as spam: resolve and block the contact (and its address if asked)", {"block_address": "boolean"}),
     ("GET", "/api/v1/search"): ("Full-text search over messages and contacts (q)", None),
     ("GET", "/api/v1/canned-responses"): ("My own and the shared canned responses (prefix filter; `personal` flag)",
                                           None),
@@ -89,7 +95,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
     ("GET", "/widget/api/v1/conversations/{conversation_id}/messages"): ("Messages (before / after cursors)", None),
     ("POST", "/widget/api/v1/messages"): ("Send a message, idempotent by client_id",
                                           {"content": "string", "client_id": "uuid", "conversation_id": "integer",
-                                           "attachments": "array of attachment ids"}),
+                                           "attachments": "array of attachment ids",
+                                           "hp": "honeypot: always empty from people"}),
     ("POST", "/widget/api/v1/conversations/{conversation_id}/read"): ("Mark operator messages read", None),
     ("POST", "/widget/api/v1/conversations/{conversation_id}/typing"): ("Typing on/off (ephemeral)",
                                                                          {"on": "boolean"}),

@@ -70,6 +70,9 @@ def _test_config(servers: dict[str, object]) -> dict[str, object]:
             "unix") else str(servers["redis_url"]),
         "UPLOAD_DIR": str(Path(str(servers["instance"])) / "uploads"),
         "SERVER_NAME": None,
+        # Tests open chats from one address within milliseconds; tests/security/test_spam.py turns these on.
+        "SPAM_MIN_FIRST_MESSAGE_S": 0,
+        "SPAM_MAX_OPEN_PER_IP": 0,
     }
 
 
@@ -99,6 +102,8 @@ def env_for_servers(servers: dict[str, object]) -> dict[str, str]:
         "MESSENGER_INSTANCE": str(servers["instance"]),
         "UPLOAD_DIR": str(Path(str(servers["instance"])) / "uploads"),
         "LOG_LEVEL": "WARNING",
+        "SPAM_MIN_FIRST_MESSAGE_S": "0",
+        "SPAM_MAX_OPEN_PER_IP": "0",
     })
     return env
 

@@ -50,10 +50,13 @@ def free_port() -> int:
 class LiveServer:
     """A real gunicorn -k gevent process serving ``wsgi:app``."""
 
-    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
+    def __init__(self, env: dict[str, str], workers: int = 1, widget_host: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(env, BASE_URL=self.url)
+        if widget_host:  # the widget on its own origin (another name for this machine), e.g. "localhost"
+            self.widget_url = f"http://{widget_host}:{self.port}"
+            env["WIDGET_BASE_URL"] = self.widget_url
         self.process = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "-k", "gevent", "-w", str(workers), "-b",
              f"127.0.0.1:{self.port}", "--worker-connections", "6000", "--timeout", "60", "--graceful-timeout", "3",

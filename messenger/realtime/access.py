@@ -12,6 +12,7 @@ delivery, SSE replay and long-poll, so no path can skip the filter.
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,3 +149,29 @@ def signal_payload(audience: str, signal: Signal) -> dict[str, Any]:
     return {"conversation_id": signal.conversation_id, "inbox_id": signal.inbox_id, "on": signal.on,
             "from": signal.actor_type, "user_id": signal.user_id, "name": signal.name,
             "private": signal.private, "expires_in": signal.expires_in}
+
+
+_SESSION_STATE = """
+SELECT s.id, s.ip, s.revoked_at IS NOT NULL OR (c.blocked AND (c.blocked_until IS NULL OR c.blocked_until > now()))
+  FROM contact_sessions s JOIN contacts c ON c.id = s.contact_id
+ WHERE s.id = ANY(%s)
+"""
+_ACTIVE_IP_BLOCKS = "SELECT network::text FROM ip_blocks WHERE expires_at IS NULL OR expires_at > now()"
+
+
+def sessions_to_close(conn: Any, session_ids: list[int]) -> list[int]:
+    """Visitor sessions whose streams must end: revoked, contact blocked, or last address in a blocked range."""
+    networks = [ipaddress.ip_network(row[0]) for row in conn.execute(_ACTIVE_IP_BLOCKS)]
+    closing = []
+    for session_id, ip, dead in conn.execute(_SESSION_STATE, (session_ids,)):
+        if dead or (networks and _in_networks(ip, networks)):
+            closing.append(session_id)
+    return closing
+
+
+def _in_networks(ip: str | None, networks: list[Any]) -> bool:
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return False
+    return any(address.version == net.version and address in net for net in networks)

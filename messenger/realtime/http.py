@@ -18,6 +18,7 @@ from messenger.extensions import db
 from messenger.realtime.access import Scope
 from messenger.realtime.hub import Hub
 from messenger.realtime.hub import get_hub
+from messenger.realtime.limits import admitter
 from messenger.realtime.streams import StreamSettings
 from messenger.realtime.streams import long_poll
 from messenger.realtime.streams import sse_stream
@@ -82,7 +83,7 @@ def sse_response(scope: Scope, after: int | None) -> Response:
     """A text/event-stream response for ``scope`` starting after ``after``."""
     hub = ready_hub()
     _no_delay()
-    body = sse_stream(hub, scope, after, db.engine, settings())
+    body = sse_stream(hub, scope, after, db.engine, settings(), admit=admitter(scope))
     # The body yields bytes already: direct_passthrough skips Werkzeug's per-chunk re-encoding.
     response = Response(body, mimetype="text/event-stream", direct_passthrough=True)
     response.headers["Cache-Control"] = "no-cache"

@@ -390,8 +390,7 @@ class Hub:
         if not by_session:
             return
         ids = sorted(by_session)
-        for session_id, in conn.execute(
-                "SELECT id FROM contact_sessions WHERE id = ANY(%s) AND revoked_at IS NOT NULL", (ids,)):
+        for session_id in access.sessions_to_close(conn, ids):
             for sub in by_session.pop(session_id, []):
                 sub.close("revoked")
         if by_session:

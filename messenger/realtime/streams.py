@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
 from typing import NamedTuple
@@ -97,12 +98,18 @@ def _ready(position: int, settings: StreamSettings) -> bytes:
 
 
 def sse_stream(hub: Hub, scope: Scope, after: int | None, engine: sa.Engine,
-               settings: StreamSettings) -> Iterator[bytes]:
-    """The body of an SSE response: retry, (resync,) ready, replay, then live events and heartbeats."""
+               settings: StreamSettings,
+               admit: Callable[[Subscriber], Callable[[], None]] | None = None) -> Iterator[bytes]:
+    """The body of an SSE response: retry, (resync,) ready, replay, then live events and heartbeats.
+
+    ``admit`` (``realtime/limits.py``) registers the subscriber under its stream caps and
+    returns its release; it may close older streams of the same client.
+    """
     yield retry(settings.retry_ms)  # headers and first bytes leave now (proxies wait for them)
     sub, backlog, position = hub.subscribe(scope, after)
     open_streams = metrics.STREAMS.labels(scope.audience)
     open_streams.inc()
+    release = admit(sub) if admit is not None else None
     try:
         sent = position if after is None else after
         if backlog is None and after is not None:
@@ -133,6 +140,8 @@ def sse_stream(hub: Hub, scope: Scope, after: int | None, engine: sa.Engine,
     finally:
         open_streams.dec()
         hub.unsubscribe(sub)
+        if release is not None:
+            release()
 
 
 def _live(sub: Subscriber, sent: int, settings: StreamSettings) -> Iterator[bytes]:

@@ -62,9 +62,23 @@ def origin_allowed(inbox: Inbox, request_origin: str | None) -> bool:
 
 
 def own_origins() -> set[str]:
-    """Messenger's own origins (the chat frame calls the API from here)."""
-    found = {normalise_origin(request.host_url), normalise_origin(current_app.config.get("BASE_URL") or "")}
+    """Messenger's own origins (the chat frame calls the API from here).
+
+    With a separate widget origin (``WIDGET_BASE_URL``) the panel's ``BASE_URL`` is not one of
+    them: a page there is a site like any other for the widget API.
+    """
+    widget = widget_origin()
+    found = {normalise_origin(request.host_url),
+             widget or normalise_origin(current_app.config.get("BASE_URL") or "")}
     return {o for o in found if o}
+
+
+def widget_origin() -> str | None:
+    """The widget's own origin when ``WIDGET_BASE_URL`` names one different from ``BASE_URL``, else None."""
+    widget = normalise_origin(str(current_app.config.get("WIDGET_BASE_URL") or ""))
+    if widget is None or widget == normalise_origin(str(current_app.config.get("BASE_URL") or "")):
+        return None
+    return widget
 
 
 def _entry_matches(entry: str, origin: str) -> bool:

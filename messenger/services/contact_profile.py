@@ -23,6 +23,7 @@ from messenger.models import Conversation
 from messenger.models import User
 from messenger.services import audit
 from messenger.services.inboxes import visible_inbox_ids
+from messenger.services.visitors import is_blocked
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
@@ -54,7 +55,8 @@ def contact_to_dict(contact: Contact) -> dict[str, Any]:
     """Profile fields shown (and editable) in the sidebar."""
     return {"id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone,
             "identifier": contact.identifier, "custom_attributes": contact.custom_attributes,
-            "blocked": contact.blocked,
+            "blocked": is_blocked(contact),
+            "blocked_until": contact.blocked_until.isoformat() if contact.blocked_until else None,
             "last_seen_at": contact.last_seen_at.isoformat() if contact.last_seen_at else None,
             "created_at": contact.created_at.isoformat() if contact.created_at else None}
 

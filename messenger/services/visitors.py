@@ -93,7 +93,15 @@ def resolve_visitor(claims: VisitorClaims | None, inbox_id: int | None = None) -
     return Visitor(row.id, row.contact_id, row.inbox_id, row.token_id)
 
 
+BLOCKED_MESSAGE = "This chat is not available."
+
+
+def blocked_error() -> Forbidden:
+    """The one neutral refusal for blocked contacts, blocked addresses and spam (says nothing more)."""
+    return Forbidden(BLOCKED_MESSAGE, code="blocked")
+
+
 def require_not_blocked(visitor: Visitor) -> None:
     contact = db.session.get(Contact, visitor.contact_id)
     if contact is None or is_blocked(contact):
-        raise Forbidden("This chat is not available.", code="blocked")
+        raise blocked_error()

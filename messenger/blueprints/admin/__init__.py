@@ -9,6 +9,7 @@ imports them: that would be an import cycle); list each new one here.
 """
 from messenger.blueprints.admin import api_tokens  # noqa: F401
 from messenger.blueprints.admin import audit  # noqa: F401
+from messenger.blueprints.admin import blocks  # noqa: F401
 from messenger.blueprints.admin import catalog  # noqa: F401
 from messenger.blueprints.admin import inboxes  # noqa: F401
 from messenger.blueprints.admin import operators  # noqa: F401

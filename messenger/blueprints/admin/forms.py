@@ -160,3 +160,10 @@ class AuditFilterForm(FlaskForm):
     ip = StringField(_l("IP address"), validators=[Optional(), Length(max=64)])
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
+
+
+class IpBlockForm(FlaskForm):
+    network = StringField(_l("IP address or range"), validators=[DataRequired(), Length(max=64)])
+    days = SelectField(_l("For"), choices=[("1", _l("1 day")), ("7", _l("7 days")), ("30", _l("30 days")),
+                                           ("", _l("good (no expiry)"))], default="7")
+    reason = StringField(_l("Reason"), validators=[Length(max=255)])

@@ -19,6 +19,7 @@ from messenger.blueprints.operator.blueprint import bp
 from messenger.errors import ValidationError
 from messenger.i18n import LANG_COOKIE
 from messenger.models import PRIORITIES
+from messenger.parsing import parse_instant
 from messenger.realtime.log import head_position
 from messenger.services import canned
 from messenger.services import contact_profile
@@ -163,17 +164,7 @@ def _message_json(msg: Any) -> dict[str, Any]:
 
 
 def _snooze_time(value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise ValidationError("snoozed_until must be an ISO date-time.", field="snoozed_until")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError("snoozed_until must be an ISO date-time.", field="snoozed_until") from None
-    if parsed.tzinfo is None:
-        raise ValidationError("snoozed_until needs a time zone.", field="snoozed_until")
-    return parsed
+    return parse_instant(value, "snoozed_until")
 
 
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/status", methods=["POST"])

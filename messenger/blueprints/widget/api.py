@@ -36,9 +36,11 @@ from messenger.security.origins import check_request_origin
 from messenger.security.ratelimit import client_ip
 from messenger.security.tokens import read_visitor_token
 from messenger.security.tokens import sign_stream_ticket
+from messenger.services import blocks
 from messenger.services import contacts as contact_service
 from messenger.services import conversations as conv_service
 from messenger.services import messages as msg_service
+from messenger.services import spam
 from messenger.services import widget as widget_service
 from messenger.services.inboxes import get_inbox_by_token
 from messenger.services.visitors import Visitor
@@ -129,6 +131,7 @@ def visitor_required(view: F) -> F:
         g.widget_inbox = inbox
         check_request_origin(inbox)
         require_not_blocked(visitor)
+        blocks.require_address_allowed(client_ip())
         g.visitor = visitor
         return view(*args, **kwargs)
 
@@ -186,6 +189,7 @@ def session_start() -> ResponseReturnValue:
     """Create or resume the visitor session; returns the visitor token and a stream ticket."""
     data = _body()
     inbox = _inbox_from(data.get("inbox"))
+    blocks.require_address_allowed(client_ip())
     token = data.get("token") or request.headers.get("X-Visitor-Token")
     page = contact_service.clean_page(data)
     known = resolve_visitor(read_visitor_token(token), inbox.id)
@@ -263,7 +267,7 @@ def conversations_list() -> ResponseReturnValue:
 @visitor_required
 def conversations_create() -> ResponseReturnValue:
     """Start a conversation (or return the one in progress); needs the pre-chat form when required."""
-    _body()
+    spam.check_new_chat(g.visitor, _body(), client_ip())
     widget_service.require_prechat_done(g.visitor, g.widget_inbox)
     conv, created = conv_service.create_conversation(g.visitor)
     return jsonify(_conversation_json(conv, g.widget_inbox)), 201 if created else 200
@@ -301,7 +305,9 @@ def message_send() -> ResponseReturnValue:
     if conversation_id is not None:
         if not isinstance(conversation_id, int) or isinstance(conversation_id, bool) or conversation_id > MAX_ID:
             raise NotFound("No such conversation.")
+        spam.check_honeypot(g.visitor, data, client_ip())
     else:
+        spam.check_new_chat(g.visitor, data, client_ip())
         widget_service.require_prechat_done(g.visitor, g.widget_inbox)
     keys = data.get("attachments") or []
     if not isinstance(keys, list):
@@ -332,6 +338,7 @@ def conversation_read(conversation_id: int) -> ResponseReturnValue:
 def prechat() -> ResponseReturnValue:
     """Pre-chat form: validated server side, stored on the contact, starts the conversation."""
     data = _body()
+    spam.check_new_chat(g.visitor, data, client_ip())
     conv, sent = widget_service.submit_prechat(g.visitor, g.widget_inbox, data.get("fields"), data.get("message"),
                                                data.get("client_id"))
     body = {"conversation": _conversation_json(conv, g.widget_inbox)}
@@ -345,7 +352,9 @@ def prechat() -> ResponseReturnValue:
 @visitor_required
 def offline_form() -> ResponseReturnValue:
     """Offline form (email + message): a conversation operators see."""
-    conv, sent = widget_service.submit_offline(g.visitor, _body())
+    data = _body()
+    spam.check_new_chat(g.visitor, data, client_ip())
+    conv, sent = widget_service.submit_offline(g.visitor, data)
     return jsonify({"conversation": _conversation_json(conv, g.widget_inbox),
                     "message": msg_service.message_to_dict(sent.message, "visitor")}), 201
 

@@ -19,6 +19,7 @@ from messenger.errors import Forbidden
 from messenger.errors import NotFound
 from messenger.security.origins import normalise_origin
 from messenger.security.origins import origin_allowed
+from messenger.security.origins import widget_origin
 from messenger.services.inboxes import get_inbox_by_token
 
 FRAME_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -30,7 +31,9 @@ def _ancestors(origins: list[object]) -> str:
     entries = [o for o in origins if isinstance(o, str) and o and all(c not in o for c in " ;,'\"")]
     if not origins:
         return "*"  # not configured yet: the same rule as the API (security.origins)
-    return " ".join(["'self'", *entries])
+    # With a separate widget origin, the panel's own pages (admin preview) may still frame it.
+    panel = normalise_origin(str(current_app.config.get("BASE_URL") or "")) if widget_origin() else None
+    return " ".join(["'self'", *([panel] if panel else []), *entries])
 
 
 def _frame_language(inbox_locale: str | None) -> str:

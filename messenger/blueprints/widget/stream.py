@@ -1,6 +1,6 @@
 """Visitor realtime endpoints: stream ticket, SSE stream, long-poll fallback, typing.
 
-EventSource cannot send headers, so the stream takes a short-lived single-purpose ticket
+EventSource cannot send headers, so the stream takes a short-lived single-use ticket
 in the query (case 20 in docs/security.md), obtained with the visitor token; everything else takes the
 ``X-Visitor-Token`` header (``visitor_required``). Auth happens in the view; the stream
 body gets plain values only.
@@ -27,11 +27,13 @@ from messenger.realtime.http import poll_response
 from messenger.realtime.http import requested_position
 from messenger.realtime.http import sse_response
 from messenger.security.origins import check_request_origin
+from messenger.security.ratelimit import client_ip
 from messenger.security.ratelimit import typing_limit
 from messenger.security.ratelimit import visitor_key
 from messenger.security.tokens import VisitorClaims
-from messenger.security.tokens import read_stream_ticket
+from messenger.security.tokens import redeem_stream_ticket
 from messenger.security.tokens import sign_stream_ticket
+from messenger.services import blocks
 from messenger.services import presence
 from messenger.services import typing
 from messenger.services.visitors import Visitor
@@ -48,7 +50,7 @@ def _scope(visitor: Visitor) -> VisitorScope:
 
 def _visitor_from_ticket() -> Visitor:
     """The visitor named by ``?ticket=``, checked like a token (revocation, origin, block list)."""
-    claims = read_stream_ticket(request.args.get("ticket"), TICKET_AUDIENCE)
+    claims = redeem_stream_ticket(request.args.get("ticket"), TICKET_AUDIENCE)
     visitor = resolve_visitor(VisitorClaims(*claims)) if claims is not None else None
     inbox = db.session.get(Inbox, visitor.inbox_id) if visitor is not None else None
     if visitor is None or inbox is None:
@@ -56,6 +58,7 @@ def _visitor_from_ticket() -> Visitor:
     g.widget_inbox = inbox
     check_request_origin(inbox)
     require_not_blocked(visitor)
+    blocks.require_address_allowed(client_ip())
     return visitor
 
 

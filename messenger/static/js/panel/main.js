@@ -36,7 +36,7 @@ async function open(id) {
     return;
   }
   const card = store.cards.get(id);
-  if (card && view.id === id) sidebar.show(card.contact_id);
+  if (card && view.id === id) sidebar.show(card.contact_id, id);
 }
 on("open", (id) => { opening = open(id); });
 on("reveal", async (item) => {

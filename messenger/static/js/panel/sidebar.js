@@ -1,6 +1,6 @@
 // Contact sidebar: profile (editable), browser session metadata, previous conversations.
 
-import {get, patch} from "./api.js";
+import {api, get, patch, post} from "./api.js";
 import {answerRows} from "./conversation.js";
 import {$, colorFor, contactName, h, initials, relTime, toast} from "./dom.js";
 import {t} from "./i18n.js";
@@ -53,8 +53,10 @@ export class Sidebar {
     this.data = null;
   }
 
-  async show(contactId) {
+  async show(contactId, conversationId = null) {
     this.contactId = contactId;
+    this.conversationId = conversationId;
+    this.blocking = false;
     this.box.replaceChildren(h("p", {class: "muted"}, t("side.loading")));
     try {
       const data = await get(`/api/v1/contacts/${contactId}`);
@@ -67,7 +69,9 @@ export class Sidebar {
   }
 
   /** A contact.updated / contact.session event. */
-  refresh(contactId) { if (contactId === this.contactId && !this.editing) this.show(contactId); }
+  refresh(contactId) {
+    if (contactId === this.contactId && !this.editing && !this.blocking) this.show(contactId, this.conversationId);
+  }
 
   render() {
     const {contact, session, conversations} = this.data;
@@ -82,7 +86,12 @@ export class Sidebar {
       h("h3", {}, t("side.contact")),
       h("dl", {class: "kv"}, row(t("side.email"), contact.email), row(t("side.phone"), contact.phone), row(t("side.identifier"), contact.identifier),
         contact.identifier || contact.email || contact.phone ? [] : [h("dt", {}, t("side.details")), h("dd", {class: "muted"}, t("side.anonymous"))]),
-      h("div", {class: "side-actions"}, h("button", {type: "button", onclick: () => this.edit()}, t("side.edit"))),
+      h("div", {class: "side-actions"}, h("button", {type: "button", onclick: () => this.edit()}, t("side.edit")),
+        contact.blocked
+          ? h("button", {type: "button", class: "danger-text", onclick: () => this.unblock()}, t("block.unblock"))
+          : h("button", {type: "button", class: "danger-text", onclick: () => this.blockForm()}, t("block.open"))),
+      contact.blocked ? h("p", {class: "blocked-note", role: "status"}, contact.blocked_until
+        ? t("block.until", {time: new Date(contact.blocked_until).toLocaleString()}) : t("block.forGood")) : [],
       session ? [h("h3", {}, t("side.browser")), h("dl", {class: "kv"},
         row(t("side.location"), [s.timezone, s.locale].filter(Boolean).join(" · ")),
         row(t("side.browserName"), s.browser && s.os ? t("side.on", {browser: s.browser, os: s.os}) : s.browser || s.os),
@@ -94,6 +103,42 @@ export class Sidebar {
         h("span", {}, `#${c.display_id} · ${statusName(c.status)} · ${new Date(c.created_at).toLocaleDateString(document.documentElement.lang)}`),
         h("span", {class: "muted"}, c.last_message_preview || inboxName(c.inbox_id)))),
     ].flat(2));
+  }
+
+  /** Block this contact (an expiry, optionally its IP too), or block and mark the open conversation as spam. */
+  blockForm() {
+    const c = this.data.contact;
+    const ip = (this.data.session || {}).ip;
+    this.blocking = true;
+    const until = h("select", {name: "until"}, [["1", "block.day"], ["7", "block.week"], ["30", "block.month"],
+      ["", "block.noExpiry"]].map(([v, key]) => h("option", {value: v}, t(key))));
+    const address = h("input", {type: "checkbox", name: "block_address"});
+    const reason = h("input", {name: "reason", maxlength: 255, placeholder: t("block.reason")});
+    const error = h("p", {class: "field-error", role: "alert"});
+    const done = (text) => { this.blocking = false; toast(text); this.show(c.id, this.conversationId); };
+    const fail = (err) => { error.textContent = err.message; };
+    const block = () => post(`/api/v1/contacts/${c.id}/block`, {reason: reason.value,
+      until: until.value ? new Date(Date.now() + Number(until.value) * 86400000).toISOString() : null,
+      block_address: address.checked}).then(() => done(t("block.done")), fail);
+    const spam = () => post(`/api/v1/conversations/${this.conversationId}/spam`, {block_address: address.checked})
+      .then(() => done(t("block.spamDone")), fail);
+    this.box.replaceChildren(h("h3", {}, t("block.title")), h("p", {class: "muted"}, t("block.explain")),
+      h("label", {}, t("block.for"), " ", until), ip ? h("label", {class: "check"}, address, " ", t("block.ip", {ip})) : [],
+      h("label", {}, reason), error,
+      h("div", {class: "side-actions"},
+        h("button", {type: "button", class: "danger-btn", onclick: block}, t("block.submit")),
+        this.conversationId ? h("button", {type: "button", onclick: spam}, t("block.spam")) : [],
+        h("button", {type: "button", onclick: () => { this.blocking = false; this.render(); }}, t("msg.cancel"))));
+  }
+
+  async unblock() {
+    try {
+      await api("DELETE", `/api/v1/contacts/${this.data.contact.id}/block`);
+      toast(t("block.undone"));
+      this.show(this.data.contact.id, this.conversationId);
+    } catch (err) {
+      toast(err.message);
+    }
   }
 
   edit() {

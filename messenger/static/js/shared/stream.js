@@ -26,7 +26,8 @@
  * the last position each time); a watchdog on the server's named heartbeat catches
  * half-open connections; after 3 failed stream attempts it long-polls, and tries the
  * stream again every minute. Events are de-duplicated by position across reconnects and
- * modes. A revoked session / ticket ends with status "unauthorized" (no retry loop).
+ * modes. A revoked session / ticket ends with status "unauthorized" (no retry loop). A stream
+ * closed as "replaced" (the client holds too many) continues by long-polling.
  */
 
 export const KINDS = [
@@ -160,6 +161,13 @@ export function connect(options) {
     es.addEventListener("closed", (e) => {
       const data = JSON.parse(e.data);
       if (data.reason === "revoked") return unauthorized(data);
+      if (data.reason === "replaced") {
+        // Too many streams from this client (other tabs): long-poll instead of taking one back.
+        stopSource();
+        clearTimers();
+        lastStreamTry = Date.now();
+        return startPolling();
+      }
       streamFailed(false); // overflow or shutdown: reconnect and replay from our position
     });
     for (const kind of KINDS.concat(extraKinds)) {

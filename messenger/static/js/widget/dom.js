@@ -10,6 +10,9 @@ export function el(tag, cls, text) {
   return e;
 }
 
+/** The honeypot field's value: people never see or fill it, form-filling bots do (the server refuses those). */
+export const honeypot = () => ($("hp") ? $("hp").value : "");
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Plain text with http(s)/mailto links made clickable; no other scheme ever becomes a link

@@ -3,7 +3,7 @@
 
 import {api} from "./api.js";
 import {refreshConversation, setConversation} from "./conversation.js";
-import {$, el} from "./dom.js";
+import {$, el, honeypot} from "./dom.js";
 import {t} from "./i18n.js";
 import {flush} from "./outbox.js";
 import {state} from "./state.js";
@@ -105,7 +105,7 @@ function offlineForm(panel, intro) {
   field(form, "message", t("message"), "textarea", true);
   const b = form.appendChild(el("button", "primary", t("submit")));
   submitting(form, b, async (values) => {
-    const r = await api("POST", "/offline", {...values, client_id: crypto.randomUUID()});
+    const r = await api("POST", "/offline", {...values, client_id: crypto.randomUUID(), hp: honeypot()});
     state.notice = byEmail("offlineSent");
     await setConversation(r.conversation);
   });
@@ -119,7 +119,7 @@ function prechatForm(panel, fields) {
   field(form, "message", t("message"), "textarea", true);
   const b = form.appendChild(el("button", "primary", t("start")));
   submitting(form, b, async ({message, ...values}) => {
-    const r = await api("POST", "/prechat", {fields: values, message, client_id: crypto.randomUUID()});
+    const r = await api("POST", "/prechat", {fields: values, message, client_id: crypto.randomUUID(), hp: honeypot()});
     state.needForm = false;
     await setConversation(r.conversation);
     flush();

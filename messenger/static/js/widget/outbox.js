@@ -4,6 +4,7 @@
 
 import {api} from "./api.js";
 import {ensureConversation, setConversation} from "./conversation.js";
+import {honeypot} from "./dom.js";
 import {lang, t} from "./i18n.js";
 import {render, scrollToEnd, upsert} from "./messages.js";
 import {uploadFile} from "../shared/upload.js";
@@ -19,7 +20,7 @@ let flushTimer = 0;
 
 async function sendOne(item) {
   const r = await api("POST", "/messages", {content: item.content, client_id: item.client_id,
-    conversation_id: null, attachments: (item.files || []).map((f) => f.id)});
+    conversation_id: null, attachments: (item.files || []).map((f) => f.id), hp: honeypot()});
   setOnline(true);  // delivered: the "offline" banner goes (the stream may still be reconnecting)
   state.outbox = state.outbox.filter((o) => o.client_id !== item.client_id);
   save();
