@@ -84,7 +84,8 @@ def redeem_stream_ticket(ticket: object, audience: str) -> tuple[int, str] | Non
     redis = current_app.extensions.get("redis")
     if redis is not None:
         try:
-            if not redis.set(f"ticket:spent:{nonce}", 1, nx=True, ex=int(current_app.config["STREAM_TICKET_TTL_S"]) + 5):
+            lifetime = int(current_app.config["STREAM_TICKET_TTL_S"]) + 5
+            if not redis.set(f"ticket:spent:{nonce}", 1, nx=True, ex=lifetime):
                 return None
         except RedisError:
             logger.warning("stream tickets: Redis unavailable, single use not enforced")

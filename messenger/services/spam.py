@@ -32,6 +32,7 @@ from messenger.services import conversations as conv_service
 from messenger.services.visitors import Visitor
 from messenger.services.visitors import blocked_error
 
+
 class TooSoon(DomainError):
     """A first message too soon after the chat opened (or too many open chats): retry later."""
 
@@ -72,7 +73,8 @@ def check_new_chat(visitor: Visitor, data: dict[str, Any], ip: str | None) -> No
 
 def _open_from(inbox_id: int, ip: str) -> int:
     """Conversations in progress in the inbox whose contact has a session from ``ip``."""
-    from_ip = sa.select(ContactSession.contact_id).where(ContactSession.ip == ip[:64], ContactSession.inbox_id == inbox_id)
+    from_ip = sa.select(ContactSession.contact_id).where(ContactSession.ip == ip[:64],
+                                                         ContactSession.inbox_id == inbox_id)
     return int(db.session.scalar(
         sa.select(sa.func.count()).select_from(Conversation).where(
             Conversation.inbox_id == inbox_id, Conversation.status != "resolved",

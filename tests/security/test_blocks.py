@@ -19,11 +19,11 @@ from messenger.models import Contact
 from messenger.models import Conversation
 from messenger.models import IpBlock
 from messenger.services import blocks
-from tests.helpers import csrf_token_from
-from tests.helpers import login
 from tests.factories import PASSWORD
 from tests.factories import make_inbox
 from tests.factories import make_user
+from tests.helpers import csrf_token_from
+from tests.helpers import login
 from tests.realtime.conftest import World
 from tests.realtime.conftest import fast_server  # noqa: F401  (fixture)
 from tests.realtime.conftest import visitor_stream
@@ -191,6 +191,7 @@ def test_panel_blocks_and_marks_spam_from_the_sidebar(live_server, browser, arti
 def test_admin_blocks_page_lists_adds_validates_and_unblocks(client) -> None:
     inbox = make_inbox()
     visitor = start(client, inbox)
+    send(client, visitor["token"])
     admin = make_user(role="admin")
     blocks.block_contact(admin, visitor["contact"]["id"], until=_in(3), reason="rude")
     login(client, admin.email, PASSWORD)

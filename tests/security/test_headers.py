@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from tests.helpers import login
 from tests.factories import PASSWORD
 from tests.factories import make_inbox
 from tests.factories import make_user
+from tests.helpers import login
 from tests.test_attachments import chat  # noqa: F401  (fixture)
 from tests.test_attachments import uploads  # noqa: F401  (fixture)
 from tests.test_widget_api import SITE

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import LiveServer
 from tests.factories import PASSWORD
 from tests.factories import make_inbox
 from tests.factories import make_user
+from tests.helpers import LiveServer
 from tests.test_widget_browser import frame_of
 from tests.test_widget_browser import incoming
 from tests.test_widget_browser import open_and_send

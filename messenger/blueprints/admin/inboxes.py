@@ -29,6 +29,8 @@ from messenger.models import InboxMember
 from messenger.models import Team
 from messenger.models import User
 from messenger.security.headers import DEFAULT_CSP
+from messenger.security.headers import csp_embedding_widget
+from messenger.security.origins import widget_origin
 from messenger.services import inbox_settings
 
 REVEAL_KEY = "admin_reveal_secret"
@@ -40,7 +42,10 @@ def base_url() -> str:
 
 
 def embed_code(inbox: Inbox) -> str:
-    return f'<script async src="{base_url()}/widget/loader.js" data-inbox="{inbox.website_token}"></script>'
+    """The snippet for the site: the loader on the widget's own origin when ``WIDGET_BASE_URL`` is set."""
+    widget = widget_origin()
+    src = f"{widget}/widget/loader.js" if widget else f"{base_url()}/widget/loader.js"
+    return f'<script async src="{src}" data-inbox="{inbox.website_token}"></script>'
 
 
 def _choices(form: InboxForm) -> None:
@@ -128,7 +133,7 @@ def inbox_preview(inbox_id: int) -> ResponseReturnValue:
     """A blank page with this inbox's widget, framed by the inbox page (live preview of the saved settings)."""
     inbox = get_or_404(Inbox, inbox_id)
     response = current_app.make_response(render_template("admin/inbox_preview.html", inbox=inbox))
-    response.headers["Content-Security-Policy"] = DEFAULT_CSP.replace("frame-ancestors 'none'",
-                                                                      "frame-ancestors 'self'")
+    response.headers["Content-Security-Policy"] = csp_embedding_widget(
+        DEFAULT_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'"))
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
