@@ -11,9 +11,9 @@ from flask import g
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
-from messenger.blueprints.operator.blueprint import bp
 from messenger.blueprints.operator.api import json_body
 from messenger.blueprints.operator.auth import login_required
+from messenger.blueprints.operator.blueprint import bp
 from messenger.errors import ValidationError
 from messenger.models import Contact
 from messenger.security.ratelimit import client_ip
