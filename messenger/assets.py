@@ -27,6 +27,8 @@ from flask import Flask
 from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
 
+from messenger.security.headers import static_asset_headers
+
 STATIC_ROOT = Path(__file__).resolve().parent / "static"
 LOADER = STATIC_ROOT / "widget" / "loader.js"
 SHORT_MAX_AGE = 300  # seconds: the loader and unversioned URLs
@@ -94,9 +96,8 @@ def _prune(out_root: Path, keep: Path, kept: int = 3) -> None:
 
 
 def _extra_headers(headers, path: str, url: str) -> None:  # type: ignore[no-untyped-def]
-    headers["X-Content-Type-Options"] = "nosniff"
-    if url == "/widget/loader.js":
-        headers["Cross-Origin-Resource-Policy"] = "cross-origin"  # any customer site embeds it
+    # The security headers every response carries (WhiteNoise answers outside Flask's after_request).
+    static_asset_headers(headers, url)
 
 
 def serve_assets(app: Flask, version: str) -> None:

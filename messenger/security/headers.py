@@ -12,6 +12,8 @@ Behind a TLS-terminating proxy, HTTPS is known from ``SECURE_COOKIES=true`` or f
 """
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response
 from flask import current_app
 from flask import request
@@ -52,15 +54,32 @@ def is_https() -> bool:
     return False
 
 
+DEFAULTS = {
+    "Content-Security-Policy": DEFAULT_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-XSS-Protection": "0",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def static_asset_headers(headers: Any, url: str) -> None:
+    """The same defaults for files WhiteNoise serves outside Flask (``messenger/assets.py``).
+
+    The loader is the one file other sites load, so its resource policy is ``cross-origin``.
+    """
+    for name, value in DEFAULTS.items():
+        headers[name] = value
+    if url == "/widget/loader.js":
+        headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+
+
 def apply_security_headers(response: Response) -> Response:
     """Fill in the default security headers the view did not set itself."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("X-XSS-Protection", "0")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    for name, value in DEFAULTS.items():
+        headers.setdefault(name, value)
     if is_https():
         headers.setdefault("Strict-Transport-Security", HSTS)
     if "frame-ancestors 'none'" in headers.get("Content-Security-Policy", ""):

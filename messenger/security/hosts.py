@@ -8,7 +8,9 @@ and with ``WIDGET_BASE_URL`` set each host answers only its own half:
 
 - on the widget host, only ``/widget/…``, ``/static/…`` and the health probes exist
   (the panel, admin, login and operator API are 404 there);
-- on any other host, ``/widget/…`` is 404: the frame never runs on the panel's origin.
+- on any other host, ``/widget/…`` is 404: the frame never runs on the panel's origin
+  (the static ``loader.js``, served by WhiteNoise before Flask, still answers there; what it
+  loads comes from the origin it was loaded from, so it finds nothing).
 
 Point both host names at the same server (one DNS name more, or the reverse proxy's
 ``server_name``); the proxy must pass the ``Host`` header through. Unset (the default,

@@ -43,10 +43,13 @@ def test_each_host_serves_only_its_own_half(split_server) -> None:
     widget, panel = split_server.widget_url, split_server.url
     for path in ("/app", "/login", "/admin/", "/api/v1/conversations", "/demo"):
         assert _status(widget + path) == 404, path
-    for path in (f"/widget/frame?inbox={inbox.website_token}", "/widget/loader.js",
-                 f"/widget/api/v1/config?inbox={inbox.website_token}"):
+    for path in (f"/widget/frame?inbox={inbox.website_token}", f"/widget/api/v1/config?inbox={inbox.website_token}",
+                 "/widget/api/v1/stream?ticket=x", "/widget/api/v1/contact"):
         assert _status(panel + path) == 404, path
-        assert _status(widget + path) == 200, path
+        assert _status(widget + path) != 404, path
+    # The loader is a static file (served on both names): everything it loads comes from the
+    # origin it was loaded from, so an old embed code pointing at the panel host gets no frame.
+    assert _status(widget + "/widget/loader.js") == 200
     assert _status(panel + "/login") == 200 and _status(widget + "/healthz") == 200
     assert _status(widget + "/static/css/base.css") == 200
 
