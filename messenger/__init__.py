@@ -86,11 +86,13 @@ def init_extensions(app: Flask) -> None:
 
 
 def init_blueprints(app: Flask) -> None:
-    """Register the three audiences' blueprints."""
+    """Register the three audiences' blueprints and the inbound e-mail endpoint."""
     from messenger.blueprints.admin import bp as admin_bp
+    from messenger.blueprints.inbound import bp as inbound_bp
     from messenger.blueprints.operator import bp as operator_bp
     from messenger.blueprints.widget import bp as widget_bp
 
     app.register_blueprint(operator_bp)
     app.register_blueprint(widget_bp, url_prefix="/widget")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(inbound_bp)

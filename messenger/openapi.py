@@ -100,6 +100,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
     ("POST", "/widget/api/v1/conversations/{conversation_id}/read"): ("Mark operator messages read", None),
     ("POST", "/widget/api/v1/conversations/{conversation_id}/typing"): ("Typing on/off (ephemeral)",
                                                                          {"on": "boolean"}),
+    ("POST", "/widget/api/v1/conversations/{conversation_id}/transcript"): (
+        "E-mail the conversation to the visitor (202; 422 email_unavailable without SMTP)",
+        {"email": "optional address; default: the one the visitor left"}),
     ("POST", "/widget/api/v1/conversations/{conversation_id}/csat"): ("Rate the conversation after resolve",
                                                                        {"rating": "1..5", "comment": "string"}),
     ("POST", "/widget/api/v1/conversations/{conversation_id}/attachments"): (

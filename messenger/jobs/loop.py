@@ -92,9 +92,10 @@ class IntegrationLoop:
 
 def sweepers() -> list[Callable[[], object]]:
     """The periodic repairs the loop runs (each reads PostgreSQL, enqueues what is due)."""
+    from messenger.services import email_replies
     from messenger.services import webhooks
 
-    return [webhooks.sweep]
+    return [webhooks.sweep, email_replies.sweep]
 
 
 def _run_child(app: Flask, parent_pid: int) -> None:

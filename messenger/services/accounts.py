@@ -20,6 +20,7 @@ from datetime import timezone
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
+from messenger.db import after_commit
 from messenger.db import transaction
 from messenger.errors import DomainError
 from messenger.errors import NotFound
@@ -30,6 +31,7 @@ from messenger.i18n import N_
 from messenger.models import AccountLink
 from messenger.models import User
 from messenger.services import audit
+from messenger.services import mail
 from messenger.services.users import MIN_PASSWORD
 
 LINK_TTL = timedelta(hours=72)
@@ -82,6 +84,7 @@ def issue_link(actor_id: int | None, user_id: int, purpose: str, *, ip: str | No
         db.session.add(AccountLink(user_id=user_id, purpose=purpose, token_hash=_hash(token),
                                    created_by_id=actor_id, expires_at=now + LINK_TTL))
         audit.record(actor_id, f"user.{purpose}_link", "user", user_id, ip=ip)
+        after_commit(lambda: mail.queue_account_link(user_id, link_url(token, mail.base_url()), purpose))
     return IssuedLink(user_id, token, purpose, now + LINK_TTL)
 
 

@@ -15,6 +15,8 @@ from email.utils import make_msgid
 
 import sqlalchemy as sa
 from flask import current_app
+from flask import has_request_context
+from flask import request
 
 from messenger.extensions import db
 from messenger.jobs import enqueue
@@ -89,3 +91,39 @@ def notify_admins_webhook_disabled(webhook_id: int) -> None:
             f"Check the receiver, then enable it again in {base}/admin/webhooks/{hook.id}\n")
     for email in db.session.scalars(sa.select(User.email).where(User.role == "admin", User.active)):
         queue_email(email, "Messenger: a webhook was disabled", text)
+
+
+ACCOUNT_LINK_JOB = "messenger.jobs.mail.send_account_link"
+
+
+def base_url() -> str:
+    """The public URL for links in e-mails: ``BASE_URL``, else the current request's host."""
+    configured_url = str(current_app.config.get("BASE_URL") or "")
+    if configured_url:
+        return configured_url.rstrip("/")
+    return request.host_url.rstrip("/") if has_request_context() else "http://localhost:8000"
+
+
+def queue_account_link(user_id: int, link: str, purpose: str) -> bool:
+    """After an invitation or reset link is issued: e-mail it when SMTP is configured."""
+    if not configured():
+        return False
+    return enqueue(QUEUE, ACCOUNT_LINK_JOB, user_id, link, purpose) is not None
+
+
+def send_account_link(user_id: int, link: str, purpose: str) -> str:
+    """Send one invitation / password-reset e-mail (``link``: the one-time URL); returns its Message-ID."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return ""
+    if purpose == "invite":
+        subject = "You are invited to Messenger"
+        text = (f"Hello {user.name},\n\nYou were invited to answer visitors in Messenger. Choose your password "
+                f"here (the link works once, for 72 hours):\n\n{link}\n")
+    else:
+        subject = "Reset your Messenger password"
+        text = (f"Hello {user.name},\n\nChoose a new password here (the link works once, for 72 hours):\n\n"
+                f"{link}\n\nIf you did not expect this e-mail, tell your administrator.\n")
+    msg = build_message(user.email, subject, text)
+    deliver(msg)
+    return str(msg["Message-ID"])

@@ -162,7 +162,7 @@ def public_config(inbox: Inbox, page: str | None = None) -> dict[str, Any]:
     return {
         "name": inbox.name, "color": inbox.color, "greeting": inbox.greeting, "away_message": inbox.away_message,
         "locale": inbox.locale, "business_hours": hours, "online": online, "available": available,
-        "email_enabled": mail.configured(),  # only then may the widget promise a reply by e-mail
+        "email_enabled": mail.configured() and bool(inbox.email_replies),  # only then promise an e-mail reply
         "expected_wait_s": estimated_wait_s(inbox.id) if available else None,
         "hidden": bool(inbox.hide_when_offline) and not available,
         "prechat": {"enabled": bool(inbox.prechat_enabled), "fields": _prechat_fields(inbox)},

@@ -39,6 +39,7 @@ from messenger.security.tokens import sign_stream_ticket
 from messenger.services import blocks
 from messenger.services import contacts as contact_service
 from messenger.services import conversations as conv_service
+from messenger.services import email_replies
 from messenger.services import messages as msg_service
 from messenger.services import spam
 from messenger.services import widget as widget_service
@@ -357,6 +358,22 @@ def offline_form() -> ResponseReturnValue:
     conv, sent = widget_service.submit_offline(g.visitor, data)
     return jsonify({"conversation": _conversation_json(conv, g.widget_inbox),
                     "message": msg_service.message_to_dict(sent.message, "visitor")}), 201
+
+
+def _transcript_limit() -> str:
+    return str(current_app.config["TRANSCRIPT_RATE_LIMIT"])
+
+
+@bp.route(f"{API}/conversations/<int:conversation_id>/transcript", methods=["POST"])
+@rate_limited
+@limiter.limit(_transcript_limit, key_func=_visitor_key)
+@visitor_required
+def transcript(conversation_id: int) -> ResponseReturnValue:
+    """E-mail the conversation to the visitor (their address on file, or ``email``); 202 when queued."""
+    if conversation_id > MAX_ID:
+        raise NotFound("No such conversation.")
+    to = email_replies.request_transcript(g.visitor, conversation_id, _body().get("email"))
+    return jsonify({"queued": True, "email": to}), 202
 
 
 @bp.route(f"{API}/conversations/<int:conversation_id>/csat", methods=["POST"])

@@ -74,7 +74,24 @@ function resolvedLines(panel, conv, c) {
   panel.appendChild(el("p", "sys", t("resolved")));
   if (conv.csat_requested) csatForm(panel);
   else if (conv.csat) panel.appendChild(el("p", "sys", t("thanks")));
+  if (c.email_enabled) transcriptButton(panel);
   if (!c.reply_after_resolve) $("composer").hidden = true;
+}
+
+/** "Email me this conversation": to the address the visitor left, else one they type. */
+function transcriptButton(panel) {
+  const form = panel.appendChild(el("form", "transcript"));
+  const b = form.appendChild(el("button", "", t("transcript")));
+  submitting(form, b, async (values) => {
+    try {
+      const r = await api("POST", `/conversations/${state.conv.id}/transcript`, values);
+      form.replaceWith(el("p", "sys", t("transcriptSent", {e: r.email})));
+    } catch (err) {
+      if (err.field !== "email" || form.querySelector("[name=email]")) throw err;
+      field(form, "email", t("email"), "email", true);  // no address on file: ask for one
+      form.appendChild(b);
+    }
+  });
 }
 
 /** Redraw the panel for the current state. */
