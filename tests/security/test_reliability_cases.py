@@ -1,5 +1,5 @@
 """Reliability cases of docs/security.md that had no test naming them: 1 (retried sends under
-concurrency) and 9 (a stuck listener). Cases 2, 3, 4, 6, 7 are in tests/realtime/test_reliability.py,
+concurrency), 5 (Redis restart: chat keeps flowing) and 9 (a stuck listener). Cases 2, 3, 4, 6, 7 are in tests/realtime/test_reliability.py,
 case 8 in tests/realtime/test_streams.py."""
 from __future__ import annotations
 
@@ -94,3 +94,40 @@ def test_reliability_case_9_a_stuck_listener_shows_in_healthz_and_the_hub_holds_
     finally:
         stuck.close()
         stream.close()
+
+
+def test_reliability_case_5_redis_restart_chat_keeps_flowing(app, env_for_servers, tmp_path, world: World) -> None:  # noqa: F811
+    """Reliability case 5: with Redis down, visitors still send and operators still receive (limits fail open);
+    after Redis is back the limits count again. A Redis of its own, so the suite's stays up."""
+    from messenger.devservers import start_redis
+    from tests.realtime.conftest import visitor_stream
+
+    redis = start_redis(tmp_path / "redis", persist=False)
+    server = LiveServer(dict(env_for_servers, REDIS_URL=redis.url, WIDGET_RATE_LIMIT="1000 per minute"))
+    visitor = Http(server.url)
+    headers = {"X-Visitor-Token": world.visitor_token}
+
+    def send(text: str) -> int:
+        body = {"content": text, "client_id": str(uuid.uuid4()), "conversation_id": world.conversation.id}
+        return visitor.request("POST", "/widget/api/v1/messages", body, headers=headers)[0]
+
+    stream = visitor_stream(server, world.visitor_token)
+    try:
+        stream.wait_count("ready", 1)
+        assert send("before") == 201
+        redis.stop()
+        assert [send(f"during {i}") for i in range(5)] == [201] * 5
+        stream.wait_count("message.created", 6)
+        redis = start_redis(tmp_path / "redis", persist=False)
+        assert send("after") == 201
+        stream.wait_count("message.created", 7)
+        status, answer = visitor.request("GET", "/healthz")
+        assert answer["redis"] == "ok"
+    finally:
+        stream.close()
+        server.stop()
+        redis.stop()
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)
+                             .where(Message.conversation_id == world.conversation.id,
+                                    Message.type == "incoming")) == 7
