@@ -12,6 +12,7 @@ Revision ID: 0002
 Revises: 0001
 """
 from alembic import op
+from replaceable import functions_in
 
 revision = "0002"
 down_revision = "0001"
@@ -221,3 +222,14 @@ def upgrade():
 
 def downgrade():
     op.execute(DOWNGRADE)
+
+
+# The trigger functions as replaceable objects, for migrations that replace one (migrations/replaceable.py).
+_DEFINED = functions_in(UPGRADE)
+MESSAGE_EVENT = _DEFINED["messenger_message_event"]
+CONVERSATION_EVENT = _DEFINED["messenger_conversation_event"]
+ATTACHMENT_EVENT = _DEFINED["messenger_attachment_event"]
+CONTACT_EVENT = _DEFINED["messenger_contact_event"]
+CONTACT_SESSION_EVENT = _DEFINED["messenger_contact_session_event"]
+USER_EVENT = _DEFINED["messenger_user_event"]
+CSAT_EVENT = _DEFINED["messenger_csat_event"]

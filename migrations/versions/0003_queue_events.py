@@ -11,6 +11,7 @@ Revision ID: 0003
 Revises: 0002
 """
 from alembic import op
+from replaceable import functions_in
 
 revision = "0003"
 down_revision = "0002"
@@ -61,3 +62,7 @@ def upgrade():
 
 def downgrade():
     op.execute(DOWNGRADE)
+
+
+# The trigger function as a replaceable object (migrations/replaceable.py).
+QUEUE_EVENT = functions_in(UPGRADE)["messenger_queue_event"]

@@ -10,6 +10,7 @@ Revision ID: 0004
 Revises: 0003
 """
 from alembic import op
+from replaceable import functions_in
 
 revision = "0004"
 down_revision = "0003"
@@ -44,3 +45,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(FUNCTION.replace("{private}", NOTE))
+
+
+# The trigger function this revision leaves, as a replaceable object (migrations/replaceable.py).
+ATTACHMENT_EVENT = functions_in(FUNCTION.replace("{private}", f"{OPERATOR_DRAFT} OR {NOTE}"))["messenger_attachment_event"]

@@ -4,6 +4,7 @@ Revision ID: 0005
 Revises: 0004
 """
 from alembic import op
+from replaceable import functions_in
 
 revision = "0005"
 down_revision = "0004"
@@ -43,3 +44,7 @@ def upgrade():
 
 def downgrade():
     op.execute(FUNCTION.replace("{sender_name}", ""))
+
+
+# The trigger function this revision leaves, as a replaceable object (migrations/replaceable.py).
+MESSAGE_EVENT = functions_in(FUNCTION.replace("{sender_name}", SENDER_NAME))["messenger_message_event"]

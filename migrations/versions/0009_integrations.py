@@ -12,6 +12,7 @@ Revises: 0008
 """
 import sqlalchemy as sa
 from alembic import op
+from replaceable import functions_in
 
 revision = "0009"
 down_revision = "0008"
@@ -119,3 +120,6 @@ def downgrade() -> None:
         for column in ("secret_rotated_at", "disabled_at", "created_by_id", "cursor", "include_private", "name"):
             b.drop_column(column)
 
+
+# The trigger function as a replaceable object (migrations/replaceable.py).
+CONTACT_CREATED_EVENT = functions_in(CONTACT_CREATED)["messenger_contact_created_event"]
