@@ -420,7 +420,9 @@ def test_walkthrough_visitor_and_operator_side_by_side(live_server, browser, art
 
 RENDER_JS = """
 async (cases) => {
-  const {activityLine} = await import('/static/js/panel/activity.js');
+  // The page's own module instance (same versioned URL as main.js), so the directory is loaded.
+  const main = document.querySelector('script[type=module]').src;
+  const {activityLine} = await import(new URL('activity.js', main).href);
   return cases.map((a) => activityLine({content: 'fallback', content_attributes: a}));
 }
 """
