@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum setup.cfg | cut -d' ' -f1)
 
-.PHONY: run test lint setup system-deps bench clean
+.PHONY: run test faults lint setup system-deps bench clean
 
 $(STAMP): setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python scripts/complexity.py
+
+## Only the fault-injection suite (tests/faults/: real processes killed under load); make test runs it too.
+faults: $(STAMP) system-deps
+	$(BIN)/python -m pytest tests/faults $(PYTEST_ARGS)
 
 ## Benchmarks (each prints one JSON line last); slow, bounded, on 127.0.0.1.
 bench: $(STAMP)

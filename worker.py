@@ -53,10 +53,11 @@ def main(argv: list[str]) -> int:
     engine = db.engine
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     queues = argv or list(QUEUES)
-    if "webhooks" in queues:
-        from messenger.jobs import loop
+    from messenger.jobs import loop
 
-        loop.start(app)  # a child process: event log -> webhook deliveries; sweepers not living in Redis
+    # A child process: event log -> webhook deliveries, and the repairs that read PostgreSQL, not
+    # Redis (assignment, pruning, lost deliveries), at start and on a timer.
+    loop.start(app)
     while True:
         worker = MessengerWorker(queues, connection=app.extensions["redis"])
         try:

@@ -160,6 +160,8 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         "READY_CHECK_WORKER": _bool(environ.get("READY_CHECK_WORKER"), True),
         "READY_MIN_FREE_BYTES": _int(environ.get("READY_MIN_FREE_BYTES"), 256 * 1024 * 1024),
         "METRICS_TOKEN": environ.get("METRICS_TOKEN", ""),
+        "EVENT_RETENTION_HOURS": _int(environ.get("EVENT_RETENTION_HOURS"), 7 * 24),
+        "REPAIR_INTERVAL_S": _int(environ.get("REPAIR_INTERVAL_S"), 30),
         "PROMETHEUS_MULTIPROC_DIR": environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
         "LOG_FORMAT": (environ.get("LOG_FORMAT") or "json").strip().lower(),
     }

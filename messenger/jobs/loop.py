@@ -22,6 +22,7 @@ from multiprocessing.process import BaseProcess
 
 import psycopg
 from flask import Flask
+from flask import current_app
 
 from messenger.config import libpq_url
 from messenger.extensions import db
@@ -29,6 +30,7 @@ from messenger.extensions import db
 logger = logging.getLogger(__name__)
 
 COALESCE_S = 0.2
+PRUNE_INTERVAL_S = 3600
 
 
 class IntegrationLoop:
@@ -95,7 +97,48 @@ def sweepers() -> list[Callable[[], object]]:
     from messenger.services import email_replies
     from messenger.services import webhooks
 
-    return [webhooks.sweep, email_replies.sweep]
+    return [webhooks.sweep, email_replies.sweep, repair_assignments, prune_event_log]
+
+
+_last_run: dict[str, float] = {}
+
+
+def _due(name: str, interval_s: float) -> bool:
+    """True once per ``interval_s`` in this process (and on the first call: at worker start)."""
+    now = time.monotonic()
+    last = _last_run.get(name)
+    if last is not None and now - last < interval_s:
+        return False
+    _last_run[name] = now
+    return True
+
+
+def repair_assignments() -> dict[str, int] | None:
+    """The database is the memory of work to do: unassigned open conversations with a free seat get
+    assigned, stranded ones requeued, overdue escalations run, every ``REPAIR_INTERVAL_S`` and at
+    worker start, whatever Redis lost."""
+    if not _due("assignment", float(current_app.config["REPAIR_INTERVAL_S"])):
+        return None
+    from messenger.services import assignment
+
+    result = assignment.sweep()
+    if any(result.values()):
+        logger.info("assignment repair: %s", result)
+    return result
+
+
+def prune_event_log() -> int | None:
+    """Hourly: delete event-log rows older than ``EVENT_RETENTION_HOURS`` (0 keeps them forever);
+    a client whose position was pruned gets ``resync`` (docs/event-log.md)."""
+    hours = int(current_app.config["EVENT_RETENTION_HOURS"])
+    if hours <= 0 or not _due("prune", PRUNE_INTERVAL_S):
+        return None
+    from messenger.realtime.log import prune_events
+
+    deleted = prune_events(hours)
+    if deleted:
+        logger.info("event log: pruned %s events older than %s h", deleted, hours)
+    return deleted
 
 
 def _run_child(app: Flask, parent_pid: int) -> None:

@@ -89,6 +89,7 @@ class Hub:
         self._sweeper: gevent.Greenlet | None = None
         self._next_tick = 0.0
         self._stopping = False
+        self.draining = False
         self._to_wake: list[Subscriber] = []
 
     # -- lifecycle -----------------------------------------------------------------
@@ -96,6 +97,13 @@ class Hub:
         """Spawn the hub greenlet (idempotent)."""
         if self._greenlet is None:
             self._greenlet = gevent.spawn(self._run)
+
+    def drain(self) -> None:
+        """Graceful stop (SIGTERM/HUP of gunicorn): every stream ends now with ``retry:`` and
+        ``closed: shutdown`` so its client reconnects to a live worker; new ones are closed at once."""
+        self.draining = True
+        for sub in self._all_subscribers():
+            sub.close("shutdown")
 
     def stop(self) -> None:
         """Stop the greenlet and close every subscriber (tests, shutdown)."""
@@ -303,6 +311,8 @@ class Hub:
         """
         assert self.position is not None, "subscribe() before the hub is ready"
         sub = Subscriber(scope, self.queue_size)
+        if self.draining:
+            sub.close("shutdown")  # this worker is stopping: the client reconnects to another one
         if isinstance(scope, OperatorScope):
             self._operators[sub.id] = sub
         else:
@@ -433,6 +443,12 @@ def get_hub() -> Hub:
         _HUB = Hub(current_app._get_current_object())  # type: ignore[attr-defined]
         _HUB.start()
     return _HUB
+
+
+def drain_streams() -> None:
+    """Called when this worker starts a graceful stop (gunicorn.conf.py): close its streams cleanly."""
+    if _HUB is not None and _HUB.pid == os.getpid():
+        _HUB.drain()
 
 
 def hub_status() -> dict[str, Any]:

@@ -149,7 +149,9 @@ def _live(sub: Subscriber, sent: int, settings: StreamSettings) -> Iterator[byte
     while True:
         items = sub.wait(settings.heartbeat_s)
         if sub.closed is not None:
-            yield frame({"reason": sub.closed}, event="closed")
+            # A worker shutting down tells the client to come back soon (to another worker).
+            hint = retry(settings.retry_ms) if sub.closed == "shutdown" else b""
+            yield hint + frame({"reason": sub.closed}, event="closed")
             return
         chunks: list[bytes] = []
         for item in items:

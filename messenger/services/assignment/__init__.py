@@ -27,6 +27,7 @@ conversations and messages; they are named here too for callers above this packa
 """
 from __future__ import annotations
 
+from messenger.services.assignment.claims import DrainIncomplete
 from messenger.services.assignment.claims import assign
 from messenger.services.assignment.claims import drain
 from messenger.services.assignment.escalation import escalate
@@ -42,6 +43,6 @@ from messenger.services.routing import on_capacity_changed
 from messenger.services.routing import on_operator_offline
 from messenger.services.routing import on_operator_online
 
-__all__ = ["ESCALATION_GRACE_S", "LOCK_QUEUE", "WAITING", "assign", "assign_to", "drain", "escalate",
+__all__ = ["ESCALATION_GRACE_S", "LOCK_QUEUE", "WAITING", "DrainIncomplete", "assign", "assign_to", "drain", "escalate",
            "on_capacity_changed", "on_operator_offline", "on_operator_online", "queue_position",
            "requeue_operator", "self_assign", "sweep"]

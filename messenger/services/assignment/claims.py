@@ -9,6 +9,7 @@ holding them.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -37,6 +38,8 @@ from messenger.services.assignment.queue import queue_filter
 logger = logging.getLogger(__name__)
 
 CANDIDATES = 20  # queue head scanned per claim
+DRAIN_LOCK_RETRIES = 5  # short waits (0.05 s, 0.1 s, …) for a locked candidate before the drain gives up
+SKIPPED = -1  # claim_next: a candidate was locked, nothing proven
 
 
 def assign(conversation_id: int) -> int | None:
@@ -51,11 +54,28 @@ def assign(conversation_id: int) -> int | None:
     return None if conv is None else conv.assignee_id
 
 
+class DrainIncomplete(Exception):
+    """A waiting conversation stayed locked by a concurrent change (a message being sent) while a seat
+    was free: the drain did not finish and must run again (the job is retried; the sweep repeats it)."""
+
+
 def drain(inbox_id: int) -> list[int]:
-    """Assign waiting conversations oldest first while someone is free; the ids assigned, in order."""
+    """Assign waiting conversations oldest first while someone is free; the ids assigned, in order.
+
+    Raises ``DrainIncomplete`` when a candidate stayed locked through a few short retries: a
+    drain that skipped a row never reports success.
+    """
     assigned: list[int] = []
+    busy_rounds = 0
     while True:
         conversation_id = claim_next(inbox_id)
+        if conversation_id == SKIPPED:
+            busy_rounds += 1
+            if busy_rounds > DRAIN_LOCK_RETRIES:
+                mark_queued(inbox_id)
+                raise DrainIncomplete(f"inbox {inbox_id}: a waiting conversation stayed locked; drain again")
+            time.sleep(0.05 * busy_rounds)  # the sender's transaction is short
+            continue
         if conversation_id is None:
             break
         assigned.append(conversation_id)
@@ -66,7 +86,12 @@ def drain(inbox_id: int) -> list[int]:
 
 
 def claim_next(inbox_id: int) -> int | None:
-    """One claim transaction: the oldest waiting conversation that has a free operator."""
+    """One claim transaction: the oldest waiting conversation that has a free operator.
+
+    Returns its id, None when nothing can be assigned, or ``SKIPPED`` when a candidate was
+    locked by another transaction (so "nothing to do" is not proven).
+    """
+    skipped = False
     with transaction():
         lock_queue(inbox_id)
         inbox = db.session.get(Inbox, inbox_id, populate_existing=True)
@@ -79,11 +104,14 @@ def claim_next(inbox_id: int) -> int | None:
             return None
         for conversation_id, team_id, seats in _candidates(inbox_id, all_seats):
             conv = lock_conversation(conversation_id, skip_locked=True)
-            if conv is None or not is_queued(conv) or conv.team_id != team_id:
+            if conv is None:
+                skipped = True  # locked by a concurrent change: it may still be waiting
+                continue
+            if not is_queued(conv) or conv.team_id != team_id:
                 continue
             _auto_assign(conv, inbox, seats)
             return conv.id
-    return None
+    return SKIPPED if skipped else None
 
 
 def _candidates(inbox_id: int, all_seats: list[capacity.Seat]) -> list[tuple[int, int | None, list[capacity.Seat]]]:

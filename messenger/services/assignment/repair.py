@@ -18,6 +18,7 @@ from messenger.models import Inbox
 from messenger.models import User
 from messenger.services import conversations as conv_service
 from messenger.services import routing
+from messenger.services.assignment.claims import DrainIncomplete
 from messenger.services.assignment.claims import drain
 from messenger.services.assignment.escalation import escalate
 from messenger.services.assignment.queue import WAITING
@@ -76,7 +77,12 @@ def sweep() -> dict[str, int]:
         sa.select(Conversation.inbox_id).distinct().join(Inbox, Inbox.id == Conversation.inbox_id)
         .where(Inbox.auto_assignment, Conversation.assignee_id.is_(None), Conversation.status.in_(WAITING),
                Conversation.waiting_since.is_not(None))))
-    assigned = sum(len(drain(inbox_id)) for inbox_id in inbox_ids)
+    assigned = incomplete = 0
+    for inbox_id in inbox_ids:
+        try:
+            assigned += len(drain(inbox_id))
+        except DrainIncomplete:
+            incomplete += 1  # the next sweep (or the retried drain job) finishes it
     overdue = db.session.execute(
         sa.select(Conversation.id, Conversation.assignee_id, Conversation.assigned_at)
         .join(Inbox, Inbox.id == Conversation.inbox_id)
@@ -89,4 +95,4 @@ def sweep() -> dict[str, int]:
     for cid, uid, at in overdue:
         token = routing.escalation_token(uid, at)
         escalated += token is not None and escalate(cid, token)
-    return {"requeued": requeued, "assigned": assigned, "escalated": escalated}
+    return {"requeued": requeued, "assigned": assigned, "escalated": escalated, "incomplete": incomplete}
