@@ -22,6 +22,7 @@ leaves the file ``pending`` and the job retries. Only ``clean`` files are ever s
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import unicodedata
@@ -48,6 +49,7 @@ from rq.job import JobStatus
 from messenger.db import after_commit
 from messenger.db import transaction
 from messenger.errors import Conflict
+from messenger.errors import DomainError
 from messenger.errors import NotFound
 from messenger.errors import TooLarge
 from messenger.errors import ValidationError
@@ -377,10 +379,14 @@ def _receive(target: _Target, source: UploadSource, *, user_id: int | None,
             stored = True
             attachment_id = att.id
             after_commit(lambda: request_scan(attachment_id))
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        if stored:
-            storage.delete(key)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):  # a read-only disk refuses the clean-up too
+            temp.unlink(missing_ok=True)
+            if stored:
+                storage.delete(key)
+        if is_storage_error(exc):  # disk full, read-only, permissions: nothing was written (row rolled back)
+            logger.error("upload to conversation %s refused: storage error %s", target.conversation_id, exc)
+            raise UploadStorageError("The file could not be stored right now. Try again later.") from exc
         raise
     logger.info("attachment %s uploaded (%s, %s bytes) to conversation %s", attachment_id, mime, size,
                 target.conversation_id)
@@ -498,6 +504,13 @@ def upload_to_dict(att: Attachment) -> dict[str, Any]:
 
 
 # --- scanning and processing (the job) ----------------------------------------------
+
+class UploadStorageError(DomainError):
+    """The upload directory cannot take the file now (full, read-only, permissions): 507, nothing kept."""
+
+    status = 507
+    code = "storage_unavailable"
+
 
 class StorageUnavailable(scanning.ScannerUnavailable):
     """Reading or writing the upload directory failed (permissions, disk full, I/O): retry, keep pending."""

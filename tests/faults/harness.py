@@ -223,10 +223,15 @@ def verdict(scenario: str, load: Load, watchers: list[Watcher], fault_at: float,
     gaps = [b - a for a, b in zip([fault_at, *times], times, strict=False)]
     result = Verdict(scenario, len(acked), in_db, lost, duplicated, dup, missing, disorder,
                      max(gaps, default=0.0), sum(v.errors for v in load.visitors))
+    record(result.__dict__)
+    return result
+
+
+def record(figures: dict[str, Any]) -> None:
+    """Append one scenario's figures to ``$FAULTS_RESULTS`` (JSON lines) when set: the closing table."""
     if RESULTS_FILE:
         with open(RESULTS_FILE, "a") as f:
-            f.write(json.dumps(result.__dict__) + "\n")
-    return result
+            f.write(json.dumps(figures) + "\n")
 
 
 def assert_nothing_lost(v: Verdict, *, min_acked: int = 20) -> None:
