@@ -1,6 +1,6 @@
 """Reliability cases of docs/security.md that had no test naming them: 1 (retried sends under
-concurrency), 5 (Redis restart: chat keeps flowing) and 9 (a stuck listener). Cases 2, 3, 4, 6, 7 are in tests/realtime/test_reliability.py,
-case 8 in tests/realtime/test_streams.py."""
+concurrency), 5 (Redis restart: chat keeps flowing) and 9 (a stuck listener). Cases 2, 3, 4, 6, 7
+are in tests/realtime/test_reliability.py, case 8 in tests/realtime/test_streams.py."""
 from __future__ import annotations
 
 import threading
