@@ -201,3 +201,25 @@ def test_an_edit_racing_a_delete_from_two_tabs_has_one_winner(app):
         stored.deleted_at, stored.deleted_by_id, stored.content_attributes = None, None, {}
         stored.content = "Draft answer"
         db.session.commit()
+
+
+def test_a_deleted_reply_takes_its_files_with_it_for_the_visitor(chat, app, tmp_path, monkeypatch):
+    from messenger.models import Attachment
+    from messenger.services import attachments as attachment_service
+    from tests.test_attachments import PDF
+    from tests.test_attachments import _Source
+
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
+    key = attachment_service.upload_by_operator(chat["me"], chat["conv"].id, _Source("offer.pdf", PDF)).key
+    attachment_service.scan_attachment(db.session.scalar(sa.select(Attachment.id).where(Attachment.key == key)))
+    sent = msg_service.send_operator_message(chat["me"], chat["conv"].id, "Our offer", str(uuid.uuid4()),
+                                             attachment_keys=[key]).message
+    download = f"/widget/api/v1/attachments/{key}"
+    headers = {"X-Visitor-Token": chat["token"], "Origin": "http://127.0.0.1"}
+    assert chat["client"].get(download, headers=headers).status_code == 200
+    assert _visitor_messages(chat)[sent.id]["attachments"][0]["id"] == key
+    assert chat["api"].send("DELETE", _url(chat, sent.id), {"version": 0}).status_code == 200
+    assert _visitor_messages(chat)[sent.id]["attachments"] == []
+    assert chat["client"].get(download, headers=headers).status_code == 404
+    page = chat["api"].get(f"/api/v1/conversations/{chat['conv'].id}/messages").get_json()
+    assert next(m for m in page["messages"] if m["id"] == sent.id)["attachments"] == []
