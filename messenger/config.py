@@ -153,6 +153,7 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         "EMAIL_REPLY_DELAY_S": _int(environ.get("EMAIL_REPLY_DELAY_S"), 60),
         "INBOUND_EMAIL_DOMAIN": environ.get("INBOUND_EMAIL_DOMAIN", ""),
         "INBOUND_EMAIL_SECRET": environ.get("INBOUND_EMAIL_SECRET", ""),
+        "RETENTION_DAYS": _int(environ.get("RETENTION_DAYS"), 0),
         "TRANSCRIPT_RATE_LIMIT": environ.get("TRANSCRIPT_RATE_LIMIT", "5 per hour"),
         # Operations: readiness thresholds, event-log retention, the worker's repair tick.
         "READY_MAX_HUB_LAG_S": _int(environ.get("READY_MAX_HUB_LAG_S"), 15),

@@ -100,6 +100,11 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
     ("POST", "/widget/api/v1/conversations/{conversation_id}/read"): ("Mark operator messages read", None),
     ("POST", "/widget/api/v1/conversations/{conversation_id}/typing"): ("Typing on/off (ephemeral)",
                                                                          {"on": "boolean"}),
+    ("GET", "/api/v1/contacts/{contact_id}/export"): (
+        "Export everything held about a contact (profile, sessions, conversations, messages, attachments) as JSON",
+        None),
+    ("POST", "/api/v1/contacts/{contact_id}/erase"): (
+        "Erase a contact's text and files, keep statistics (admins; 403 otherwise)", None),
     ("POST", "/widget/api/v1/conversations/{conversation_id}/transcript"): (
         "E-mail the conversation to the visitor (202; 422 email_unavailable without SMTP)",
         {"email": "optional address; default: the one the visitor left"}),

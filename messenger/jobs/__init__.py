@@ -41,6 +41,7 @@ JOB_MODULES: list[str] = [
     "messenger.jobs.scanning",
     "messenger.jobs.webhooks",
     "messenger.jobs.mail",
+    "messenger.jobs.data",
 ]
 
 

@@ -94,10 +94,11 @@ class IntegrationLoop:
 
 def sweepers() -> list[Callable[[], object]]:
     """The periodic repairs the loop runs (each reads PostgreSQL, enqueues what is due)."""
+    from messenger.services import data_requests
     from messenger.services import email_replies
     from messenger.services import webhooks
 
-    return [webhooks.sweep, email_replies.sweep, repair_assignments, prune_event_log]
+    return [webhooks.sweep, email_replies.sweep, data_requests.sweep, repair_assignments, prune_event_log]
 
 
 _last_run: dict[str, float] = {}

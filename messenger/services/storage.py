@@ -60,6 +60,9 @@ class Storage(Protocol):
     def delete(self, key: str) -> None:
         """Remove a stored file; missing is fine."""
 
+    def erase(self, key: str) -> None:
+        """Remove every copy of a file, quarantined ones included; missing is fine."""
+
     def quarantine(self, key: str) -> None:
         """Move a stored file out of reach of every download path."""
 
@@ -111,6 +114,11 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         """Remove a stored file if present."""
         self._path(key).unlink(missing_ok=True)
+
+    def erase(self, key: str) -> None:
+        """Remove every copy of a file, quarantined included (data erasure)."""
+        self._path(key).unlink(missing_ok=True)
+        self._quarantine_path(key).unlink(missing_ok=True)
 
     def quarantine(self, key: str) -> None:
         """Move the file to ``quarantine/`` (same filesystem: a rename)."""

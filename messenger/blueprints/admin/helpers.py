@@ -72,6 +72,7 @@ NAV: list[NavItem] = [
     NavItem("admin.blocks", _l("Blocks"), None, _l("Blocked visitors and IP ranges")),
     NavItem("admin.webhooks", _l("Webhooks"), None, _l("Events sent to your systems")),
     NavItem("admin.api_tokens", _l("API tokens"), None, _l("Tokens for the operator API")),
+    NavItem("admin.data_requests_page", _l("Data requests"), None, _l("Export or erase a contact's data")),
     NavItem("admin.audit", _l("Audit log"), _count("AuditLog"), _l("Who changed what, when, from where")),
 ]
 

@@ -10,6 +10,7 @@ from messenger.blueprints.operator import attachments  # noqa: F401
 from messenger.blueprints.operator import auth  # noqa: F401
 from messenger.blueprints.operator import blocks_api  # noqa: F401
 from messenger.blueprints.operator import canned  # noqa: F401
+from messenger.blueprints.operator import data_api  # noqa: F401
 from messenger.blueprints.operator import health  # noqa: F401
 from messenger.blueprints.operator import openapi  # noqa: F401
 from messenger.blueprints.operator import pages  # noqa: F401
