@@ -216,3 +216,35 @@ def test_admin_blocks_page_lists_adds_validates_and_unblocks(client) -> None:
     assert db.session.get(Contact, visitor["contact"]["id"]).blocked is False
     actions = set(db.session.scalars(sa.select(AuditLog.action)).all())
     assert {"block.contact", "block.ip", "unblock.ip", "unblock.contact"} <= actions
+
+
+@pytest.mark.committing
+@pytest.mark.browser
+def test_admin_blocks_page_in_chromium(live_server, browser, artifacts) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_panel_browser import _visitor_conversation
+    from tests.test_panel_browser import close_quietly
+
+    inbox = make_inbox(name="Website")
+    admin = make_user(role="admin", name="Olga Admin", inboxes=[inbox])
+    conv = _visitor_conversation(inbox, "Rude Visitor", "rude@example.com", "…")
+    blocks.block_contact(admin, db.session.get(Conversation, conv).contact_id, until=_in(7), reason="insults")
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/login")
+        page.fill("input[name=email]", admin.email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/app**")
+        page.goto(live_server.url + "/admin/blocks")
+        page.fill("input[name=network]", "10.0.0.0/4")
+        page.click("form.card button[type=submit]")
+        page.locator("#network-error").wait_for()
+        page.fill("input[name=network]", "198.51.100.0/24")
+        page.fill("input[name=reason]", "scraper")
+        page.click("form.card button[type=submit]")
+        page.locator("code", has_text="198.51.100.0/24").wait_for()
+        assert "Rude Visitor" in page.locator("main").inner_text()
+        page.screenshot(path=str(artifacts / "admin-blocks.png"), full_page=True)
+    finally:
+        close_quietly(context)
