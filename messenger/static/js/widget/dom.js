@@ -16,7 +16,7 @@ export const honeypot = () => ($("hp") ? $("hp").value : "");
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Plain text with http(s)/mailto links made clickable; no other scheme ever becomes a link
-// (docs/security.md, hostile input in messages).
+// (docs/security.md, case 5).
 const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"]+/gi;
 
 /** Append `text` to `node`, with http(s)/mailto URLs as links opening in a new tab. */
