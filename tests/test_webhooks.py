@@ -131,6 +131,9 @@ def test_failing_three_times_then_succeeding_delivers_exactly_once_more(app, rec
     assert all(a.response_body and a.response_body.startswith("status ") for a in attempts)
     delivery = db.session.get(WebhookDelivery, delivery.id)
     assert delivery.status == "success" and delivery.attempts == 4
+    # /metrics counts the attempts (messenger_webhook_deliveries{outcome=...}).
+    redis = app.extensions["redis"]
+    assert [int(redis.get(f"messenger:metrics:webhook_deliveries:{o}") or 0) for o in ("delivered", "failed")] == [1, 3]
 
 
 def test_retries_stop_after_the_last_interval_with_backoff_between(app, receiver, webhook_config):  # type: ignore[no-untyped-def]

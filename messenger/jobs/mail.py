@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from messenger.extensions import db
+from messenger.jobs import catalog
+from messenger.jobs import job
 from messenger.services import email_replies
 from messenger.services import mail
 
 
+@job(catalog.SEND_EMAIL)
 def send_email(to: str, subject: str, text: str, html: str | None = None, reply_to: str | None = None) -> str:
     """Build and send one message; returns its Message-ID."""
     msg = mail.build_message(to, subject, text, html=html, reply_to=reply_to)
@@ -13,6 +16,7 @@ def send_email(to: str, subject: str, text: str, html: str | None = None, reply_
     return str(msg["Message-ID"])
 
 
+@job(catalog.SEND_REPLY_EMAIL)
 def send_reply_email(conversation_id: int) -> int:
     """E-mail an offline visitor the replies they have not seen (claims them first)."""
     try:
@@ -21,6 +25,7 @@ def send_reply_email(conversation_id: int) -> int:
         db.session.rollback()
 
 
+@job(catalog.SEND_TRANSCRIPT)
 def send_transcript(conversation_id: int, to: str) -> int:
     """E-mail a conversation's transcript to the visitor who asked for it."""
     try:
@@ -29,6 +34,7 @@ def send_transcript(conversation_id: int, to: str) -> int:
         db.session.rollback()
 
 
+@job(catalog.SEND_ACCOUNT_LINK)
 def send_account_link(user_id: int, link: str, purpose: str) -> str:
     """E-mail an operator their invitation or password-reset link."""
     try:

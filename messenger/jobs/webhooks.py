@@ -6,9 +6,12 @@ the sweeper (or a manual redelivery) never sends the same attempt twice at once.
 from __future__ import annotations
 
 from messenger.extensions import db
+from messenger.jobs import catalog
+from messenger.jobs import job
 from messenger.services import webhooks
 
 
+@job(catalog.WEBHOOK_DELIVER)
 def deliver(delivery_id: int) -> str:
     """One attempt of one webhook delivery (the service schedules the retry)."""
     try:

@@ -31,7 +31,7 @@ from messenger.db import after_commit
 from messenger.db import transaction
 from messenger.errors import Forbidden
 from messenger.extensions import db
-from messenger.jobs import enqueue
+from messenger.jobs import catalog
 from messenger.models import Attachment
 from messenger.models import AuditLog
 from messenger.models import ContactSession
@@ -47,7 +47,6 @@ from messenger.services.storage import get_storage
 
 logger = logging.getLogger(__name__)
 
-RETENTION_JOB = "messenger.jobs.data.apply_retention"
 RETENTION_BATCH = 200
 ERASED = "erased_at"  # conversations.custom_attributes key marking an erased conversation
 
@@ -212,4 +211,4 @@ def sweep() -> int:
     if not retention_days() or time.monotonic() - _last_retention < 3600:
         return 0
     _last_retention = time.monotonic()
-    return 1 if enqueue("default", RETENTION_JOB) is not None else 0
+    return 1 if catalog.APPLY_RETENTION.delay() is not None else 0

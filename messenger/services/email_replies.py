@@ -37,7 +37,7 @@ from messenger.db import transaction
 from messenger.errors import NotFound
 from messenger.errors import ValidationError
 from messenger.extensions import db
-from messenger.jobs import enqueue
+from messenger.jobs import catalog
 from messenger.models import Contact
 from messenger.models import ContactSession
 from messenger.models import Conversation
@@ -51,8 +51,6 @@ from messenger.services.visitors import Visitor
 
 logger = logging.getLogger(__name__)
 
-REPLY_JOB = "messenger.jobs.mail.send_reply_email"
-TRANSCRIPT_JOB = "messenger.jobs.mail.send_transcript"
 LOOKBACK = timedelta(days=7)  # replies older than this are not e-mailed any more
 MAX_INBOUND_CHARS = 20000
 _ADDRESS = re.compile(r"reply\+(\d+)-(\d+)-([0-9a-f]{24})@", re.IGNORECASE)
@@ -138,7 +136,7 @@ def sweep() -> int:
     with transaction():
         ids = due_conversations()
     for conversation_id in ids:
-        enqueue(mail.QUEUE, REPLY_JOB, conversation_id)
+        catalog.SEND_REPLY_EMAIL.delay(conversation_id)
     return len(ids)
 
 
@@ -266,7 +264,7 @@ def request_transcript(visitor: Visitor, conversation_id: int, email: object = N
         raise ValidationError("Enter your e-mail address.", field="email")
     if not enabled():
         raise ValidationError("E-mail is not available.", code="email_unavailable", field="email")
-    after_commit(lambda: enqueue(mail.QUEUE, TRANSCRIPT_JOB, conv.id, to))
+    after_commit(lambda: catalog.SEND_TRANSCRIPT.delay(conv.id, to))
     return to
 
 

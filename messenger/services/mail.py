@@ -19,14 +19,12 @@ from flask import has_request_context
 from flask import request
 
 from messenger.extensions import db
-from messenger.jobs import enqueue
+from messenger.jobs import catalog
 from messenger.models import User
 from messenger.models import Webhook
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "default"
-SEND_JOB = "messenger.jobs.mail.send_email"
 
 
 def configured() -> bool:
@@ -76,7 +74,7 @@ def queue_email(to: str, subject: str, text: str, *, html: str | None = None, re
     """Enqueue a simple e-mail (call after commit); False when SMTP is not configured."""
     if not configured():
         return False
-    return enqueue(QUEUE, SEND_JOB, to, subject, text, html=html, reply_to=reply_to) is not None
+    return catalog.SEND_EMAIL.delay(to, subject, text, html, reply_to) is not None
 
 
 def notify_admins_webhook_disabled(webhook_id: int) -> None:
@@ -93,8 +91,6 @@ def notify_admins_webhook_disabled(webhook_id: int) -> None:
         queue_email(email, "Messenger: a webhook was disabled", text)
 
 
-ACCOUNT_LINK_JOB = "messenger.jobs.mail.send_account_link"
-
 
 def base_url() -> str:
     """The public URL for links in e-mails: ``BASE_URL``, else the current request's host."""
@@ -108,7 +104,7 @@ def queue_account_link(user_id: int, link: str, purpose: str) -> bool:
     """After an invitation or reset link is issued: e-mail it when SMTP is configured."""
     if not configured():
         return False
-    return enqueue(QUEUE, ACCOUNT_LINK_JOB, user_id, link, purpose) is not None
+    return catalog.SEND_ACCOUNT_LINK.delay(user_id, link, purpose) is not None
 
 
 def send_account_link(user_id: int, link: str, purpose: str) -> str:

@@ -40,7 +40,8 @@ from messenger.db import transaction
 from messenger.errors import NotFound
 from messenger.errors import ValidationError
 from messenger.extensions import db
-from messenger.jobs import enqueue
+from messenger.jobs import catalog
+from messenger.metrics import count_webhook_delivery
 from messenger.models import Event
 from messenger.models import User
 from messenger.models import Webhook
@@ -51,8 +52,6 @@ from messenger.services import audit
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "webhooks"
-JOB = "messenger.jobs.webhooks.deliver"
 
 # Webhook event name -> label shown in admin. Order is the order of the admin form.
 EVENTS: dict[str, str] = {
@@ -266,7 +265,7 @@ def redeliver(actor: User, webhook_id: int, delivery_id: int, *, ip: str | None 
         delivery.status = "pending"
         delivery.next_attempt_at = utcnow()
         audit.record(actor.id, "webhook.redelivered", "webhook_delivery", delivery.id, ip=ip, webhook_id=webhook_id)
-        after_commit(lambda: enqueue(QUEUE, JOB, delivery_id))
+        after_commit(lambda: catalog.WEBHOOK_DELIVER.delay(delivery_id))
     return delivery
 
 
@@ -370,7 +369,7 @@ def _pump_one(hook: Webhook, head: int, batch: int) -> list[int]:
 
 def _enqueue_many(ids: list[int]) -> None:
     for delivery_id in ids:
-        if enqueue(QUEUE, JOB, delivery_id) is None:
+        if catalog.WEBHOOK_DELIVER.delay(delivery_id) is None:
             return  # Redis is down: the sweeper will enqueue them from PostgreSQL
 
 
@@ -467,6 +466,7 @@ def _record(claim: _Claim, response: outbound.Response, cfg: Settings) -> str:
         _settle(delivery, hook, outcome, retry_in, error, cfg)
     logger.info("webhook %s delivery %s attempt %s: %s (%s)", claim.webhook_id, claim.delivery_id, claim.attempt,
                 outcome, response.status or error)
+    count_webhook_delivery({"success": "delivered", "retry": "failed", "failed": "gave_up"}[outcome])
     return outcome
 
 
@@ -486,7 +486,7 @@ def _settle(delivery: WebhookDelivery, hook: Webhook, outcome: str, retry_in: fl
         _disable(hook, f"{hook.consecutive_failures} consecutive failed deliveries (last: {error})")
     if outcome == "retry":
         delivery_id = delivery.id
-        after_commit(lambda: enqueue(QUEUE, JOB, delivery_id, delay=timedelta(seconds=retry_in)))
+        after_commit(lambda: catalog.WEBHOOK_DELIVER.delay(delivery_id, delay=timedelta(seconds=retry_in)))
 
 
 def _disable(hook: Webhook, reason: str) -> None:
