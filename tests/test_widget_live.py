@@ -45,6 +45,15 @@ def _png(width: int, height: int) -> bytes:
     return buf.getvalue()
 
 
+def _side_by_side(path, left: bytes, right: bytes) -> None:  # type: ignore[no-untyped-def]
+    """One picture of the visitor's phone next to the operator's panel (for looking at, not asserted)."""
+    a, b = Image.open(io.BytesIO(left)), Image.open(io.BytesIO(right))
+    both = Image.new("RGB", (a.width + b.width + 16, max(a.height, b.height)), (40, 40, 40))
+    both.paste(a, (0, 0))
+    both.paste(b, (a.width + 16, 0))
+    both.save(path)
+
+
 def _conversation(inbox_id: int) -> Conversation:
     db.session.expire_all()
     conv = db.session.scalar(sa.select(Conversation).where(Conversation.inbox_id == inbox_id))
@@ -332,6 +341,7 @@ def test_visit_and_readable_name_reach_the_panel_sidebar_live(live_server, brows
         page.evaluate("history.pushState({}, '', '/demo?checkout=1')")
         wait_until(panel, "document.querySelectorAll('#side .visit li').length === 4")
         panel.screenshot(path=str(artifacts / "panel-visit-sidebar.png"))
+        _side_by_side(artifacts / "walkthrough-visitor-operator.png", page.screenshot(), panel.screenshot())
         assert chat.locator("#input").is_visible()
     finally:
         close_quietly(panel_context)
