@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fanout.py --clients 1000
 	$(BIN)/python bench/assignment.py
 	$(BIN)/python bench/panel_queries.py
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

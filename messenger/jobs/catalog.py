@@ -40,7 +40,7 @@ SWEEP_ASSIGNMENTS_INTERVAL_S = 60
 # Integrations. A webhook delivery schedules its own retries (backoff + jitter, in PostgreSQL);
 # e-mails are retried by RQ on an SMTP failure, except offline replies, which the sweep retries
 # after the job released its claim.
-WEBHOOK_DELIVER = JobRef("messenger.jobs.webhooks.deliver", "webhooks", result_ttl=0, failure_ttl=_FAILURE_TTL_S)
+WEBHOOK_DRAIN = JobRef("messenger.jobs.webhooks.drain", "webhooks", result_ttl=0, failure_ttl=_FAILURE_TTL_S)
 _MAIL_RETRY_S = (30, 120, 600, 1800)
 SEND_EMAIL = JobRef("messenger.jobs.mail.send_email", "default", failure_ttl=_FAILURE_TTL_S, retry=_MAIL_RETRY_S)
 SEND_REPLY_EMAIL = JobRef("messenger.jobs.mail.send_reply_email", "default", result_ttl=0,
@@ -51,7 +51,7 @@ SEND_ACCOUNT_LINK = JobRef("messenger.jobs.mail.send_account_link", "default", f
                            retry=_MAIL_RETRY_S)
 APPLY_RETENTION = JobRef("messenger.jobs.data.apply_retention", "default", result_ttl=0, failure_ttl=_FAILURE_TTL_S)
 
-ALL = (ASSIGN, DRAIN_QUEUE, ESCALATE, REQUEUE_OPERATOR, SWEEP_ASSIGNMENTS, WEBHOOK_DELIVER, SEND_EMAIL,
+ALL = (ASSIGN, DRAIN_QUEUE, ESCALATE, REQUEUE_OPERATOR, SWEEP_ASSIGNMENTS, WEBHOOK_DRAIN, SEND_EMAIL,
        SEND_REPLY_EMAIL, SEND_TRANSCRIPT, SEND_ACCOUNT_LINK, APPLY_RETENTION)
 
 

@@ -1,7 +1,8 @@
 """Webhook jobs (queue ``webhooks``): thin wrappers over ``services.webhooks``.
 
-``deliver`` claims its delivery row with a lease before sending, so a twin enqueued by
-the sweeper (or a manual redelivery) never sends the same attempt twice at once.
+``drain`` sends one webhook's due deliveries; each is claimed with a lease before sending,
+so a twin drain (the sweeper's, a retry's, a manual redelivery's) never sends the same
+attempt twice at once.
 """
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from messenger.jobs import job
 from messenger.services import webhooks
 
 
-@job(catalog.WEBHOOK_DELIVER)
-def deliver(delivery_id: int) -> str:
-    """One attempt of one webhook delivery (the service schedules the retry)."""
+@job(catalog.WEBHOOK_DRAIN)
+def drain(webhook_id: int) -> int:
+    """Send the webhook's due deliveries (the service schedules retries); how many attempts."""
     try:
-        return webhooks.deliver(delivery_id)
+        return webhooks.drain(webhook_id)
     finally:
         db.session.rollback()

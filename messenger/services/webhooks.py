@@ -6,15 +6,16 @@ Flow (details and the receiver's verification recipe: docs/integrations.md):
    ``webhook_deliveries`` row per matching event, advancing the cursor in the same
    transaction. Events exist only for committed changes, so nothing is sent for a
    rolled-back one; the rows are the durable memory, so a Redis outage loses nothing.
-2. After that commit each new delivery is enqueued on the ``webhooks`` queue
-   (``jobs.webhooks.deliver``). ``deliver`` claims the row with a short lease (so a
-   re-enqueued twin cannot send it twice at once), POSTs outside any transaction through
+2. After that commit one drain job per webhook is enqueued on the ``webhooks`` queue
+   (``jobs.webhooks.drain``, coalesced by a Redis key while one is queued). It sends the
+   webhook's due deliveries oldest first; ``deliver`` claims each row with a short lease
+   (so a twin job cannot send it twice at once), POSTs outside any transaction through
    the SSRF guard (``security.outbound``), and records the attempt.
 3. A failure schedules the next attempt with exponential backoff and jitter
    (``WEBHOOK_RETRY_INTERVALS``: 8 attempts over about a day); after the last one the
    delivery is ``failed``. 20 consecutive failures disable the webhook and tell admins.
 4. ``sweep()`` (run by the worker's integration loop every few seconds, from PostgreSQL
-   alone) re-enqueues every pending delivery that is due and was not picked up.
+   alone) asks for a drain of every webhook with due deliveries nobody picked up.
 """
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ EVENTS: dict[str, str] = {
 _LOG_KINDS = ("message.created", "conversation.created", "conversation.updated", "contact.created",
               "contact.updated", "csat.created")
 PUMP_BATCH = 500
+DRAIN_BATCH = 50
+DRAIN_BUDGET_S = 20.0  # one drain job sends for at most this long, then hands over to a fresh one
+DRAIN_PENDING_TTL_S = 120
 CLAIM_LEASE_S = 60  # longer than one attempt (10 s timeout) with room to record it
 SWEEP_GRACE_S = 15  # a due delivery not claimed after this long is re-enqueued
 SIGNATURE_TOLERANCE_S = 300
@@ -265,7 +269,7 @@ def redeliver(actor: User, webhook_id: int, delivery_id: int, *, ip: str | None 
         delivery.status = "pending"
         delivery.next_attempt_at = utcnow()
         audit.record(actor.id, "webhook.redelivered", "webhook_delivery", delivery.id, ip=ip, webhook_id=webhook_id)
-        after_commit(lambda: catalog.WEBHOOK_DELIVER.delay(delivery_id))
+        after_commit(lambda: request_drain(webhook_id))
     return delivery
 
 
@@ -316,10 +320,13 @@ def pump(batch: int = PUMP_BATCH) -> list[int]:
         if not hooks:
             return created
         head = log_head()
+        busy = []
         for hook in hooks:
-            created.extend(_pump_one(hook, head, batch))
-        ids = list(created)
-        after_commit(lambda: _enqueue_many(ids))
+            new = _pump_one(hook, head, batch)
+            created.extend(new)
+            if new:
+                busy.append(hook.id)
+        after_commit(lambda: _request_drains(busy))
     return created
 
 
@@ -367,22 +374,73 @@ def _pump_one(hook: Webhook, head: int, batch: int) -> list[int]:
     return list(db.session.scalars(stmt))
 
 
-def _enqueue_many(ids: list[int]) -> None:
-    for delivery_id in ids:
-        if catalog.WEBHOOK_DELIVER.delay(delivery_id) is None:
-            return  # Redis is down: the sweeper will enqueue them from PostgreSQL
+def _drain_key(webhook_id: int) -> str:
+    return f"messenger:webhook-drain:{webhook_id}"
 
 
-def sweep(limit: int = 500) -> int:
-    """Re-enqueue pending deliveries that are due and were not picked up (Redis lost them)."""
+def request_drain(webhook_id: int) -> None:
+    """Enqueue one drain job for a webhook, unless one is queued and not started yet (it will see our rows)."""
+    redis = current_app.extensions.get("redis")
+    try:
+        if redis is not None and not redis.set(_drain_key(webhook_id), "1", nx=True, ex=DRAIN_PENDING_TTL_S):
+            return
+    except Exception:
+        logger.exception("drain coalescing unavailable for webhook %s", webhook_id)
+    if catalog.WEBHOOK_DRAIN.delay(webhook_id) is None and redis is not None:
+        _forget_drain_request(webhook_id)  # Redis is down: the sweeper asks again from PostgreSQL
+
+
+def _forget_drain_request(webhook_id: int) -> None:
+    redis = current_app.extensions.get("redis")
+    try:
+        if redis is not None:
+            redis.delete(_drain_key(webhook_id))
+    except Exception:
+        logger.exception("could not clear the drain request of webhook %s", webhook_id)
+
+
+def _request_drains(webhook_ids: list[int]) -> None:
+    for webhook_id in webhook_ids:
+        request_drain(webhook_id)
+
+
+def sweep() -> int:
+    """Ask for a drain of every webhook with due deliveries nobody picked up (Redis lost the job)."""
     with transaction():
         ids = list(db.session.scalars(
-            sa.select(WebhookDelivery.id).join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+            sa.select(WebhookDelivery.webhook_id).join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
             .where(WebhookDelivery.status == "pending", Webhook.active,
                    WebhookDelivery.next_attempt_at <= sa.func.now() - timedelta(seconds=SWEEP_GRACE_S))
-            .order_by(WebhookDelivery.next_attempt_at).limit(limit)))
-    _enqueue_many(ids)
+            .distinct()))
+    _request_drains(ids)
     return len(ids)
+
+
+def drain(webhook_id: int, *, budget_s: float = DRAIN_BUDGET_S) -> int:
+    """Job: send the webhook's due deliveries oldest first, within a time budget; returns how many attempts.
+
+    One job per webhook (not per delivery) keeps a burst cheap for a forking worker and
+    sends in event order; what is left when the budget runs out gets a fresh drain.
+    """
+    _forget_drain_request(webhook_id)  # anything committed from now on asks for a new drain
+    started = time.monotonic()
+    attempts = 0
+    while time.monotonic() - started < budget_s:
+        with transaction():
+            due = list(db.session.scalars(
+                sa.select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == webhook_id,
+                                                    WebhookDelivery.status == "pending",
+                                                    WebhookDelivery.next_attempt_at <= sa.func.now())
+                .order_by(WebhookDelivery.id).limit(DRAIN_BATCH)))
+        if not due:
+            return attempts
+        for delivery_id in due:
+            if deliver(delivery_id) != "skipped":
+                attempts += 1
+            if time.monotonic() - started >= budget_s:
+                break
+    request_drain(webhook_id)
+    return attempts
 
 
 # --- delivery ----------------------------------------------------------------------------------------
@@ -485,8 +543,8 @@ def _settle(delivery: WebhookDelivery, hook: Webhook, outcome: str, retry_in: fl
     if hook.active and hook.consecutive_failures >= cfg.max_failures:
         _disable(hook, f"{hook.consecutive_failures} consecutive failed deliveries (last: {error})")
     if outcome == "retry":
-        delivery_id = delivery.id
-        after_commit(lambda: catalog.WEBHOOK_DELIVER.delay(delivery_id, delay=timedelta(seconds=retry_in)))
+        webhook_id = hook.id
+        after_commit(lambda: catalog.WEBHOOK_DRAIN.delay(webhook_id, delay=timedelta(seconds=retry_in)))
 
 
 def _disable(hook: Webhook, reason: str) -> None:
