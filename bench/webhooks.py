@@ -6,7 +6,8 @@ worker), a threaded HTTP receiver on 127.0.0.1 that verifies each signature. The
 commits ``--messages`` visitor messages (``--rate`` per second) through the message service
 and records, per event, the time from the commit to the receiver's arrival.
 
-Prints, as its last line: ``{"name": "webhooks", "p50_ms", "p95_ms", "max_ms", "per_s", "lost", "duplicates", "bad_signatures"}``
+Prints, as its last line: ``{"name": "webhooks", "p50_ms", "p95_ms", "max_ms", "per_s", "lost", "duplicates",
+"bad_signatures", …}``
 """
 from __future__ import annotations
 

@@ -141,6 +141,33 @@ class JobRef:
         ensure_periodic(self.queue, self.path, name, interval_s)
 
 
+def enqueue_coalesced(ref: JobRef, key: str, *args: Any, ttl_s: int) -> None:
+    """Enqueue ``ref`` unless Redis key ``key`` says one is queued and not started yet (it will see our commit).
+
+    The job calls ``forget_request(key)`` as it starts, so anything committed later asks again.
+    Without Redis the job is enqueued anyway; if enqueueing fails the key is dropped so the
+    sweepers (which read PostgreSQL) can ask again.
+    """
+    redis = current_app.extensions.get("redis")
+    try:
+        if redis is not None and not redis.set(key, "1", nx=True, ex=ttl_s):
+            return
+    except Exception:
+        logger.exception("job coalescing unavailable for %s", key)
+    if ref.delay(*args) is None and redis is not None:
+        forget_request(key)
+
+
+def forget_request(key: str) -> None:
+    """A coalesced job starts: later requests must enqueue a new one (they may not be covered)."""
+    redis = current_app.extensions.get("redis")
+    try:
+        if redis is not None:
+            redis.delete(key)
+    except Exception:
+        logger.exception("could not clear the job request %s", key)
+
+
 def job(ref: JobRef) -> Callable[[F], F]:
     """Mark ``fn`` as the job ``ref`` names; fails at import when the address is not this function."""
     def register(fn: F) -> F:

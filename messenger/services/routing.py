@@ -17,12 +17,13 @@ from datetime import datetime
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 
 from messenger.db import after_commit
 from messenger.extensions import db
 from messenger.jobs import cancel
 from messenger.jobs import catalog
+from messenger.jobs import enqueue_coalesced
+from messenger.jobs import forget_request
 from messenger.models import Conversation
 from messenger.models import Inbox
 from messenger.models import InboxMember
@@ -48,26 +49,13 @@ def capacity_freed(inbox_id: int) -> None:
 
 def request_queue_drain(inbox_id: int) -> None:
     """Enqueue a drain of the inbox queue now (coalesced while one is still queued)."""
-    redis = current_app.extensions.get("redis")
-    key = _drain_key(inbox_id)
-    try:
-        if redis is not None and not redis.set(key, "1", nx=True, ex=DRAIN_PENDING_TTL_S):
-            return  # a drain is queued and has not started: it will see our commit
-    except Exception:
-        logger.exception("drain coalescing unavailable for inbox %s", inbox_id)
-    if catalog.DRAIN_QUEUE.delay(inbox_id) is None and redis is not None:
-        forget_drain_request(inbox_id)
+    enqueue_coalesced(catalog.DRAIN_QUEUE, _drain_key(inbox_id), inbox_id, ttl_s=DRAIN_PENDING_TTL_S)
     ensure_sweeper()
 
 
 def forget_drain_request(inbox_id: int) -> None:
     """A drain job starts: later requests must enqueue a new one (they may not be covered)."""
-    redis = current_app.extensions.get("redis")
-    try:
-        if redis is not None:
-            redis.delete(_drain_key(inbox_id))
-    except Exception:
-        logger.exception("could not clear the drain request of inbox %s", inbox_id)
+    forget_request(_drain_key(inbox_id))
 
 
 def on_first_reply(conv: Conversation) -> None:

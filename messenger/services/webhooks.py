@@ -42,6 +42,8 @@ from messenger.errors import NotFound
 from messenger.errors import ValidationError
 from messenger.extensions import db
 from messenger.jobs import catalog
+from messenger.jobs import enqueue_coalesced
+from messenger.jobs import forget_request
 from messenger.metrics import count_webhook_delivery
 from messenger.models import Event
 from messenger.models import User
@@ -380,23 +382,7 @@ def _drain_key(webhook_id: int) -> str:
 
 def request_drain(webhook_id: int) -> None:
     """Enqueue one drain job for a webhook, unless one is queued and not started yet (it will see our rows)."""
-    redis = current_app.extensions.get("redis")
-    try:
-        if redis is not None and not redis.set(_drain_key(webhook_id), "1", nx=True, ex=DRAIN_PENDING_TTL_S):
-            return
-    except Exception:
-        logger.exception("drain coalescing unavailable for webhook %s", webhook_id)
-    if catalog.WEBHOOK_DRAIN.delay(webhook_id) is None and redis is not None:
-        _forget_drain_request(webhook_id)  # Redis is down: the sweeper asks again from PostgreSQL
-
-
-def _forget_drain_request(webhook_id: int) -> None:
-    redis = current_app.extensions.get("redis")
-    try:
-        if redis is not None:
-            redis.delete(_drain_key(webhook_id))
-    except Exception:
-        logger.exception("could not clear the drain request of webhook %s", webhook_id)
+    enqueue_coalesced(catalog.WEBHOOK_DRAIN, _drain_key(webhook_id), webhook_id, ttl_s=DRAIN_PENDING_TTL_S)
 
 
 def _request_drains(webhook_ids: list[int]) -> None:
@@ -422,7 +408,7 @@ def drain(webhook_id: int, *, budget_s: float = DRAIN_BUDGET_S) -> int:
     One job per webhook (not per delivery) keeps a burst cheap for a forking worker and
     sends in event order; what is left when the budget runs out gets a fresh drain.
     """
-    _forget_drain_request(webhook_id)  # anything committed from now on asks for a new drain
+    forget_request(_drain_key(webhook_id))  # anything committed from now on asks for a new drain
     started = time.monotonic()
     attempts = 0
     while time.monotonic() - started < budget_s:
