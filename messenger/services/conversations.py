@@ -123,7 +123,7 @@ def check_version(conv: Conversation, expected_version: int | None) -> None:
                        conversation=conversation_to_dict(conv, "operator"))
 
 
-def change_status(user: User, conversation_id: int, status: str, *, expected_version: int | None = None,  # noqa: C901  # split by health
+def change_status(user: User, conversation_id: int, status: str, *, expected_version: int | None = None,
                   snoozed_until: datetime | None = None) -> Conversation:
     """Resolve, reopen, snooze or set pending. A stale ``expected_version`` is a 409 with the current state."""
     if status not in CONVERSATION_STATUSES:

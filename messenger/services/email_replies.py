@@ -46,7 +46,10 @@ from messenger.models import Inbox
 from messenger.models import Message
 from messenger.models import User
 from messenger.security.html import text_to_html
+from messenger.services import contacts as contact_service
+from messenger.services import conversations as conv_service
 from messenger.services import mail
+from messenger.services import messages as msg_service
 from messenger.services.visitors import Visitor
 
 logger = logging.getLogger(__name__)
@@ -231,8 +234,6 @@ def receive(recipients: str, text: str) -> Message:
     content = strip_quoted(text)[:MAX_INBOUND_CHARS]
     if not content:
         raise ValidationError("The e-mail has no new text.", field="text")
-    from messenger.services import messages as msg_service
-
     conv = db.session.get(Conversation, conversation_id)
     if conv is None or conv.contact_id != contact_id:
         raise NotFound("Unknown conversation.")
@@ -253,9 +254,6 @@ def receive(recipients: str, text: str) -> Message:
 
 def request_transcript(visitor: Visitor, conversation_id: int, email: object = None) -> str:
     """Queue the conversation's transcript to the visitor's address (or the one given); returns it."""
-    from messenger.services import contacts as contact_service
-    from messenger.services import conversations as conv_service
-
     conv = conv_service.get_for_visitor(visitor, conversation_id)
     contact = db.session.get(Contact, visitor.contact_id)
     assert contact is not None

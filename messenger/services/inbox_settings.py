@@ -36,6 +36,7 @@ from messenger.services import routing
 from messenger.services.widget import DAYS
 from messenger.services.widget import FIELD_TYPES
 from messenger.services.widget import MAX_FORM_FIELDS
+from messenger.services.widget import business_hours_state
 
 MAX_ORIGINS = 50
 LOCALES = ("en", "ru")
@@ -413,8 +414,6 @@ def rotate_secret(actor_id: int, inbox_id: int, *, ip: str | None = None) -> str
 
 def open_now(inbox: Inbox, now: datetime | None = None) -> dict[str, Any]:
     """The "open now?" preview: business-hours state plus the next opening in the inbox's zone."""
-    from messenger.services.widget import business_hours_state
-
     state = business_hours_state(inbox, now)
     if state["next_open_at"]:
         at = datetime.fromisoformat(state["next_open_at"]).astimezone(ZoneInfo(state["timezone"]))

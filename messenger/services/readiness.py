@@ -14,8 +14,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from rq import Worker
 
 from messenger.extensions import db
+from messenger.realtime.hub import get_hub
+from messenger.realtime.hub import hub_status
 
 Check = tuple[bool, Any]
 _HUB_WAIT_S = 2.0
@@ -46,9 +49,6 @@ def hub(*, start: bool) -> Check:
 
     ``start`` starts the hub if no stream did yet (readiness: a fresh worker warms up).
     """
-    from messenger.realtime.hub import get_hub
-    from messenger.realtime.hub import hub_status
-
     if start:
         get_hub().wait_ready(_HUB_WAIT_S)
     status = hub_status()
@@ -66,8 +66,6 @@ def worker() -> Check:
     """At least one RQ worker whose heartbeat is younger than READY_MAX_WORKER_AGE_S."""
     if not current_app.config["READY_CHECK_WORKER"]:
         return True, "not checked"
-    from rq import Worker
-
     client = current_app.extensions.get("redis")
     try:
         workers = Worker.all(connection=client) if client is not None else []

@@ -23,11 +23,14 @@ from flask import g
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
+from messenger import models
 from messenger.blueprints.formkit import field_error as field_error
 from messenger.blueprints.formkit import form_status as form_status
 from messenger.blueprints.formkit import get_or_404 as get_or_404
 from messenger.blueprints.formkit import run_form as run_form
 from messenger.extensions import db
+from messenger.models import CannedResponse
+from messenger.models import User
 from messenger.security.ratelimit import client_ip
 
 
@@ -41,22 +44,16 @@ class NavItem:
 
 def _count(model_name: str, *where: Any) -> Callable[[], int]:
     def count() -> int:
-        from messenger import models
-
         model = getattr(models, model_name)
         return int(db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where)) or 0)
     return count
 
 
 def _count_active_users() -> int:
-    from messenger.models import User
-
     return _count("User", User.active.is_(True))()
 
 
 def _count_shared_canned() -> int:
-    from messenger.models import CannedResponse
-
     return _count("CannedResponse", CannedResponse.owner_user_id.is_(None))()
 
 
