@@ -49,3 +49,23 @@ def post_form(client, url: str, data: dict[str, Any], *, page: str | None = None
 
 def text(response) -> str:  # type: ignore[no-untyped-def]
     return response.get_data(as_text=True)
+
+
+def chromium_admin(browser, server_url: str, email: str, *, width: int = 1280, height: int = 900):  # type: ignore[no-untyped-def]
+    """A Chromium context signed in on ``/admin/``; returns (context, page, errors).
+
+    ``errors`` collects page errors and console errors (a CSP refusal shows up there), the
+    favicon's 404 aside.
+    """
+    context = browser.new_context(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(f"{msg.text} {msg.location.get('url', '')}")
+            if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico") else None)
+    page.goto(server_url + "/login?next=/admin/")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server_url + "/admin/")
+    return context, page, errors

@@ -16,6 +16,7 @@ from messenger.models import Label
 from messenger.models import Team
 from messenger.services import audit
 from messenger.services import canned as canned_service
+from tests.admin_helpers import chromium_admin
 from tests.factories import PASSWORD
 from tests.factories import make_inbox
 from tests.factories import make_user
@@ -55,19 +56,8 @@ def test_every_admin_page_renders_in_english_and_russian(live_server, browser, a
         "teams": "/admin/teams", "team-edit": f"/admin/teams/{ids['team']}", "labels": "/admin/labels",
         "label-edit": f"/admin/labels/{ids['label']}", "canned": "/admin/canned-responses", "audit": "/admin/audit",
     }
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
+    context, page, errors = chromium_admin(browser, live_server.url, admin.email)
     try:
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        # An inline style or script the CSP refuses shows up as a console error.
-        page.on("console", lambda msg: errors.append(f"{msg.text} {msg.location.get('url', '')}")
-                if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico") else None)
-        page.goto(live_server.url + "/login?next=/admin/")
-        page.fill("input[name=email]", admin.email)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(live_server.url + "/admin/")
         for lang in ("en", "ru"):
             page.click(f".abar-lang button[value={lang}]")
             page.wait_for_selector(f".abar-lang button.active[value={lang}]")

@@ -167,3 +167,17 @@ class IpBlockForm(FlaskForm):
     days = SelectField(_l("For"), choices=[("1", _l("1 day")), ("7", _l("7 days")), ("30", _l("30 days")),
                                            ("", _l("good (no expiry)"))], default="7")
     reason = StringField(_l("Reason"), validators=[Length(max=255)])
+
+
+class ReportFilterForm(FlaskForm):
+    """The reports page's scope (a GET form: nothing changes, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
+    tz = StringField(_l("Time zone"), validators=[Optional(), Length(max=64)], default="UTC")
+    inbox = SelectField(_l("Inbox"), choices=[], validate_choice=False, default="")
+    operator = SelectField(_l("Operator"), choices=[], validate_choice=False, default="")
+    team = SelectField(_l("Team"), choices=[], validate_choice=False, default="")
