@@ -28,6 +28,7 @@ class WebhookReceiver:
 
     script: list[int] = field(default_factory=list)
     default: int = 200
+    delay_s: float = 0.0  # wait this long before answering (a slow receiver)
     headers_out: dict[str, str] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -43,6 +44,7 @@ class WebhookReceiver:
                 with receiver.lock:
                     receiver.requests.append(Received(self.path, {k: v for k, v in self.headers.items()}, body))
                     status = receiver.script.pop(0) if receiver.script else receiver.default
+                time.sleep(receiver.delay_s)
                 self.send_response(status)
                 for name, value in receiver.headers_out.items():
                     self.send_header(name, value)

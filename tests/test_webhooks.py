@@ -289,3 +289,19 @@ def test_twenty_consecutive_failures_disable_the_webhook_and_tell_admins(app, re
     from messenger.models import AuditLog
 
     assert db.session.scalar(sa.select(AuditLog.action).where(AuditLog.action == "webhook.disabled"))
+
+
+def test_a_slow_receiver_is_cut_off_at_the_timeout(app, receiver, webhook_config):  # type: ignore[no-untyped-def]
+    app.config["WEBHOOK_TIMEOUT_S"] = 1
+    receiver.delay_s = 4
+    try:
+        webhooks.create_webhook(_admin(), url=receiver.url, events=["conversation.created"])
+        conv_service.create_conversation(make_visitor(make_inbox())[0])
+        webhooks.pump_all()
+        delivery = db.session.scalars(sa.select(WebhookDelivery)).one()
+        assert webhooks.deliver(delivery.id) == "retry"
+        attempt = db.session.scalars(sa.select(WebhookAttempt)).one()
+        assert attempt.response_code is None and attempt.error == "timed out after 1 s"
+        assert 900 <= attempt.duration_ms < 2500
+    finally:
+        app.config["WEBHOOK_TIMEOUT_S"] = 10
