@@ -13,6 +13,7 @@ from messenger.blueprints.admin import blocks  # noqa: F401
 from messenger.blueprints.admin import catalog  # noqa: F401
 from messenger.blueprints.admin import data_requests  # noqa: F401
 from messenger.blueprints.admin import inboxes  # noqa: F401
+from messenger.blueprints.admin import live  # noqa: F401
 from messenger.blueprints.admin import operators  # noqa: F401
 from messenger.blueprints.admin import reports  # noqa: F401
 from messenger.blueprints.admin import views  # noqa: F401
