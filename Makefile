@@ -38,9 +38,10 @@ faults: $(STAMP) system-deps
 	$(BIN)/python -m pytest tests/faults $(PYTEST_ARGS)
 
 ## Benchmarks (each prints one JSON line last); slow, bounded, on 127.0.0.1.
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(BIN)/python bench/fanout.py --clients 1000
 	$(BIN)/python bench/assignment.py
+	$(BIN)/python bench/write_throughput.py
 	$(BIN)/python bench/panel_queries.py
 	$(BIN)/python bench/webhooks.py
 

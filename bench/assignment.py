@@ -24,6 +24,8 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,14 +103,20 @@ class StreamReader(threading.Thread):
                 kind = line[6:].strip()
                 if kind == "ready":
                     self.ready.set()
-            elif line.startswith("data:") and kind == "conversation.updated":
-                data = json.loads(line[5:])
-                if data.get("assignee_id") and "assignee_id" in (data.get("changed") or []):
-                    with self.cond:
-                        self.assigned.setdefault(int(data["id"]), time.perf_counter())
-                        self.cond.notify_all()
+            elif line.startswith("data:"):
+                self.on_event(kind, line[5:])
             elif not line:
                 kind = ""
+
+    def on_event(self, kind: str, data: str) -> None:
+        """One event from the stream: note when a conversation got its assignee."""
+        if kind != "conversation.updated":
+            return
+        event = json.loads(data)
+        if event.get("assignee_id") and "assignee_id" in (event.get("changed") or []):
+            with self.cond:
+                self.assigned.setdefault(int(event["id"]), time.perf_counter())
+                self.cond.notify_all()
 
     def wait_for(self, conversation_id: int, timeout: float) -> float:
         deadline = time.monotonic() + timeout
@@ -150,6 +158,69 @@ def setup(app: Any) -> tuple[str, str]:
     return token, email
 
 
+def prepare(database_url: str, redis_url: str, base: Path) -> tuple[dict[str, str], Any]:
+    """The bench environment (rate limits and spam checks off: many visitors from one address), a migrated app."""
+    from flask_migrate import upgrade
+
+    from messenger import create_app
+    from messenger.config import settings_from_env
+
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY="bench-secret",
+               MESSENGER_INSTANCE=str(base / "instance"), RATELIMIT_ENABLED="0", LOG_LEVEL="WARNING",
+               SPAM_MIN_FIRST_MESSAGE_S="0", SPAM_MAX_OPEN_PER_IP="0")
+    app = create_app(settings_from_env(env))
+    with app.app_context():
+        upgrade()
+    app.extensions["redis"].flushdb()
+    return env, app
+
+
+def start_web(env: dict[str, str], workers: int) -> tuple[int, subprocess.Popen[bytes]]:
+    """gunicorn + gevent (``wsgi:app``, the repository's gunicorn.conf.py) on a free port, once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-k", "gevent",
+         "-w", str(workers), "--worker-connections", "2000", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "wsgi:app"], cwd=ROOT, env=dict(env, BASE_URL=f"http://127.0.0.1:{port}"), start_new_session=True)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if Http(port).request("GET", "/healthz")[0] in (200, 503):
+                return port, proc
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit("gunicorn did not start") from None
+            time.sleep(0.2)
+
+
+@contextmanager
+def bench_stack(data_dir: str, database: str, workers: int) -> Iterator[tuple[Any, int, str, str]]:
+    """Embedded PostgreSQL and Redis, fresh bench data, gunicorn with ``workers`` and one assignment worker.
+
+    Yields (app, port, inbox website token, admin e-mail); everything is stopped on exit.
+    """
+    from messenger.devservers import ensure_database
+    from messenger.devservers import start_postgres
+    from messenger.devservers import start_redis
+
+    base = Path(data_dir)
+    pg = start_postgres(base / "pg")
+    redis = start_redis(base / "redis", persist=False)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        env, app = prepare(ensure_database(pg.url, database), redis.url, base)
+        inbox_token, admin_email = setup(app)
+        port, web = start_web(env, workers)
+        procs.append(web)
+        procs.append(subprocess.Popen([sys.executable, "worker.py", "assignment"], cwd=ROOT, env=env,
+                                      start_new_session=True))
+        yield app, port, inbox_token, admin_email
+    finally:
+        stop_all(procs)
+        redis.stop()
+        pg.stop()
+
+
 def login(http_client: Http, email: str) -> None:
     status, page = http_client.request("GET", "/login")
     match = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page)
@@ -182,44 +253,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(ROOT / "instance" / "bench-assignment"))
     args = parser.parse_args()
 
-    from flask_migrate import upgrade
-
-    from messenger import create_app
-    from messenger.config import settings_from_env
-    from messenger.devservers import ensure_database
-    from messenger.devservers import start_postgres
-    from messenger.devservers import start_redis
-
-    base = Path(args.data_dir)
-    pg = start_postgres(base / "pg")
-    redis = start_redis(base / "redis", persist=False)
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        url = ensure_database(pg.url, "messenger_bench_assignment")
-        env = dict(os.environ, DATABASE_URL=url, REDIS_URL=redis.url, SECRET_KEY="bench-secret",
-                   MESSENGER_INSTANCE=str(base / "instance"), RATELIMIT_ENABLED="0", LOG_LEVEL="WARNING",
-                   SPAM_MIN_FIRST_MESSAGE_S="0", SPAM_MAX_OPEN_PER_IP="0")  # many visitors from one address
-        app = create_app(settings_from_env(env))
-        with app.app_context():
-            upgrade()
-        app.extensions["redis"].flushdb()
-        inbox_token, admin_email = setup(app)
-        port = free_port()
-        procs.append(subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{port}",
-             "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=dict(env, BASE_URL=f"http://127.0.0.1:{port}"),
-            start_new_session=True))
-        procs.append(subprocess.Popen([sys.executable, "worker.py", "assignment"], cwd=ROOT, env=env,
-                                      start_new_session=True))
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if Http(port).request("GET", "/healthz")[0] in (200, 503):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("gunicorn did not start") from None
-                time.sleep(0.2)
+    with bench_stack(args.data_dir, "messenger_bench_assignment", 1) as (_, port, inbox_token, admin_email):
         operator = Http(port)
         login(operator, admin_email)
         reader = StreamReader(port, operator.cookie_header())
@@ -255,10 +289,6 @@ def main() -> None:
               f"p95={p95(ordered):.1f}ms max={ordered[-1] * 1000:.1f}ms (widget POST → assignment event on the "
               "operator stream, one RQ worker)", flush=True)
         print(json.dumps({"name": "assignment", "p95_ms": p95(ordered)}))
-    finally:
-        stop_all(procs)
-        redis.stop()
-        pg.stop()
 
 
 if __name__ == "__main__":

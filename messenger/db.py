@@ -23,8 +23,13 @@ _CALLBACKS = "messenger_after_commit"
 
 
 @contextmanager
-def transaction() -> Iterator[so.Session]:
-    """Run the block in one transaction, commit it, then run the after-commit callbacks."""
+def transaction(*, keep_loaded: bool = False) -> Iterator[so.Session]:
+    """Run the block in one transaction, commit it, then run the after-commit callbacks.
+
+    ``keep_loaded``: the objects the block loaded or wrote keep their values after the
+    commit (no reload when the view turns them into JSON). For hot paths whose rows carry
+    every column back (``RETURNING``, ``SELECT … FOR UPDATE``); only the outermost call decides.
+    """
     session = db.session()
     depth = session.info.get(_DEPTH, 0)
     if depth:
@@ -38,7 +43,11 @@ def transaction() -> Iterator[so.Session]:
     session.info[_CALLBACKS] = []
     try:
         yield session
-        session.commit()
+        session.expire_on_commit = not keep_loaded
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
     except BaseException:
         session.rollback()
         session.info[_CALLBACKS] = []

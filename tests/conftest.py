@@ -73,6 +73,7 @@ def _test_config(servers: dict[str, object]) -> dict[str, object]:
         # Tests open chats from one address within milliseconds; tests/security/test_spam.py turns these on.
         "SPAM_MIN_FIRST_MESSAGE_S": 0,
         "SPAM_MAX_OPEN_PER_IP": 0,
+        "QUEUE_CACHE_MS": 0,  # tests read the queue right after changing it
     }
 
 
@@ -104,6 +105,7 @@ def env_for_servers(servers: dict[str, object]) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "SPAM_MIN_FIRST_MESSAGE_S": "0",
         "SPAM_MAX_OPEN_PER_IP": "0",
+        "QUEUE_CACHE_MS": "0",
     })
     return env
 

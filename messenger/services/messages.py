@@ -46,6 +46,7 @@ PAGE_MAX = 100
 class SendResult:
     message: Message
     created: bool
+    conversation: Conversation | None = None  # the conversation as written, when the send changed it
 
 
 def parse_client_id(value: object) -> uuid.UUID:
@@ -90,13 +91,43 @@ def _existing_in_conversation(conversation_id: int, client_id: uuid.UUID) -> Mes
 
 
 def _insert(values: dict[str, Any]) -> Message | None:
-    """Insert a message unless its (conversation_id, client_id) exists; None on conflict."""
+    """Insert a message unless its (conversation_id, client_id) exists; None on conflict (one statement)."""
     stmt = (pg.insert(Message).values(**values)
-            .on_conflict_do_nothing(constraint="uq_messages_conversation_client").returning(Message.id))
-    new_id = db.session.execute(stmt).scalar()
-    if new_id is None:
-        return None
-    return db.session.get(Message, new_id)
+            .on_conflict_do_nothing(constraint="uq_messages_conversation_client").returning(Message))
+    return db.session.scalars(stmt).first()
+
+
+def _lock_for_send(visitor: Visitor, conversation_id: int | None,
+                   cid: uuid.UUID) -> tuple[Conversation | None, int | None]:
+    """One statement: the visitor's conversation locked (``conversation_id``, else the one in progress)
+    and the id of a message this contact already sent under ``cid`` (a retry), if any."""
+    earlier = (sa.select(Message.id).join(Conversation, Conversation.id == Message.conversation_id)
+               .where(Conversation.contact_id == visitor.contact_id, Message.client_id == cid)
+               .limit(1).scalar_subquery())
+    which = Conversation.id == conversation_id if conversation_id is not None else Conversation.status != "resolved"
+    row = db.session.execute(
+        sa.select(Conversation, earlier.label("earlier"))
+        .where(which, Conversation.contact_id == visitor.contact_id, Conversation.inbox_id == visitor.inbox_id)
+        .with_for_update(of=Conversation).execution_options(populate_existing=True)).first()
+    if row is None:
+        existing = _existing_for_contact(visitor.contact_id, cid)
+        return None, existing.id if existing is not None else None
+    return row.Conversation, row.earlier
+
+
+def _fresh_conversation(visitor: Visitor, conv: Conversation) -> Conversation:
+    """Reopen a recently resolved or snoozed conversation, or start a new one after the reopen window."""
+    if conv.status == "resolved":
+        inbox = found(db.session.get(Inbox, conv.inbox_id), "inbox")
+        window = timedelta(seconds=inbox.reopen_window_s)
+        if conv.resolved_at is not None and conv_service.now() - conv.resolved_at <= window:
+            conv_service.reopen(conv, by=None)
+        else:
+            conv, _ = conv_service.create_conversation(visitor)
+            conv = conv_service.get_for_visitor(visitor, conv.id, lock=True)
+    elif conv.status == "snoozed":
+        conv_service.reopen(conv, by=None)
+    return conv
 
 
 def _stored_by_retry(conversation_id: int, client_id: uuid.UUID) -> SendResult:
@@ -126,35 +157,24 @@ def _attach(message: Message, conversation_id: int, keys: Sequence[str], *, user
 
 def send_visitor_message(visitor: Visitor, conversation_id: int | None, content: object, client_id: object,
                          attachment_keys: Sequence[str] = ()) -> SendResult:
-    """The visitor writes. Reopens a recently resolved conversation, or starts a new one after the window."""
+    """The visitor writes. Reopens a recently resolved conversation, or starts a new one after the window.
+
+    The common case (a conversation in progress, no files) is three statements: lock the
+    conversation and look for a retry, insert the message, update the conversation.
+    """
     cid = parse_client_id(client_id)
     text = clean_content(content, allow_empty=bool(attachment_keys))
-    with transaction():
+    with transaction(keep_loaded=True):
         require_not_blocked(visitor)
-        existing = _existing_for_contact(visitor.contact_id, cid)
-        if existing is not None:
-            return SendResult(existing, False)
-        if conversation_id is None:
-            conv = conv_service.get_active_for_contact(visitor.inbox_id, visitor.contact_id)
-            if conv is None:
-                conv, _ = conv_service.create_conversation(visitor)
-        else:
-            conv = conv_service.get_for_visitor(visitor, conversation_id)
-        conv = conv_service.get_for_visitor(visitor, conv.id, lock=True)
-        inbox = found(db.session.get(Inbox, conv.inbox_id), "inbox")
-        if conv.status == "resolved":
-            window = timedelta(seconds=inbox.reopen_window_s)
-            if conv.resolved_at is not None and conv_service.now() - conv.resolved_at <= window:
-                conv_service.reopen(conv, by=None)
-            else:
-                conv, _ = conv_service.create_conversation(visitor)
-                conv = conv_service.get_for_visitor(visitor, conv.id, lock=True)
-        elif conv.status == "snoozed":
-            conv_service.reopen(conv, by=None)
-        # Re-check under the conversation lock: a concurrent retry may have just inserted it.
-        again = _existing_in_conversation(conv.id, cid)
-        if again is not None:
-            return SendResult(again, False)
+        conv, earlier = _lock_for_send(visitor, conversation_id, cid)
+        if earlier is not None:
+            return SendResult(found(db.session.get(Message, earlier), "message"), False)
+        if conv is None:
+            if conversation_id is not None:
+                raise NotFound("No such conversation.")
+            conv, _ = conv_service.create_conversation(visitor)
+            conv = conv_service.get_for_visitor(visitor, conv.id, lock=True)
+        conv = _fresh_conversation(visitor, conv)
         msg = _insert({"conversation_id": conv.id, "type": "incoming", "sender_contact_id": visitor.contact_id,
                        "content": text, "client_id": cid})
         if msg is None:
@@ -167,7 +187,7 @@ def send_visitor_message(visitor: Visitor, conversation_id: int | None, content:
         if conv.waiting_since is None:
             conv.waiting_since = conv_service.now()
         conv_service.bump(conv)
-    return SendResult(msg, True)
+    return SendResult(msg, True, conv)
 
 
 def send_operator_message(user: User, conversation_id: int, content: object, client_id: object, *,
@@ -181,12 +201,12 @@ def send_operator_message(user: User, conversation_id: int, content: object, cli
     """
     cid = parse_client_id(client_id)
     text = clean_content(content, allow_empty=bool(attachment_keys))
-    with transaction():
+    with transaction(keep_loaded=True):
         conv = conv_service.get_for_operator(user, conversation_id, lock=True)
-        existing = _existing_in_conversation(conv.id, cid)
-        if existing is not None:
-            return SendResult(existing, False)
         if not private and conv.status == "resolved":
+            existing = _existing_in_conversation(conv.id, cid)  # a retry of the reply that was sent before
+            if existing is not None:
+                return SendResult(existing, False)
             if not reopen:
                 raise Conflict("This conversation was resolved. Reopen it to reply.", code="conversation_resolved",
                                conversation=conv_service.conversation_to_dict(conv, "operator"))
@@ -208,7 +228,7 @@ def send_operator_message(user: User, conversation_id: int, content: object, cli
                 conv.first_reply_at = conv_service.now()
                 routing.on_first_reply(conv)
         conv_service.bump(conv)
-    return SendResult(msg, True)
+    return SendResult(msg, True, conv)
 
 
 def list_messages(conversation: Conversation, *, audience: str, before_id: int | None = None,

@@ -11,14 +11,17 @@ from __future__ import annotations
 import fnmatch
 import statistics
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects import postgresql as pg
 
 from messenger.db import transaction
@@ -172,6 +175,25 @@ def public_config(inbox: Inbox, page: str | None = None) -> dict[str, Any]:
     }
 
 
+_QUEUE_CACHE: dict[tuple[str, int], tuple[float, Any]] = {}
+
+
+def _cached(kind: str, key: int, compute: Callable[[], Any]) -> Any:
+    """A per-process value kept ``QUEUE_CACHE_MS`` (queue figures a visitor sees; 0 turns the cache off)."""
+    ttl = int(current_app.config.get("QUEUE_CACHE_MS", 0) or 0) / 1000
+    if ttl <= 0:
+        return compute()
+    now = monotonic()
+    hit = _QUEUE_CACHE.get((kind, key))
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    if len(_QUEUE_CACHE) > 10_000:
+        _QUEUE_CACHE.clear()
+    value = compute()
+    _QUEUE_CACHE[(kind, key)] = (now, value)
+    return value
+
+
 def queue_info(conv: Conversation, inbox: Inbox) -> dict[str, Any]:
     """Position, estimated wait and the offline-form offer for a waiting visitor.
 
@@ -183,10 +205,10 @@ def queue_info(conv: Conversation, inbox: Inbox) -> dict[str, Any]:
     if conv.status not in ("open", "pending") or conv.assignee_id is not None or conv.first_reply_at is not None:
         return info
     info["waiting"] = True
-    info["position"] = assignment.queue_position(conv.id)
-    info["estimated_wait_s"] = estimated_wait_s(inbox.id)
+    info["position"] = _cached("position", conv.id, lambda: assignment.queue_position(conv.id))
+    info["estimated_wait_s"] = _cached("wait", inbox.id, lambda: estimated_wait_s(inbox.id))
     since = conv.waiting_since or conv.created_at
-    info["online"] = someone_online(inbox)
+    info["online"] = _cached("online", inbox.id, lambda: someone_online(inbox))
     if inbox.queue_timeout_s and since is not None:
         info["offer_offline"] = conv_service.now() - since > timedelta(seconds=inbox.queue_timeout_s)
     info["offer_offline"] = info["offer_offline"] or not info["online"]

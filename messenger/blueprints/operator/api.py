@@ -125,8 +125,8 @@ def send_message(conversation_id: int) -> ResponseReturnValue:
     result = msg_service.send_operator_message(g.operator, conversation_id, body.get("content", ""),
                                                body.get("client_id"), private=private, reopen=reopen,
                                                attachment_keys=keys)
-    conv = conv_service.get_for_operator(g.operator, conversation_id)
-    attachments = msg_service.attachments_by_message([result.message.id])
+    conv = result.conversation or conv_service.get_for_operator(g.operator, conversation_id)
+    attachments = msg_service.attachments_by_message([result.message.id]) if keys or not result.created else {}
     return jsonify({"message": msg_service.message_to_dict(result.message, "operator",
                                                            attachments.get(result.message.id, ())),
                     "conversation": _conversation_json(conv)}), (201 if result.created else 200)

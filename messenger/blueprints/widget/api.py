@@ -34,6 +34,7 @@ from messenger.models import Inbox
 from messenger.security.origins import apply_cors
 from messenger.security.origins import check_request_origin
 from messenger.security.ratelimit import client_ip
+from messenger.security.tokens import VisitorClaims
 from messenger.security.tokens import read_visitor_token
 from messenger.security.tokens import sign_stream_ticket
 from messenger.services import blocks
@@ -47,6 +48,7 @@ from messenger.services.inboxes import get_inbox_by_token
 from messenger.services.visitors import Visitor
 from messenger.services.visitors import require_not_blocked
 from messenger.services.visitors import resolve_visitor
+from messenger.services.visitors import resolve_visitor_with_inbox
 
 F = TypeVar("F", bound=Callable[..., Any])
 API = "/api/v1"
@@ -70,9 +72,18 @@ def _session_limit() -> str:
     return str(current_app.config["WIDGET_SESSION_RATE_LIMIT"])
 
 
+def _claims() -> VisitorClaims | None:
+    """The verified claims of ``X-Visitor-Token``, checked once per request (limits and views share them)."""
+    key = "messenger.visitor_claims"  # in the request's environ: ``g`` can outlive a request
+    if key not in request.environ:
+        request.environ[key] = read_visitor_token(request.headers.get("X-Visitor-Token"))
+    claims: VisitorClaims | None = request.environ[key]
+    return claims
+
+
 def _visitor_key() -> str:
     """Per visitor token (signature checked, no database), else per IP."""
-    claims = read_visitor_token(request.headers.get("X-Visitor-Token"))
+    claims = _claims()
     return f"visitor:{claims.session_id}" if claims else f"ip:{client_ip()}"
 
 
@@ -123,12 +134,10 @@ def visitor_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        visitor = resolve_visitor(read_visitor_token(request.headers.get("X-Visitor-Token")))
-        if visitor is None:
+        resolved = resolve_visitor_with_inbox(_claims())
+        if resolved is None:
             raise Unauthorized("Your chat session has expired. Reload the page.", code="invalid_token")
-        inbox = db.session.get(Inbox, visitor.inbox_id)
-        if inbox is None:
-            raise Unauthorized("Your chat session has expired. Reload the page.", code="invalid_token")
+        visitor, inbox, g.visitor_contact = resolved  # held for the request: later reads hit the identity map
         g.widget_inbox = inbox
         check_request_origin(inbox)
         require_not_blocked(visitor)
@@ -157,7 +166,7 @@ def _int_arg(name: str) -> int | None:
 def _conversation_json(conv: Conversation, inbox: Inbox) -> dict[str, Any]:
     data = conv_service.conversation_to_dict(conv, "visitor")
     data["queue"] = widget_service.queue_info(conv, inbox)
-    csat = widget_service.csat_for(conv.id)
+    csat = widget_service.csat_for(conv.id) if conv.status == "resolved" else None  # rated only once resolved
     data["csat"] = {"rating": csat.rating, "comment": csat.comment} if csat else None
     data["csat_requested"] = bool(inbox.csat_enabled and conv.status == "resolved" and csat is None)
     return data
@@ -316,8 +325,8 @@ def message_send() -> ResponseReturnValue:
     result = msg_service.send_visitor_message(g.visitor, conversation_id, data.get("content", ""),
                                               data.get("client_id"), keys)
     msg = result.message
-    conv = found(db.session.get(Conversation, msg.conversation_id), "conversation")
-    atts = msg_service.attachments_by_message([msg.id])
+    conv = result.conversation or found(db.session.get(Conversation, msg.conversation_id), "conversation")
+    atts = msg_service.attachments_by_message([msg.id]) if keys or not result.created else {}
     return jsonify({"message": msg_service.message_to_dict(msg, "visitor", atts.get(msg.id, ())),
                     "created": result.created,
                     "conversation": _conversation_json(conv, g.widget_inbox)}), 201 if result.created else 200
