@@ -212,7 +212,9 @@ def main() -> None:
         print("visitor messages:", json.dumps(visitor), flush=True)
 
         first = last_message_id(app)
-        token = csrf_token(operator)
+        fresh = Http(port)  # the first connection sat idle past the keep-alive timeout
+        fresh.cookies = dict(operator.cookies)
+        token = csrf_token(fresh)
         replies = run_wrk(port, "/api/v1/conversations/{id}/messages", "X-CSRFToken", operator.cookie_header(),
                           [f"{c}|{token}" for c, _ in convs], args)
         reply = check(app, stream, first, "outgoing", replies)
