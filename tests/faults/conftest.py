@@ -18,7 +18,8 @@ from tests.faults.harness import operator_cookie
 from tests.helpers import LiveServer
 
 FAULT_ENV = {"SSE_HEARTBEAT_S": "2", "SSE_NAMED_HEARTBEAT_S": "4", "HUB_POLL_S": "1", "LOG_LEVEL": "WARNING",
-             "WIDGET_RATE_LIMIT": "6000 per minute", "WIDGET_IP_RATE_LIMIT": "60000 per minute"}
+             "WIDGET_RATE_LIMIT": "6000 per minute", "WIDGET_IP_RATE_LIMIT": "60000 per minute",
+             "SPAM_MIN_FIRST_MESSAGE_S": "0"}
 
 
 @dataclass

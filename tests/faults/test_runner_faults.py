@@ -66,7 +66,7 @@ def test_ctrl_c_under_load_and_start_again_keeps_every_acknowledged_message(tmp_
     env.update(PORT=str(port), MESSENGER_INSTANCE=str(tmp_path / "instance"), WEB_WORKERS="1", LOG_LEVEL="WARNING",
                ADMIN_EMAIL="boss@example.com", ADMIN_PASSWORD="fault-test-password",
                WIDGET_RATE_LIMIT="6000 per minute", WIDGET_IP_RATE_LIMIT="60000 per minute",
-               WIDGET_SESSION_RATE_LIMIT="600 per hour")
+               WIDGET_SESSION_RATE_LIMIT="600 per hour", SPAM_MIN_FIRST_MESSAGE_S="0")
     log = tmp_path / "runner.log"
     runner = _start(env, log)
     try:
