@@ -43,6 +43,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/assignment.py
 	$(BIN)/python bench/write_throughput.py
 	$(BIN)/python bench/panel_queries.py
+	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/webhooks.py
 
 clean:

@@ -27,6 +27,8 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -44,6 +46,28 @@ def p95(samples: list[float]) -> float:
     """95th percentile in milliseconds, one decimal."""
     ordered = sorted(samples)
     return round(ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000, 1)
+
+
+@contextmanager
+def bench_app(base: Path) -> Iterator[Any]:
+    """The app on an embedded PostgreSQL and Redis under ``base`` (kept between runs), stopped afterwards."""
+    from messenger import create_app
+    from messenger.config import settings_from_env
+    from messenger.devservers import ensure_database
+    from messenger.devservers import start_postgres
+    from messenger.devservers import start_redis
+
+    pg = start_postgres(base / "pg")
+    redis = start_redis(base / "redis", persist=False)
+    try:
+        url = ensure_database(pg.url, "messenger_bench")
+        settings = settings_from_env({"MESSENGER_INSTANCE": str(base / "instance"), **os.environ, "DATABASE_URL": url,
+                                      "REDIS_URL": redis.url, "RATELIMIT_ENABLED": "0", "SECRET_KEY": "bench-secret"})
+        yield create_app({**settings, "RATELIMIT_STORAGE_URI": "redis+" + redis.url, "WTF_CSRF_ENABLED": False,
+                          "TESTING": True})
+    finally:
+        redis.stop()
+        pg.stop()
 
 
 class Recorder:
@@ -173,21 +197,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(ROOT / "instance" / "bench"))
     args = parser.parse_args()
 
-    from messenger import create_app
-    from messenger.config import settings_from_env
-    from messenger.devservers import ensure_database
-    from messenger.devservers import start_postgres
-    from messenger.devservers import start_redis
-
-    base = Path(args.data_dir)
-    pg = start_postgres(base / "pg")
-    redis = start_redis(base / "redis", persist=False)
-    try:
-        url = ensure_database(pg.url, "messenger_bench")
-        settings = settings_from_env({"MESSENGER_INSTANCE": str(base / "instance"), **os.environ, "DATABASE_URL": url,
-                                      "REDIS_URL": redis.url, "RATELIMIT_ENABLED": "0", "SECRET_KEY": "bench-secret"})
-        app = create_app({**settings, "RATELIMIT_STORAGE_URI": "redis+" + redis.url, "WTF_CSRF_ENABLED": False,
-                          "TESTING": True})
+    with bench_app(Path(args.data_dir)) as app:
         import sqlalchemy as sa
 
         from messenger.extensions import db
@@ -287,9 +297,6 @@ def main() -> None:
         print(json.dumps({"name": "panel_queries", "list_p95_ms": p95(samples["list"]),
                           "filtered_p95_ms": p95(samples["filtered"]), "search_p95_ms": p95(samples["search"]),
                           "open_p95_ms": p95(samples["open"])}), flush=True)
-    finally:
-        redis.stop()
-        pg.stop()
 
 
 if __name__ == "__main__":

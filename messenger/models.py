@@ -269,6 +269,9 @@ class Conversation(Model):
     last_activity_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
     waiting_since: so.Mapped[datetime | None] = so.mapped_column()
     first_reply_at: so.Mapped[datetime | None] = so.mapped_column()
+    # Reports (services/reports.py): the first visitor message, and the first operator reply after it.
+    first_visitor_message_at: so.Mapped[datetime | None] = so.mapped_column()
+    first_response_at: so.Mapped[datetime | None] = so.mapped_column()
     assigned_at: so.Mapped[datetime | None] = so.mapped_column()
     resolved_at: so.Mapped[datetime | None] = so.mapped_column()
     contact_last_seen_at: so.Mapped[datetime | None] = so.mapped_column()
@@ -306,6 +309,7 @@ class Conversation(Model):
                  postgresql_where=sa.text("assignee_id IS NULL AND status IN ('open', 'pending')")),
         sa.Index("ix_conversations_waiting", "status", "waiting_since", "id"),
         sa.Index("ix_conversations_snoozed", "snoozed_until", postgresql_where=sa.text("status = 'snoozed'")),
+        sa.Index("ix_conversations_resolved", "resolved_at", postgresql_where=sa.text("resolved_at IS NOT NULL")),
     )
 
 
@@ -562,7 +566,8 @@ class CsatResponse(Model):
     comment: so.Mapped[str] = so.mapped_column(sa.String(2000), server_default="")
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
 
-    __table_args__ = (sa.CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),)
+    __table_args__ = (sa.CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+                      sa.Index("ix_csat_responses_created", "created_at"))
 
 
 class Event(Model):

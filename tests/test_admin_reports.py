@@ -44,6 +44,8 @@ def _conv(inbox: Any, created: datetime, *, assignee: Any = None, team: Any = No
         user = assignee.id if kind in ("outgoing", "note") else None
         db.session.add(Message(conversation_id=conv.id, type=kind, content=f"{kind} text", created_at=when,
                                sender_user_id=user, sender_contact_id=conv.contact_id if kind == "incoming" else None))
+    db.session.flush()
+    reports.recompute_first_response([conv.id])  # messages written by hand, at chosen times
     db.session.commit()
     return conv
 
@@ -128,6 +130,33 @@ def test_days_start_at_local_midnight_across_daylight_saving(week) -> None:  # t
     assert days["2026-03-08"][:1] == [2]
     start, end = ny.scope.bounds()
     assert (start.utcoffset().total_seconds(), end.utcoffset().total_seconds()) == (-5 * 3600, -4 * 3600)
+
+
+def test_messages_keep_the_first_response_columns_as_the_definition_says(app) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from messenger.models import Conversation
+    from messenger.services import messages as msg_service
+    from tests.factories import make_visitor
+
+    inbox = make_inbox()
+    ann = make_user(name="Ann", inboxes=[inbox])
+    visitor, _token = make_visitor(inbox)
+    conv_id = msg_service.send_visitor_message(visitor, None, "Hello?", str(uuid.uuid4())).message.conversation_id
+    msg_service.send_visitor_message(visitor, conv_id, "Anyone?", str(uuid.uuid4()))
+    conv = db.session.get(Conversation, conv_id)
+    first_in = conv.first_visitor_message_at
+    assert first_in is not None and conv.first_response_at is None
+    msg_service.send_operator_message(ann, conv_id, "Internal: checking", str(uuid.uuid4()), private=True)
+    assert db.session.get(Conversation, conv_id).first_response_at is None  # a note is no response
+    msg_service.send_operator_message(ann, conv_id, "Hi, how can I help?", str(uuid.uuid4()))
+    msg_service.send_operator_message(ann, conv_id, "Still there?", str(uuid.uuid4()))
+    conv = db.session.get(Conversation, conv_id)
+    live = (conv.first_visitor_message_at, conv.first_response_at)
+    assert live[0] == first_in and live[1] is not None and live[1] >= first_in
+    reports.recompute_first_response([conv_id])  # the same definition, from the messages
+    db.session.refresh(conv)
+    assert (conv.first_visitor_message_at, conv.first_response_at) == live
 
 
 def test_bad_scopes_are_refused_naming_the_field(app) -> None:  # type: ignore[no-untyped-def]

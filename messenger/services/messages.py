@@ -184,6 +184,8 @@ def send_visitor_message(visitor: Visitor, conversation_id: int | None, content:
         conv.last_message_preview = _preview(text, count)
         conv.last_message_type = "incoming"
         conv.unread_count += 1
+        if conv.first_visitor_message_at is None:  # reports: first response counts from here
+            conv.first_visitor_message_at = msg.created_at
         if conv.waiting_since is None:
             conv.waiting_since = conv_service.now()
         conv_service.bump(conv)
@@ -227,6 +229,8 @@ def send_operator_message(user: User, conversation_id: int, content: object, cli
             if conv.first_reply_at is None:
                 conv.first_reply_at = conv_service.now()
                 routing.on_first_reply(conv)
+            if conv.first_visitor_message_at is not None and conv.first_response_at is None:
+                conv.first_response_at = msg.created_at  # reports: the first reply to the visitor
         conv_service.bump(conv)
     return SendResult(msg, True, conv)
 

@@ -17,8 +17,11 @@ Definitions (the reports page prints the same text):
 - **CSAT**: ratings given in the range (operator filter = the operator who was rated).
 - **busiest hours**: conversations opened, by local weekday (Monday first) and hour.
 
-The SQL stays fast on the 100,000-conversation bench dataset (``bench/reports.py``):
-the per-conversation first messages come from ``ix_messages_conversation_type_created``.
+First response reads two columns of the conversation kept by ``services/messages.py``:
+``first_visitor_message_at`` (set by the first visitor message) and ``first_response_at``
+(the first operator reply after it); ``recompute_first_response`` derives both from the
+messages (migration 0011 filled existing conversations with the same SQL). Speed is
+measured by ``bench/reports.py`` on the 100,000-conversation bench dataset.
 """
 from __future__ import annotations
 
@@ -133,22 +136,13 @@ def _rows(sql: str, params: dict[str, Any]) -> list[Any]:
 def _volumes_and_times(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
     where = _conv_where(flt)
     first = _rows(f"""
-        WITH c AS (SELECT c.id FROM conversations c
-                   WHERE c.created_at >= :start AND c.created_at < :end{where}),
-        f AS (SELECT fi.at AS first_in,
-                     (SELECT m.created_at FROM messages m
-                      WHERE m.conversation_id = c.id AND m.type = 'outgoing' AND m.created_at >= fi.at
-                      ORDER BY m.created_at LIMIT 1) AS first_out
-              FROM c CROSS JOIN LATERAL (
-                  SELECT m.created_at AS at FROM messages m
-                  WHERE m.conversation_id = c.id AND m.type = 'incoming'
-                  ORDER BY m.created_at LIMIT 1) fi)
-        SELECT (SELECT count(*) FROM c),
-               count(first_out),
-               count(*) - count(first_out),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_out - first_in)),
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_out - first_in))
-        FROM f""", params)[0]
+        SELECT count(*), count(c.first_response_at),
+               count(c.first_visitor_message_at) - count(c.first_response_at),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.first_response_at
+                                                                        - c.first_visitor_message_at)),
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM c.first_response_at
+                                                                        - c.first_visitor_message_at))
+        FROM conversations c WHERE c.created_at >= :start AND c.created_at < :end{where}""", params)[0]
     report.opened, report.answered, report.unanswered = int(first[0]), int(first[1]), int(first[2])
     report.first_response_median_s, report.first_response_p90_s = _num(first[3]), _num(first[4])
     resolution = _rows(f"""
@@ -171,10 +165,12 @@ def _daily(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
                       WHERE c.created_at >= :start AND c.created_at < :end{where} GROUP BY 1""", params)
     resolved = _rows(f"""SELECT (c.resolved_at AT TIME ZONE :tz)::date, count(*) FROM conversations c
                         WHERE c.resolved_at >= :start AND c.resolved_at < :end{where} GROUP BY 1""", params)
+    # Without a conversation filter the messages are counted alone (no join to conversations).
+    join = " JOIN conversations c ON c.id = m.conversation_id" if where else ""
     messages = _rows(f"""
         SELECT (m.created_at AT TIME ZONE :tz)::date,
                count(*) FILTER (WHERE m.type = 'incoming'), count(*) FILTER (WHERE m.type = 'outgoing')
-        FROM messages m JOIN conversations c ON c.id = m.conversation_id
+        FROM messages m{join}
         WHERE m.created_at >= :start AND m.created_at < :end AND m.type IN ('incoming', 'outgoing'){where}
         GROUP BY 1""", params)
     for day, n in opened:
@@ -217,6 +213,23 @@ def _heatmap(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
     report.heatmap = [[0] * 24 for _ in range(7)]
     for isodow, hour, n in cells:
         report.heatmap[isodow - 1][hour] = int(n)
+
+
+RECOMPUTE = """
+UPDATE conversations c SET first_visitor_message_at = f.first_in, first_response_at = f.first_out
+FROM (SELECT c2.id, fi.at AS first_in,
+             (SELECT min(m.created_at) FROM messages m
+              WHERE m.conversation_id = c2.id AND m.type = 'outgoing' AND m.created_at >= fi.at) AS first_out
+      FROM conversations c2
+      CROSS JOIN LATERAL (SELECT min(m.created_at) AS at FROM messages m
+                          WHERE m.conversation_id = c2.id AND m.type = 'incoming') fi
+      WHERE c2.id = ANY(CAST(:ids AS int[]))) f
+WHERE c.id = f.id"""
+
+
+def recompute_first_response(conversation_ids: list[int]) -> None:
+    """Derive the first-response columns of these conversations from their messages (for imported data)."""
+    db.session.execute(sa.text(RECOMPUTE), {"ids": conversation_ids})
 
 
 def build(flt: ReportFilter) -> Report:
