@@ -42,6 +42,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/fanout.py --clients 1000
 	$(BIN)/python bench/assignment.py
 	$(BIN)/python bench/write_throughput.py
+	$(BIN)/python bench/widget_weight.py
 	$(BIN)/python bench/panel_queries.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/webhooks.py

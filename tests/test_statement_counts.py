@@ -94,3 +94,31 @@ def test_operator_reply_writes_in_three_statements(client) -> None:
     assert resp.get_json()["conversation"]["first_reply_at"] is not None
     assert len(writes(seen)) == 3, seen
     assert len(seen) <= 5, seen  # + the operator's session and the answer's conversation
+
+
+def _visitor_call(client, path: str, token: str, body: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    return client.post(f"{API}{path}", json=body or {}, headers={"X-Visitor-Token": token, "Origin": SITE})
+
+
+def test_read_receipt_stream_ticket_and_typing_stay_small(client) -> None:
+    token, conv_id = _visitor_with_conversation(client)
+    with statements() as seen:
+        resp = _visitor_call(client, f"/conversations/{conv_id}/read", token)
+    assert resp.status_code == 200 and resp.get_json()["visitor_unread_count"] == 0
+    assert len(seen) <= 5, "\n".join(s[:120] for s in seen)  # visitor, address blocks; lock, unread count, ticks
+    with statements() as seen:
+        resp = _visitor_call(client, "/stream-ticket", token)
+    assert resp.status_code == 200 and resp.get_json()["ticket"]
+    assert len(seen) <= 2, seen  # visitor (with inbox and contact), address blocks
+    with statements() as seen:
+        resp = _visitor_call(client, f"/conversations/{conv_id}/typing", token, {"on": True})
+    assert resp.status_code == 200 and resp.get_json()["sent"] is True
+    assert len(seen) <= 5, seen  # visitor, address blocks, the conversation, the NOTIFY, the inbox for CORS
+
+
+def test_read_receipt_for_another_visitors_conversation_is_404(client) -> None:
+    _, foreign = _visitor_with_conversation(client)
+    token, _ = _visitor_with_conversation(client)
+    resp = _visitor_call(client, f"/conversations/{foreign}/read", token)
+    assert resp.status_code == 404
+    assert _visitor_call(client, f"/conversations/{2**40}/read", token).status_code == 404

@@ -241,7 +241,7 @@ def mark_read_by_operator(user: User, conversation_id: int) -> Conversation:
 
 def mark_read_by_visitor(visitor: Visitor, conversation_id: int) -> Conversation:
     """The visitor saw the conversation: operator messages marked read (ticks)."""
-    with transaction():
+    with transaction(keep_loaded=True):
         conv = get_for_visitor(visitor, conversation_id, lock=True)
         if conv.visitor_unread_count == 0 and conv.contact_last_seen_at is not None:
             return conv

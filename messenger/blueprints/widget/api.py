@@ -336,8 +336,7 @@ def message_send() -> ResponseReturnValue:
 @rate_limited
 @visitor_required
 def conversation_read(conversation_id: int) -> ResponseReturnValue:
-    """The visitor saw the conversation (operator messages get read ticks)."""
-    _conversation(conversation_id)
+    """The visitor saw the conversation (operator messages get read ticks); a foreign id is a 404."""
     conv = conv_service.mark_read_by_visitor(g.visitor, conversation_id)
     return jsonify({"id": conv.id, "visitor_unread_count": conv.visitor_unread_count})
 

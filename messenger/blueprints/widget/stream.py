@@ -19,9 +19,7 @@ from messenger.blueprints.widget.api import visitor_required
 from messenger.blueprints.widget.blueprint import bp
 from messenger.errors import Unauthorized
 from messenger.errors import ValidationError
-from messenger.extensions import db
 from messenger.extensions import limiter
-from messenger.models import Inbox
 from messenger.realtime.access import VisitorScope
 from messenger.realtime.http import poll_response
 from messenger.realtime.http import requested_position
@@ -38,7 +36,7 @@ from messenger.services import presence
 from messenger.services import typing
 from messenger.services.visitors import Visitor
 from messenger.services.visitors import require_not_blocked
-from messenger.services.visitors import resolve_visitor
+from messenger.services.visitors import resolve_visitor_with_inbox
 
 TICKET_AUDIENCE = "visitor"
 _INVALID_TICKET = "The stream ticket is invalid or expired; fetch a new one."
@@ -51,10 +49,10 @@ def _scope(visitor: Visitor) -> VisitorScope:
 def _visitor_from_ticket() -> Visitor:
     """The visitor named by ``?ticket=``, checked like a token (revocation, origin, block list)."""
     claims = redeem_stream_ticket(request.args.get("ticket"), TICKET_AUDIENCE)
-    visitor = resolve_visitor(VisitorClaims(*claims)) if claims is not None else None
-    inbox = db.session.get(Inbox, visitor.inbox_id) if visitor is not None else None
-    if visitor is None or inbox is None:
+    resolved = resolve_visitor_with_inbox(VisitorClaims(*claims)) if claims is not None else None
+    if resolved is None:
         raise Unauthorized(_INVALID_TICKET, code="invalid_ticket")
+    visitor, inbox, g.visitor_contact = resolved  # held: require_not_blocked reads it from the identity map
     g.widget_inbox = inbox
     check_request_origin(inbox)
     require_not_blocked(visitor)
