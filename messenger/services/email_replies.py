@@ -36,6 +36,7 @@ from messenger.db import after_commit
 from messenger.db import transaction
 from messenger.errors import NotFound
 from messenger.errors import ValidationError
+from messenger.errors import found
 from messenger.extensions import db
 from messenger.jobs import catalog
 from messenger.models import Contact
@@ -168,8 +169,7 @@ def _claim(conversation_id: int) -> tuple[list[int], dict[str, Any]] | None:
         replies = [r for r in rows if r.id in claimed]
         if not replies:
             return None  # another job took them
-        inbox = db.session.get(Inbox, conv.inbox_id)
-        assert inbox is not None
+        inbox = found(db.session.get(Inbox, conv.inbox_id), "inbox")
         return [r.id for r in replies], _reply_email(inbox, conv, contact, to, replies)
 
 
@@ -227,10 +227,10 @@ def strip_quoted(text: str) -> str:
 
 def receive(recipients: str, text: str) -> Message:
     """Add an e-mailed reply to its conversation as the visitor's message; 404 if the address is not ours."""
-    found = parse_reply_address(recipients)
-    if found is None:
+    address = parse_reply_address(recipients)
+    if address is None:
         raise NotFound("Unknown or forged reply address.")
-    conversation_id, contact_id = found
+    conversation_id, contact_id = address
     content = strip_quoted(text)[:MAX_INBOUND_CHARS]
     if not content:
         raise ValidationError("The e-mail has no new text.", field="text")
@@ -255,8 +255,7 @@ def receive(recipients: str, text: str) -> Message:
 def request_transcript(visitor: Visitor, conversation_id: int, email: object = None) -> str:
     """Queue the conversation's transcript to the visitor's address (or the one given); returns it."""
     conv = conv_service.get_for_visitor(visitor, conversation_id)
-    contact = db.session.get(Contact, visitor.contact_id)
-    assert contact is not None
+    contact = found(db.session.get(Contact, visitor.contact_id), "contact")
     to = contact_service.clean_email(email) if email not in (None, "") else recipient(conv, contact)
     if to is None:
         raise ValidationError("Enter your e-mail address.", field="email")
@@ -272,8 +271,7 @@ def send_transcript(conversation_id: int, to: str) -> int:
         conv = db.session.get(Conversation, conversation_id)
         if conv is None:
             return 0
-        inbox = db.session.get(Inbox, conv.inbox_id)
-        assert inbox is not None
+        inbox = found(db.session.get(Inbox, conv.inbox_id), "inbox")
         rows = db.session.execute(
             sa.select(Message.type, Message.content, Message.created_at, User.name)
             .outerjoin(User, User.id == Message.sender_user_id)
