@@ -340,6 +340,8 @@ class Message(Model):
         sa.CheckConstraint("type <> 'outgoing' OR sender_user_id IS NOT NULL", name="outgoing_has_user"),
         sa.CheckConstraint("type <> 'note' OR sender_user_id IS NOT NULL", name="note_has_user"),
         sa.Index("ix_messages_conversation", "conversation_id", sa.text("id DESC")),
+        # Reports: messages per day, an index-only scan (services/reports.py).
+        sa.Index("ix_messages_created_type", "created_at", "type"),
         sa.Index("ix_messages_search", "search", postgresql_using="gin"),
     )
 
