@@ -38,7 +38,7 @@ from bench.assignment import bench_stack  # noqa: E402
 from bench.assignment import login  # noqa: E402
 
 LUA = r"""
--- One request per call: the next conversation, a fresh client_id (thread id + counter in the UUID).
+-- One request per call: the next conversation, a fresh client_id (thread, run salt and counter in the UUID).
 local targets = {}
 local path, extra_header, cookie, thread_no, counter = "", "", "", 0, 0
 ok, other, last_failure = 0, 0, ""  -- globals: done() reads them per thread
@@ -59,7 +59,7 @@ end
 function request()
   counter = counter + 1
   local target = targets[(counter % #targets) + 1]
-  local cid = string.format("%08x-%04x-4000-8000-%012x", thread_no, math.random(0, 65535), counter)
+  local cid = string.format("%08x-%04x-4SALT-%012x", thread_no, math.random(0, 65535), counter)
   local headers = {["Content-Type"] = "application/json", ["Origin"] = "ORIGIN"}
   local sep = string.find(target, "|", 1, true)
   local conv, secret = string.sub(target, 1, sep - 1), string.sub(target, sep + 1)
@@ -109,7 +109,8 @@ def run_wrk(port: int, path: str, header: str, cookie: str, targets: list[str],
             args: argparse.Namespace) -> dict[str, Any]:
     """Run wrk with the Lua script; return its summary line (requests, acknowledged, p99_ms...)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA.replace('"ORIGIN"', json.dumps(ORIGIN)))
+        salt = uuid.uuid4().hex  # a run's client_ids never repeat another run's (wrk's RNG is not seeded)
+        script.write(LUA.replace('"ORIGIN"', json.dumps(ORIGIN)).replace("4SALT", f"4{salt[:3]}-8{salt[3:6]}"))
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.seconds}s", "--timeout", "10s",
            "-s", script.name, f"http://127.0.0.1:{port}", "--", path, header, cookie, *targets]
     try:
@@ -214,8 +215,8 @@ def main() -> None:
         first = last_message_id(app)
         fresh = Http(port)  # the first connection sat idle past the keep-alive timeout
         fresh.cookies = dict(operator.cookies)
-        token = csrf_token(fresh)
-        replies = run_wrk(port, "/api/v1/conversations/{id}/messages", "X-CSRFToken", operator.cookie_header(),
+        token = csrf_token(fresh)  # the page also puts the CSRF secret in the session cookie
+        replies = run_wrk(port, "/api/v1/conversations/{id}/messages", "X-CSRFToken", fresh.cookie_header(),
                           [f"{c}|{token}" for c, _ in convs], args)
         reply = check(app, stream, first, "outgoing", replies)
         print("operator replies:", json.dumps(reply), flush=True)
