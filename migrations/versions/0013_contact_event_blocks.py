@@ -3,14 +3,14 @@
 The first use of the replaceable-objects recipe (migrations/replaceable.py): the new version
 of ``messenger_contact_json`` replaces the one 0010 declared, and the downgrade restores it.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 """
 from alembic import op
 from replaceable import ReplaceableObject
 
-revision = "0011"
-down_revision = "0010"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
