@@ -179,7 +179,7 @@ _QUEUE_CACHE: dict[tuple[str, int], tuple[float, Any]] = {}
 
 
 def _cached(kind: str, key: int, compute: Callable[[], Any]) -> Any:
-    """A per-process value kept ``QUEUE_CACHE_MS`` (queue figures a visitor sees; 0 turns the cache off)."""
+    """A per-process, per-inbox value kept ``QUEUE_CACHE_MS`` (expected wait, someone online; 0: no cache)."""
     ttl = int(current_app.config.get("QUEUE_CACHE_MS", 0) or 0) / 1000
     if ttl <= 0:
         return compute()
@@ -205,7 +205,7 @@ def queue_info(conv: Conversation, inbox: Inbox) -> dict[str, Any]:
     if conv.status not in ("open", "pending") or conv.assignee_id is not None or conv.first_reply_at is not None:
         return info
     info["waiting"] = True
-    info["position"] = _cached("position", conv.id, lambda: assignment.queue_position(conv.id))
+    info["position"] = assignment.queue_position(conv.id)  # exact: the widget refetches it on queue.changed
     info["estimated_wait_s"] = _cached("wait", inbox.id, lambda: estimated_wait_s(inbox.id))
     since = conv.waiting_since or conv.created_at
     info["online"] = _cached("online", inbox.id, lambda: someone_online(inbox))
