@@ -208,3 +208,23 @@ def test_the_emit_migration_goes_down_to_the_previous_functions_and_up_again(ser
         upgrade()
         assert "messenger_emit(" in (definition("messenger_contact_created_event") or "")
         db.engine.dispose()
+
+
+def test_the_migrations_form_one_line_with_unique_revisions():
+    """Two engineers adding the same number (or two heads) would break `flask db upgrade` for everyone."""
+    import warnings
+    from pathlib import Path
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    folder = Path(__file__).resolve().parents[1] / "migrations"
+    ids = [re.search(r'^revision = ["\'](\w+)["\']', p.read_text(), re.M) for p in (folder / "versions").glob("*.py")]
+    revisions = [m.group(1) for m in ids if m]
+    assert len(revisions) == len(set(revisions)), sorted(r for r in revisions if revisions.count(r) > 1)
+    config = Config()
+    config.set_main_option("script_location", str(folder))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1, heads
