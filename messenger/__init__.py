@@ -57,6 +57,7 @@ def init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     from messenger.security.bodies import apply_body_limit
+    from messenger.security.hostile import refuse_hostile_values
     from messenger.security.hosts import enforce_host_split
     from messenger.security.hosts import loader_url
     from messenger.security.hosts import widget_url
@@ -65,6 +66,8 @@ def init_extensions(app: Flask) -> None:
     app.before_request(enforce_host_split)
     # Before CSRF (which reads form bodies): every body is capped whatever its encoding.
     app.before_request(apply_body_limit)
+    # Then: NUL bytes, absurd nesting and NaN/Infinity are a 422 naming the field before any view.
+    app.before_request(refuse_hostile_values)
     app.jinja_env.globals.update(widget_url=widget_url, widget_loader_url=loader_url)
     csrf.init_app(app)
     from messenger.i18n import select_locale

@@ -23,6 +23,9 @@ from werkzeug.test import TestResponse
 
 from messenger.config import load_settings
 from tests.factories import PASSWORD
+from tests.factories import make_conversation
+from tests.factories import make_inbox
+from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,3 +134,15 @@ def sign_in_browser(page: Any, base_url: str, email: str, password: str = PASSWO
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_selector("#panel[data-ready='1']", timeout=15000)
+
+
+def api_principals(client: FlaskClient, site: str) -> tuple[Any, dict[str, str]]:
+    """A conversation, and headers acting as a signed-in admin (CSRF) and its visitor (token, Origin) at once."""
+    inbox = make_inbox(origins=[site])
+    user = make_user(role="admin", inboxes=[inbox])
+    conv = make_conversation(inbox)
+    token = client.post("/widget/api/v1/session", json={"inbox": inbox.website_token},
+                        headers={"Origin": site}).get_json()["token"]
+    login(client, user.email, PASSWORD)
+    csrf = csrf_token_from(client.get("/app").get_data(as_text=True))
+    return conv, {"X-CSRFToken": csrf, "X-Visitor-Token": token, "Origin": site, "Content-Type": "application/json"}

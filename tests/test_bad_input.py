@@ -12,12 +12,7 @@ import pytest
 
 from messenger.extensions import limiter
 from messenger.openapi import api_operations
-from tests.factories import PASSWORD
-from tests.factories import make_conversation
-from tests.factories import make_inbox
-from tests.factories import make_user
-from tests.helpers import csrf_token_from
-from tests.helpers import login
+from tests.helpers import api_principals
 
 SITE = "http://site.test"
 BODIES = [None, "[]", '"x"', "{", "null", '{"content": [1], "client_id": {}}', '{"version": "1", "status": 5}',
@@ -33,14 +28,7 @@ SKIP = ("/stream", "/events", "/reset")
 
 @pytest.mark.committing
 def test_malformed_bodies_and_queries_never_reach_a_500(app, client):
-    inbox = make_inbox(origins=[SITE])
-    user = make_user(role="admin", inboxes=[inbox])
-    conv = make_conversation(inbox)
-    token = client.post("/widget/api/v1/session", json={"inbox": inbox.website_token},
-                        headers={"Origin": SITE}).get_json()["token"]
-    login(client, user.email, PASSWORD)
-    csrf = csrf_token_from(client.get("/app").get_data(as_text=True))
-    headers = {"X-CSRFToken": csrf, "X-Visitor-Token": token, "Origin": SITE, "Content-Type": "application/json"}
+    conv, headers = api_principals(client, SITE)
     failures, codes = [], Counter()
     limiter.enabled = False  # every request must reach its view, not a 429
     try:

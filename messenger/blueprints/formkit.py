@@ -17,6 +17,7 @@ from flask_wtf import FlaskForm
 from messenger.errors import DomainError
 from messenger.errors import NotFound
 from messenger.extensions import db
+from messenger.parsing import digits_or_none
 
 T = TypeVar("T")
 
@@ -36,9 +37,10 @@ def _find_field(form: Any, name: str) -> Any:
     if field is None or not index:
         return field
     entries = getattr(field, "entries", None)
-    if not index.isdigit() or entries is None or int(index) >= len(entries):
+    position = digits_or_none(index)
+    if position is None or entries is None or position >= len(entries):
         return field
-    entry = entries[int(index)]
+    entry = entries[position]
     sub = getattr(entry, "form", None)
     return next(iter(sub), entry) if sub is not None else entry
 

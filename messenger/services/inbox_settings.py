@@ -29,6 +29,7 @@ from messenger.models import Inbox
 from messenger.models import InboxMember
 from messenger.models import Team
 from messenger.models import User
+from messenger.parsing import digits_or_none
 from messenger.security.origins import normalise_origin
 from messenger.services import audit
 from messenger.services import naming
@@ -102,7 +103,7 @@ def _minutes(text: str) -> int | None:
     text = text.strip()
     if len(text) == 4 and text[1] == ":":
         text = "0" + text
-    if len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isdigit():
+    if len(text) != 5 or text[2] != ":" or digits_or_none(text[:2] + text[3:]) is None:
         return None
     hours, mins = int(text[:2]), int(text[3:])
     if (hours, mins) == (24, 0):

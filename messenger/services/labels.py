@@ -26,7 +26,7 @@ def parse_label_ids(value: object) -> list[int]:
         raise ValidationError(f"labels must be a list of at most {MAX_LABELS} ids.", field="labels")
     ids: list[int] = []
     for item in value:
-        if not isinstance(item, int) or isinstance(item, bool) or item <= 0:
+        if not isinstance(item, int) or isinstance(item, bool) or not 0 < item <= conv_service.MAX_ID:
             raise ValidationError("labels must be label ids.", field="labels")
         if item not in ids:
             ids.append(item)

@@ -28,6 +28,7 @@ from messenger.models import Conversation
 from messenger.models import ConversationLabel
 from messenger.models import InboxMember
 from messenger.models import User
+from messenger.parsing import whole_number
 from messenger.services.conversations import conversation_to_dict
 
 # "waiting": everything nobody has taken yet, queued (pending) or not, whatever the status filter.
@@ -74,9 +75,7 @@ def _int(params: Mapping[str, object], name: str, low: int, high: int) -> int | 
     if isinstance(value, bool):
         raise ValidationError(f"{name} must be a whole number.", field=name)
     if isinstance(value, str):
-        if not value.isdigit() or len(value) > 10:
-            raise ValidationError(f"{name} must be a whole number.", field=name)
-        value = int(value)
+        value = whole_number(value, name)
     if not isinstance(value, int) or not low <= value <= high:
         raise ValidationError(f"{name} must be between {low} and {high}.", field=name)
     return value

@@ -16,6 +16,7 @@ from messenger.blueprints.admin.blueprint import bp
 from messenger.blueprints.admin.forms import AuditFilterForm
 from messenger.extensions import db
 from messenger.models import User
+from messenger.parsing import digits_or_none
 from messenger.services import audit as audit_service
 
 
@@ -29,7 +30,7 @@ def _day(value: object, *, end: bool = False) -> datetime | None:
 def _filter(form: AuditFilterForm) -> audit_service.AuditFilter:
     actor = form.actor.data or ""
     return audit_service.AuditFilter(
-        action=(form.action.data or "")[:64], actor_id=int(actor) if actor.isdigit() else None,
+        action=(form.action.data or "")[:64], actor_id=digits_or_none(actor),
         target_type=(form.target_type.data or "").strip(), ip=(form.ip.data or "").strip(),
         since=_day(form.since.data), until=_day(form.until.data, end=True))
 
@@ -52,7 +53,7 @@ def audit() -> ResponseReturnValue:
                                utc=timezone.utc), 422
     before = request.args.get("before", "")
     rows, next_before = audit_service.list_entries(
-        _filter(form), before_id=int(before) if before.isdigit() and len(before) < 19 else None)
+        _filter(form), before_id=digits_or_none(before, 2**63 - 1))
     args = {k: v for k, v in request.args.items() if k != "before" and v}
     return render_template("admin/audit.html", form=form, rows=rows, next_before=next_before, args=args,
                            paged="before" in request.args, utc=timezone.utc)

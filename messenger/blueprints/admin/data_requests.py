@@ -18,6 +18,7 @@ from messenger.blueprints.admin.helpers import actor_ip
 from messenger.extensions import db
 from messenger.models import Contact
 from messenger.models import Conversation
+from messenger.parsing import digits_or_none
 from messenger.services import data_requests
 
 MAX_QUERY = 254
@@ -28,8 +29,9 @@ def _find(query: str) -> list[Contact]:
     if not query:
         return []
     match = [Contact.email == query.lower(), Contact.identifier == query]
-    if query.isdigit() and int(query) < 2**31:
-        match.append(Contact.id == int(query))
+    contact_id = digits_or_none(query)
+    if contact_id is not None:
+        match.append(Contact.id == contact_id)
     return list(db.session.scalars(sa.select(Contact).where(sa.or_(*match)).order_by(Contact.id).limit(20)))
 
 

@@ -20,6 +20,7 @@ from messenger.errors import ValidationError
 from messenger.i18n import LANG_COOKIE
 from messenger.models import PRIORITIES
 from messenger.parsing import parse_instant
+from messenger.parsing import whole_number
 from messenger.realtime.log import head_position
 from messenger.services import canned
 from messenger.services import contact_profile
@@ -54,12 +55,7 @@ def _version(body: dict[str, Any]) -> int | None:
 
 
 def _query_int(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise ValidationError(f"{name} must be a whole number.", field=name)
-    return int(raw)
+    return whole_number(request.args.get(name), name)
 
 
 def _conversation_json(conv: Any) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from messenger.models import Contact
 from messenger.models import ContactSession
 from messenger.models import Conversation
 from messenger.models import Inbox
+from messenger.parsing import whole_number
 from messenger.security.origins import apply_cors
 from messenger.security.origins import check_request_origin
 from messenger.security.ratelimit import client_ip
@@ -155,12 +156,7 @@ def _conversation(conversation_id: int) -> Conversation:
 
 
 def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise ValidationError(f"{name} must be a message id.", field=name)
-    return int(raw)
+    return whole_number(request.args.get(name), name)
 
 
 def _conversation_json(conv: Conversation, inbox: Inbox) -> dict[str, Any]:
