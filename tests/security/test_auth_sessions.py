@@ -36,6 +36,11 @@ def test_next_never_leaves_the_site_and_never_500s(client, target: str) -> None:
     """Item 2: control characters, backslashes and percent-encodings of them never give //host."""
     user = make_user()
     resp = _login_with_next(client, user.email, PASSWORD, target)
+    if "\x00" in target:
+        # A NUL byte is refused before any view by messenger/security/hostile.py: a 422 naming
+        # the field on the error page, no redirect at all.
+        assert resp.status_code == 422 and b"next" in resp.data
+        return
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/app"
     # Already signed in, the GET form of the same redirect holds too.
