@@ -22,6 +22,7 @@ Details and the event-log helper ``messenger_emit``: docs/event-log.md.
 """
 from __future__ import annotations
 
+import abc
 import re
 from typing import Any
 
@@ -51,7 +52,7 @@ def functions_in(sql: str) -> dict[str, ReplaceableObject]:
     return found
 
 
-class ReversibleOp(MigrateOperation):
+class ReversibleOp(MigrateOperation, abc.ABC):
     """An operation on one ``ReplaceableObject`` that knows its reverse."""
 
     def __init__(self, target: ReplaceableObject, previous: ReplaceableObject | None = None) -> None:
@@ -75,8 +76,9 @@ class ReversibleOp(MigrateOperation):
             raise TypeError(f"{ident} is not a ReplaceableObject")
         return obj
 
+    @abc.abstractmethod
     def reverse(self) -> ReversibleOp:
-        raise NotImplementedError
+        """The operation that undoes this one (each concrete operation says which)."""
 
 
 @Operations.register_operation("create_function", "invoke_for_target")

@@ -73,7 +73,7 @@ def test_loader_is_minified_compressed_and_kept_five_minutes(live_server) -> Non
     status, headers, body = fetch(live_server.url, "/widget/loader.js", "gzip")
     assert headers["content-encoding"] == "gzip" and gzip.decompress(body) == raw
     # Unversioned static URLs still work, with the short lifetime.
-    status, headers, _ = fetch(live_server.url, "/static/js/shared/stream.js", "br")
+    status, headers, _ = fetch(live_server.url, "/static/js/common/stream.js", "br")
     assert status == 200 and "max-age=300" in headers["cache-control"] and headers["content-encoding"] == "br"
 
 

@@ -1,6 +1,6 @@
 """Attachments in real Chromium against the live gunicorn server.
 
-- ``static/js/shared/upload.js`` on one of our pages (same-origin, as in the widget frame
+- ``static/js/common/upload.js`` on one of our pages (same-origin, as in the widget frame
   and the panel): uploads with progress, clear errors for a forbidden type and a 30 MB
   image, and the widget-style signed thumbnail URL loads in an ``<img>`` under the CSP.
 - The panel: an image pasted into the composer uploads with progress, the sent message
@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.committing, pytest.mark.browser]
 
 UPLOAD_JS = """
 async ({url, token, b64, name, type, padTo}) => {
-  const m = await import('/static/js/shared/upload.js');
+  const m = await import('/static/js/common/upload.js');
   let bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   if (padTo) { const big = new Uint8Array(padTo); big.set(bytes); bytes = big; }
   const file = new File([bytes], name, {type});
@@ -60,7 +60,7 @@ async ({token, id}) => {
     img.onerror = reject;
     img.src = body.urls[id].thumb_url;
   });
-  const m = await import('/static/js/shared/upload.js');
+  const m = await import('/static/js/common/upload.js');
   return {w: img.naturalWidth, h: img.naturalHeight, expires: body.expires_in,
           previewable: m.isPreviewable({status: 'clean', content_type: 'image/png', has_thumbnail: true})};
 }

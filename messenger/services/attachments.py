@@ -129,7 +129,7 @@ _PILLOW_FORMATS = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png"
 ZIP_BASED = frozenset({"application/zip"} | {m for m in ALLOWED_TYPES if m.startswith((_OOXML, _ODF))})
 # Zip-based office files that libmagic may report as plain zip when their first member is unusual.
 _ZIP_OFFICE_BY_EXTENSION = {t.extensions[0]: m for m, t in ALLOWED_TYPES.items() if m.startswith((_OOXML, _ODF))}
-# What both UIs show under a file (the same strings as attachmentLabel() in static/js/shared/upload.js).
+# What both UIs show under a file (the same strings as attachmentLabel() in static/js/common/upload.js).
 STATUS_LABELS = {"pending": "Scanning…", "clean": "", "infected": "File removed: malware detected",
                  "error": "File unavailable: it could not be checked"}
 SCAN_QUEUE = "scanning"

@@ -14,7 +14,7 @@ from tests.realtime.helpers import wait_until
 pytestmark = [pytest.mark.committing, pytest.mark.browser]
 
 START = """async () => {
-  const { connectShared } = await import('/static/js/shared/tabstream.js');
+  const { connectShared } = await import('/static/js/common/tabstream.js');
   window.got = []; window.roles = []; window.statuses = [];
   window.live = connectShared({
     name: 'test-operator-stream', streamUrl: '/api/v1/stream', pollUrl: '/api/v1/events',
@@ -76,7 +76,7 @@ def test_two_tabs_share_one_stream_and_the_survivor_takes_over(browser, fast_ser
 
 
 FALLBACK = """async () => {
-  const { connect } = await import('/static/js/shared/stream.js');
+  const { connect } = await import('/static/js/common/stream.js');
   window.got = []; window.statuses = [];
   window.live = connect({
     streamUrl: '/api/v1/stream', pollUrl: '/api/v1/events', streamRetryMs: 4000,
@@ -109,7 +109,7 @@ def test_client_falls_back_to_long_poll_when_the_stream_keeps_failing_and_comes_
 
 
 TYPING = """async () => {
-  const { connect, createTypingTracker } = await import('/static/js/shared/stream.js');
+  const { connect, createTypingTracker } = await import('/static/js/common/stream.js');
   window.changes = []; window.statuses = [];
   const tracker = createTypingTracker({
     onChange: (conversationId, typers) => window.changes.push({conversationId, from: typers.map(t => t.from)}),

@@ -2,7 +2,7 @@
 // The page is rendered by the server; after any presence, conversation or queue event (and on
 // every (re)connect) this fetches /admin/live.json again and redraws both tables with text
 // nodes only (names are user data). Waiting times tick every second against the server's clock.
-import { connectShared } from "../shared/tabstream.js";
+import { connectShared } from "../common/tabstream.js";
 
 const root = document.getElementById("live");
 const KINDS = new Set(["presence.updated", "conversation.created", "conversation.updated", "queue.changed", "resync"]);

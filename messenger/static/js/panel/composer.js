@@ -1,7 +1,7 @@
 // The composer: reply / private note, Enter to send, per-conversation drafts shared across
 // tabs, "/" canned responses, emoji, attachments with progress, typing + collision warning.
 
-import {uploadFile} from "../shared/upload.js";
+import {uploadFile} from "../common/upload.js";
 import {ApiError, csrfToken, get, post} from "./api.js";
 import {applyConflict} from "./conversation.js";
 import {$, contactName, h, uuid} from "./dom.js";

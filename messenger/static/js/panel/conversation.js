@@ -1,6 +1,6 @@
 // The open conversation: header actions, messages grouped by day, scroll-up paging, live updates.
 
-import {attachmentLabel, formatSize, isPreviewable} from "../shared/upload.js";
+import {attachmentLabel, formatSize, isPreviewable} from "../common/upload.js";
 import {activityLine} from "./activity.js";
 import {ApiError, api, get, post, put} from "./api.js";
 import {$, clock, contactName, dateTime, dayLabel, h, toast} from "./dom.js";

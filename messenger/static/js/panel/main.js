@@ -1,7 +1,7 @@
 // Panel bootstrap: wires the list, the conversation, the composer, the sidebar, search,
 // the live stream, keyboard shortcuts, notifications and the column resizers.
 
-import {connectShared} from "../shared/tabstream.js";
+import {connectShared} from "../common/tabstream.js";
 import {get, post, put} from "./api.js";
 import {Composer} from "./composer.js";
 import {ConversationView} from "./conversation.js";

@@ -7,7 +7,7 @@ import {$} from "./dom.js";
 import {post} from "./host.js";
 import {t} from "./i18n.js";
 import {render, upsert, upsertAttachment} from "./messages.js";
-import {connect as connectStream} from "../shared/stream.js";
+import {connect as connectStream} from "../common/stream.js";
 import {API, emit, state} from "./state.js";
 import {setOnline} from "./status.js";
 

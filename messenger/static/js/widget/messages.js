@@ -3,7 +3,7 @@
 import {api} from "./api.js";
 import {$, el, linkify} from "./dom.js";
 import {lang, t} from "./i18n.js";
-import {attachmentLabel, isPreviewable} from "../shared/upload.js";
+import {attachmentLabel, isPreviewable} from "../common/upload.js";
 import {emit, state} from "./state.js";
 
 export const keyOf = (m) => m.client_id || "i" + m.id;

@@ -7,7 +7,7 @@ import {ensureConversation, setConversation} from "./conversation.js";
 import {honeypot} from "./dom.js";
 import {lang, t} from "./i18n.js";
 import {render, scrollToEnd, upsert} from "./messages.js";
-import {uploadFile} from "../shared/upload.js";
+import {uploadFile} from "../common/upload.js";
 import {API, emit, state} from "./state.js";
 import {banner, setOnline} from "./status.js";
 import {KEYS, load, store} from "./storage.js";

@@ -1,7 +1,7 @@
 /**
  * Realtime client shared by the operator panel and the widget (vanilla ES module, no build).
  *
- *   import { connect } from "/static/js/shared/stream.js";
+ *   import { connect } from "/static/js/common/stream.js";
  *   const live = connect({
  *     streamUrl: "/api/v1/stream",        // SSE endpoint ("/widget/api/v1/stream" for visitors)
  *     pollUrl: "/api/v1/events",          // long-poll fallback endpoint

@@ -1,7 +1,7 @@
 /**
  * One realtime stream per browser for the operator panel (vanilla ES module, no build).
  *
- *   import { connectShared } from "/static/js/shared/tabstream.js";
+ *   import { connectShared } from "/static/js/common/tabstream.js";
  *   const live = connectShared({
  *     name: "messenger-operator",          // lock + channel name (one per audience)
  *     streamUrl: "/api/v1/stream", pollUrl: "/api/v1/events",

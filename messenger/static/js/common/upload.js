@@ -1,7 +1,7 @@
 /**
  * Attachment helpers shared by the operator panel and the widget frame (ES module, no dependencies).
  *
- *   import {uploadFile, UploadError, attachmentLabel, formatSize, isPreviewable} from "/static/js/shared/upload.js";
+ *   import {uploadFile, UploadError, attachmentLabel, formatSize, isPreviewable} from "/static/js/common/upload.js";
  *
  *   // Panel:  uploadFile(`/api/v1/conversations/${id}/attachments`, file, {headers: {"X-CSRFToken": csrf}})
  *   // Widget: uploadFile(`/widget/api/v1/conversations/${id}/attachments`, file, {headers: {"X-Visitor-Token": t}})
