@@ -12,7 +12,8 @@ TEXT_SUFFIXES = {".py", ".md", ".js", ".css", ".html", ".txt", ".cfg", ".toml", 
                  ".yaml", ""}
 # Design notes that lived next to the repository while it was young; the repository's own
 # docs/architecture.md, docs/style.md and docs/security.md replace them.
-OUTSIDE = re.compile(r"\bCASES\b|\b(?:PRODUCT|STYLE|ARCHITECTURE|CHATWOOT)\.md\b|\.\./shared/|js/shared/|/work/shared\b")
+OUTSIDE = re.compile(
+    r"\bCASES\b|\b(?:PRODUCT|STYLE|ARCHITECTURE|CHATWOOT)\.md\b|\.\./shared/|js/shared/|/work/shared\b")
 DOC_LINK = re.compile(r"\bdocs/([\w.-]+\.md)\b")
 CASE_REF = re.compile(r"\b(reliability )?cases? (\d+)(?:(?:-|, )(\d+))*", re.IGNORECASE)
 
