@@ -82,6 +82,9 @@ def _no_delay() -> None:
 def sse_response(scope: Scope, after: int | None) -> Response:
     """A text/event-stream response for ``scope`` starting after ``after``."""
     hub = ready_hub()
+    # The body outlives the view: end its read transaction so the stream never holds a pooled
+    # connection while it waits (the views' presence heartbeat commits already; this keeps it true).
+    db.session.rollback()
     _no_delay()
     body = sse_stream(hub, scope, after, db.engine, settings(), admit=admitter(scope))
     # The body yields bytes already: direct_passthrough skips Werkzeug's per-chunk re-encoding.

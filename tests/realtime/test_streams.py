@@ -207,3 +207,26 @@ def test_resolved_while_the_widget_was_away_shows_resolved_on_reconnect(live_ser
                                            for e in s.named("conversation.updated")))
     finally:
         back.close()
+
+
+def test_open_streams_hold_no_database_connection_while_they_wait(live_server, world: World) -> None:  # type: ignore[no-untyped-def]
+    """Twelve open streams (operators and visitors) leave no server backend inside a transaction:
+    a stream that kept its request's connection would exhaust the pool long before the stream cap."""
+    import sqlalchemy as sa
+
+    streams = [operator_stream(live_server, world.agent) for _ in range(3)]
+    streams += [visitor_stream(live_server, world.visitor_token) for _ in range(3)]
+    streams += [visitor_stream(live_server, world.other_token) for _ in range(3)]
+    streams += [operator_stream(live_server, world.admin) for _ in range(3)]
+    try:
+        for stream in streams:
+            stream.wait_count("ready", 1)
+        db.session.commit()  # this test's own session read the world; only the server's backends count
+        with db.engine.connect() as conn:
+            held = conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")).scalar_one()
+        assert held == 0
+    finally:
+        for stream in streams:
+            stream.close()
