@@ -6,6 +6,7 @@ send mail) that runs only once the data it needs is committed and visible.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -75,3 +76,13 @@ def rows_changed(statement: sa.Executable) -> int:
     """Run an UPDATE/DELETE in the current session and return how many rows it touched."""
     result = db.session.execute(statement)
     return int(result.rowcount)  # type: ignore[attr-defined]  # DML returns a CursorResult
+
+
+EPHEMERAL_CHANNEL = "messenger_ephemeral"
+
+
+def notify_ephemeral(signal: dict[str, object]) -> None:
+    """Queue a signal for every process's realtime hub (no log row, no position); PostgreSQL
+    delivers it when the current transaction commits, never for a rolled-back one."""
+    db.session.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
+                       {"channel": EPHEMERAL_CHANNEL, "payload": json.dumps(signal, separators=(",", ":"))})

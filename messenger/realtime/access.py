@@ -41,6 +41,7 @@ class OperatorScope:
     session_version: int
     inbox_ids: frozenset[int] | None
     session_id: str = ""  # the signed-in browser's server-side session (signing out closes its streams)
+    token_id: int | None = None  # the API token a Bearer stream was opened with (revoking it closes the stream)
 
     @property
     def audience(self) -> str:

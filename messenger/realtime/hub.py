@@ -20,6 +20,7 @@ Shape (docs/architecture.md "The event log"; docs/realtime.md):
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ from gevent.event import Event
 
 from messenger import metrics
 from messenger.config import libpq_url
+from messenger.db import EPHEMERAL_CHANNEL
 from messenger.realtime import access
 from messenger.realtime.access import OperatorScope
 from messenger.realtime.access import Scope
@@ -53,7 +55,6 @@ from messenger.services import presence
 logger = logging.getLogger(__name__)
 
 CHANNEL = "messenger"
-EPHEMERAL_CHANNEL = "messenger_ephemeral"
 PAGE = 1000
 _BACKOFF_MAX_S = 5.0
 _QUERY_TIMEOUT_S = 10.0
@@ -256,6 +257,12 @@ class Hub:
             if isinstance(sub.scope, OperatorScope) and sub.scope.user_id == user_id:
                 sub.close("revoked")
 
+    def _close_token_streams(self, token_id: int) -> None:
+        """Streams opened with a revoked API token close now (the heartbeat re-check is the safety net)."""
+        for sub in list(self._operators.values()):
+            if isinstance(sub.scope, OperatorScope) and sub.scope.token_id == token_id:
+                sub.close("revoked")
+
     def _publish_inbox_wide(self, prepared: Prepared) -> None:
         """An inbox-wide visitor event (queue.changed): every visitor stream of that inbox."""
         delivery = prepared.delivery(access.VISITOR)
@@ -270,6 +277,9 @@ class Hub:
     def _on_signal(self, payload: str) -> None:
         try:
             raw = json.loads(payload)
+            if raw.get("kind") == "api_token.revoked":
+                self._close_token_streams(int(raw["token_id"]))
+                return
             signal = Signal(kind=str(raw["kind"]), inbox_id=int(raw["inbox_id"]),
                             conversation_id=int(raw["conversation_id"]), contact_id=int(raw["contact_id"]),
                             actor_type=str(raw["actor_type"]),
@@ -375,18 +385,19 @@ class Hub:
         user_ids = sorted({scope.user_id for scope in scopes})
         if not user_ids:
             return
-        users, signed_out, members = _operator_principals(conn, user_ids, sorted({s.session_id for s in scopes} - {""}))
+        principals = _operator_principals(conn, user_ids, sorted({s.session_id for s in scopes} - {""}),
+                                          sorted({s.token_id for s in scopes if s.token_id is not None}))
         live: set[int] = set()
         for sub in subs:
             scope = sub.scope
             assert isinstance(scope, OperatorScope)
-            row = users.get(scope.user_id)
-            if row is None or not row[1] or row[0] != scope.session_version or scope.session_id in signed_out:
+            row = principals.users.get(scope.user_id)
+            if row is None or not principals.valid(scope):
                 sub.close("revoked")
                 continue
-            inbox_ids = None if row[2] == "admin" else frozenset(members.get(scope.user_id, ()))
+            inbox_ids = None if row[2] == "admin" else frozenset(principals.members.get(scope.user_id, ()))
             if inbox_ids != scope.inbox_ids:
-                sub.scope = OperatorScope(scope.user_id, scope.session_version, inbox_ids, scope.session_id)
+                sub.scope = dataclasses.replace(scope, inbox_ids=inbox_ids)
             live.add(scope.user_id)
         if live:
             conn.execute("UPDATE users SET last_seen_at = now() WHERE id = ANY(%s)", (sorted(live),))
@@ -414,18 +425,42 @@ class Hub:
             logger.exception("presence sweep failed")
 
 
-def _operator_principals(conn: psycopg.Connection[Any], user_ids: list[int], session_ids: list[str]) -> tuple[
-        dict[int, tuple[Any, ...]], set[str], dict[int, set[int]]]:
-    """(session_version, active, role) by user, signed-out session ids, inbox ids by user."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Principals:
+    """What the heartbeat re-check read: (session_version, active, role) by user, signed-out
+    session ids, revoked API token ids, inbox ids by user."""
+
+    users: dict[int, tuple[Any, ...]]
+    signed_out: set[str]
+    revoked_tokens: set[int]
+    members: dict[int, set[int]]
+
+    def valid(self, scope: OperatorScope) -> bool:
+        """An active owner, and the stream's credential still good: its token unrevoked (a token
+        outlives password changes), or its browser session signed in at the current version."""
+        row = self.users.get(scope.user_id)
+        if row is None or not row[1]:
+            return False
+        if scope.token_id is not None:
+            return scope.token_id not in self.revoked_tokens
+        return row[0] == scope.session_version and scope.session_id not in self.signed_out
+
+
+def _operator_principals(conn: psycopg.Connection[Any], user_ids: list[int], session_ids: list[str],
+                         token_ids: list[int]) -> _Principals:
     users = {row[0]: tuple(row[1:]) for row in conn.execute(
         "SELECT id, session_version, active, role FROM users WHERE id = ANY(%s)", (user_ids,))}
     signed_out = {row[0] for row in conn.execute(
         "SELECT id FROM operator_sessions WHERE id = ANY(%s) AND revoked_at IS NOT NULL", (session_ids,))}
+    revoked: set[int] = set()
+    if token_ids:
+        revoked = {row[0] for row in conn.execute(
+            "SELECT id FROM api_tokens WHERE id = ANY(%s) AND revoked_at IS NOT NULL", (token_ids,))}
     members: dict[int, set[int]] = {}
     for user_id, inbox_id in conn.execute(
             "SELECT user_id, inbox_id FROM inbox_members WHERE user_id = ANY(%s)", (user_ids,)):
         members.setdefault(user_id, set()).add(inbox_id)
-    return users, signed_out, members
+    return _Principals(users, signed_out, revoked, members)
 
 
 def _observe_dispatch(rows: list[Any]) -> None:

@@ -4,9 +4,9 @@ A token acts as its owner, with the owner's permissions (inboxes, role) at the m
 of each request: a deactivated owner's tokens stop working, a demoted admin's token is
 an agent's. Only the SHA-256 of a token is stored (the token is shown once); ``prefix``
 (its first characters) identifies it in lists. Revocation is one UPDATE and takes effect
-on the next request. Creation and revocation write audit lines; use writes one at most
-once a minute per token (with ``last_used_at``), so a busy integration does not write
-on every request. The token itself is never logged or audited.
+on the next request; the streams opened with it close at once. Creation and revocation
+write audit lines; use writes one at most once a minute per token (with ``last_used_at``),
+so a busy integration does not write on every request. The token itself is never logged or audited.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from datetime import timezone
 
 import sqlalchemy as sa
 
+from messenger.db import notify_ephemeral
 from messenger.db import transaction
 from messenger.errors import NotFound
 from messenger.errors import ValidationError
@@ -82,6 +83,8 @@ def revoke_token(actor: User, token_id: int, *, ip: str | None = None) -> ApiTok
             row.revoked_at = _now()
             audit.record(actor.id, "api_token.revoked", "api_token", row.id, ip=ip, owner_id=row.user_id,
                          prefix=row.prefix)
+            # Every process's hub closes the streams opened with it at commit (docs/realtime.md).
+            notify_ephemeral({"kind": "api_token.revoked", "token_id": row.id})
     return row
 
 

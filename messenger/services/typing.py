@@ -16,19 +16,17 @@ operator on top (``TYPING_RATE_LIMIT``).
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from flask import current_app
 
+from messenger.db import notify_ephemeral
 from messenger.db import transaction
 from messenger.errors import ValidationError
-from messenger.extensions import db
 from messenger.models import User
 from messenger.services import conversations as conv_service
 from messenger.services.visitors import Visitor
@@ -128,10 +126,8 @@ def _parse_on(on: object) -> bool:
 
 
 def _publish(signal: dict[str, object]) -> None:
-    # The ephemeral channel the hub listens on (realtime.hub.EPHEMERAL_CHANNEL).
     with transaction():
-        db.session.execute(sa.text("SELECT pg_notify('messenger_ephemeral', :payload)"),
-                           {"payload": json.dumps(signal, separators=(",", ":"))})
+        notify_ephemeral(signal)
 
 
 def operator_typing(user: User, conversation_id: object, on: object, *, private: object = False) -> bool:

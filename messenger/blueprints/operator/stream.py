@@ -33,7 +33,7 @@ def operator_scope(user: User) -> OperatorScope:
     """The plain-value principal of an operator's stream."""
     inbox_ids = None if user.role == "admin" else frozenset(visible_inbox_ids(user))
     return OperatorScope(user_id=user.id, session_version=user.session_version, inbox_ids=inbox_ids,
-                         session_id=str(g.get("operator_session_id") or ""))
+                         session_id=str(g.get("operator_session_id") or ""), token_id=g.get("api_token_id"))
 
 
 def _json_body() -> dict[str, Any]:
