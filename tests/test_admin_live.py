@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.request
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -15,9 +16,11 @@ from messenger.models import Label
 from messenger.services import accounts
 from messenger.services import assignment
 from messenger.services import labels as label_service
+from messenger.services import messages as msg_service
 from messenger.services import operators as operator_service
 from tests.admin_helpers import post_form
 from tests.admin_helpers import signed_in
+from tests.assignment_helpers import activities
 from tests.assignment_helpers import conv
 from tests.assignment_helpers import work
 from tests.factories import make_conversation
@@ -106,6 +109,51 @@ def _at_once(app, *calls):  # type: ignore[no-untyped-def]
     for t in threads:
         t.join(30)
     return results
+
+
+def test_removing_an_operator_from_an_inbox_sends_their_conversations_back_to_the_queue(app) -> None:
+    client, _ = signed_in(app)
+    inbox, other = make_inbox(auto_assignment=True, name="Shop"), make_inbox(auto_assignment=True)
+    leaving = make_user(inboxes=[inbox, other], name="Lena Leaving")
+    waiting, answered, elsewhere = make_conversation(inbox).id, make_conversation(inbox).id, make_conversation(other).id
+    work(app)
+    assert {conv(c).assignee_id for c in (waiting, answered, elsewhere)} == {leaving.id}
+    msg_service.send_operator_message(leaving, answered, "Let me check that for you", str(uuid.uuid4()))
+    assert conv(answered).waiting_since is None  # answered: deactivation would leave it, removal must not
+    staying = make_user(inboxes=[inbox], name="Sam Staying")
+
+    # The operator's edit page: Shop unticked, the other inbox kept.
+    resp = post_form(client, f"/admin/operators/{leaving.id}", {
+        "name": leaving.name, "role": "agent", "capacity": "10", "inboxes": [str(other.id)]})
+    assert resp.status_code == 302
+    work(app)
+    for conversation_id in (waiting, answered):
+        assert conv(conversation_id).assignee_id == staying.id  # back in the queue, routed again at once
+        [line] = activities(conversation_id, "requeue")
+        assert line.content == "Lena Leaving was removed from the inbox: the conversation is back in the queue"
+        assert line.content_attributes["reason"] == "removed_from_inbox"
+        assert line.content_attributes["previous_assignee_id"] == leaving.id
+    assert conv(elsewhere).assignee_id == leaving.id and not activities(elsewhere, "requeue")
+
+    # The inbox's members list: Sam removed there; nobody else serves Shop, so both wait in its queue.
+    form = inbox_form(name=inbox.name, assignment_policy="round_robin", members=None)
+    assert post_form(client, f"/admin/inboxes/{inbox.id}", form).status_code == 302
+    work(app)
+    assert conv(waiting).assignee_id is None and conv(answered).assignee_id is None
+    assert {assignment.queue_position(waiting), assignment.queue_position(answered)} == {1, 2}
+
+
+def test_an_operator_added_back_before_the_requeue_runs_keeps_their_conversations(app) -> None:
+    inbox = make_inbox(auto_assignment=True)
+    agent = make_user(inboxes=[inbox])
+    waiting = make_conversation(inbox).id
+    work(app)
+    operator_service.update_operator(None, agent.id, name=agent.name, role="agent", capacity=10, inbox_ids=[],
+                                     team_ids=[])
+    operator_service.update_operator(None, agent.id, name=agent.name, role="agent", capacity=10,
+                                     inbox_ids=[inbox.id], team_ids=[])
+    work(app)  # the requeue job finds them a member again
+    assert conv(waiting).assignee_id == agent.id and not activities(waiting, "requeue")
 
 
 def test_two_admins_creating_the_same_label_at_once_get_one_label(app) -> None:

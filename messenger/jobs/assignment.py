@@ -55,6 +55,12 @@ def requeue_operator(user_id: int) -> int:
     return _run(assignment.requeue_operator, user_id)
 
 
+@job(catalog.REQUEUE_REMOVED_MEMBER)
+def requeue_removed_member(user_id: int, inbox_id: int) -> int:
+    """An operator was removed from an inbox: their open conversations there back to the queue."""
+    return _run(assignment.requeue_removed_member, user_id, inbox_id)
+
+
 @job(catalog.SWEEP_ASSIGNMENTS)
 def sweep_assignments() -> dict[str, int]:
     """Periodic repair (lost jobs, missed timers); schedules its next run first, so a crash cannot stop it."""

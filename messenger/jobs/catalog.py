@@ -33,6 +33,7 @@ ASSIGN = _assignment_job("assign_conversation")
 DRAIN_QUEUE = _assignment_job("drain_queue")
 ESCALATE = _assignment_job("escalate")
 REQUEUE_OPERATOR = _assignment_job("requeue_operator")
+REQUEUE_REMOVED_MEMBER = _assignment_job("requeue_removed_member")
 SWEEP_ASSIGNMENTS = JobRef(f"{_ASSIGNMENT}.sweep_assignments", ASSIGNMENT_QUEUE, result_ttl=0)
 SWEEP_ASSIGNMENTS_NAME = "assignment-sweep"
 SWEEP_ASSIGNMENTS_INTERVAL_S = 60
@@ -51,8 +52,8 @@ SEND_ACCOUNT_LINK = JobRef("messenger.jobs.mail.send_account_link", "default", f
                            retry=_MAIL_RETRY_S)
 APPLY_RETENTION = JobRef("messenger.jobs.data.apply_retention", "default", result_ttl=0, failure_ttl=_FAILURE_TTL_S)
 
-ALL = (ASSIGN, DRAIN_QUEUE, ESCALATE, REQUEUE_OPERATOR, SWEEP_ASSIGNMENTS, WEBHOOK_DRAIN, SEND_EMAIL,
-       SEND_REPLY_EMAIL, SEND_TRANSCRIPT, SEND_ACCOUNT_LINK, APPLY_RETENTION)
+ALL = (ASSIGN, DRAIN_QUEUE, ESCALATE, REQUEUE_OPERATOR, REQUEUE_REMOVED_MEMBER, SWEEP_ASSIGNMENTS, WEBHOOK_DRAIN,
+       SEND_EMAIL, SEND_REPLY_EMAIL, SEND_TRANSCRIPT, SEND_ACCOUNT_LINK, APPLY_RETENTION)
 
 
 def escalation_job_id(conversation_id: int, token: str) -> str:

@@ -392,6 +392,9 @@ def _set_members(inbox_id: int, wanted: list[int]) -> list[str]:
     current = set(member_ids(inbox_id))
     if current == set(wanted):
         return []
+    if current - set(wanted):
+        # Removed operators no longer serve this inbox: their conversations go back to its queue.
+        routing.on_members_removed(inbox_id, sorted(current - set(wanted)))
     db.session.execute(sa.delete(InboxMember).where(InboxMember.inbox_id == inbox_id,
                                                     InboxMember.user_id.not_in(wanted)))
     if set(wanted) - current:

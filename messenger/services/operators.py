@@ -171,6 +171,9 @@ def update_operator(actor_id: int, user_id: int, *, name: str, role: str, capaci
         if capacity_up or changes.get("inboxes_added"):
             # More seats (or new inboxes) for an online operator: their queues drain now (after commit).
             routing.on_capacity_changed(user_id=user.id)
+        for inbox_id in changes.get("inboxes_removed", []):
+            # No longer serving that inbox: their conversations there go back to its queue.
+            routing.on_members_removed(inbox_id, [user.id])
     return user
 
 

@@ -70,6 +70,17 @@ def on_operator_offline(user_id: int) -> None:
     after_commit(lambda: catalog.REQUEUE_OPERATOR.delay(user_id))
 
 
+def on_members_removed(inbox_id: int, user_ids: list[int]) -> None:
+    """Operators were removed from an inbox: after commit, requeue their conversations there."""
+    removed = list(user_ids)
+
+    def enqueue_all() -> None:
+        for user_id in removed:
+            catalog.REQUEUE_REMOVED_MEMBER.delay(user_id, inbox_id)
+
+    after_commit(enqueue_all)
+
+
 def on_operator_online(user_id: int) -> None:
     """An operator came online (or got more capacity): after commit, drain their inboxes."""
     inbox_ids = list(db.session.scalars(sa.select(InboxMember.inbox_id).where(InboxMember.user_id == user_id)))

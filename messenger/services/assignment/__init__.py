@@ -38,6 +38,7 @@ from messenger.services.assignment.queue import WAITING
 from messenger.services.assignment.queue import queue_position
 from messenger.services.assignment.repair import ESCALATION_GRACE_S
 from messenger.services.assignment.repair import requeue_operator
+from messenger.services.assignment.repair import requeue_removed_member
 from messenger.services.assignment.repair import sweep
 from messenger.services.routing import on_capacity_changed
 from messenger.services.routing import on_operator_offline
@@ -45,4 +46,4 @@ from messenger.services.routing import on_operator_online
 
 __all__ = ["ESCALATION_GRACE_S", "LOCK_QUEUE", "WAITING", "DrainIncomplete", "assign", "assign_to", "drain", "escalate",
            "on_capacity_changed", "on_operator_offline", "on_operator_online", "queue_position",
-           "requeue_operator", "self_assign", "sweep"]
+           "requeue_operator", "requeue_removed_member", "self_assign", "sweep"]

@@ -2,7 +2,8 @@
 
 An operator who goes offline (presence) or is deactivated gets their waiting
 (``waiting_since`` set) conversations put back in the queue when the inbox has
-``requeue_on_offline`` (always when deactivated). ``sweep`` runs every minute and does
+``requeue_on_offline`` (always when deactivated). An operator removed from an inbox gets
+every open or pending conversation of theirs in that inbox put back. ``sweep`` runs every minute and does
 whatever a lost job (Redis down, worker killed) left undone: requeue, drain, escalate.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from messenger.db import transaction
 from messenger.extensions import db
 from messenger.models import Conversation
 from messenger.models import Inbox
+from messenger.models import InboxMember
 from messenger.models import User
 from messenger.services import conversations as conv_service
 from messenger.services import routing
@@ -42,25 +44,52 @@ def requeue_operator(user_id: int) -> int:
              .order_by(Conversation.waiting_since, Conversation.id))
     if user.active:
         query = query.where(Inbox.requeue_on_offline)
-    reason = "was deactivated" if not user.active else "went offline"
+    reason = "deactivated" if not user.active else "offline"
     moved = sum(_requeue_one(conversation_id, user, reason) for conversation_id in list(db.session.scalars(query)))
     if moved:
         logger.info("requeued %s conversations of operator %s (%s)", moved, user_id, reason)
     return moved
 
 
+def requeue_removed_member(user_id: int, inbox_id: int) -> int:
+    """An operator was removed from an inbox: their open and pending conversations there go back
+    to the queue (answered or not: they no longer serve it); how many. Nothing if they are a
+    member again by now."""
+    user = db.session.get(User, user_id, populate_existing=True)
+    if user is None or db.session.get(InboxMember, (inbox_id, user_id), populate_existing=True) is not None:
+        return 0
+    ids = list(db.session.scalars(
+        sa.select(Conversation.id).where(Conversation.assignee_id == user_id, Conversation.inbox_id == inbox_id,
+                                         Conversation.status.in_(WAITING))
+        .order_by(Conversation.waiting_since.nulls_last(), Conversation.id)))
+    moved = sum(_requeue_one(conversation_id, user, "removed_from_inbox") for conversation_id in ids)
+    if moved:
+        logger.info("requeued %s conversations of operator %s removed from inbox %s", moved, user_id, inbox_id)
+    return moved
+
+
+_REQUEUE_TEXT = {"offline": "went offline", "deactivated": "was deactivated",
+                 "removed_from_inbox": "was removed from the inbox"}
+
+
 def _requeue_one(conversation_id: int, user: User, reason: str) -> bool:
+    """Requeue one conversation still held by ``user``; ``offline``/``deactivated`` only while it
+    waits for an answer, ``removed_from_inbox`` while open or pending (and still not a member)."""
     with transaction():
         conv = lock_conversation(conversation_id)
-        if conv is None or conv.assignee_id != user.id or not (conv.status in WAITING and conv.waiting_since):
+        if conv is None or conv.assignee_id != user.id or conv.status not in WAITING:
+            return False
+        if reason == "removed_from_inbox":
+            if db.session.get(InboxMember, (conv.inbox_id, user.id)) is not None:
+                return False
+        elif not conv.waiting_since:
             return False
         inbox = db.session.get(Inbox, conv.inbox_id)
         if inbox is None:
             return False
         to_queue(conv, inbox)
-        conv_service.add_activity(conv, f"{user.name} {reason}: the conversation is back in the queue",
-                                  event="requeue", previous_assignee_id=user.id,
-                                  reason="deactivated" if not user.active else "offline")
+        conv_service.add_activity(conv, f"{user.name} {_REQUEUE_TEXT[reason]}: the conversation is back in the queue",
+                                  event="requeue", previous_assignee_id=user.id, reason=reason)
         conv_service.bump(conv)
     return True
 

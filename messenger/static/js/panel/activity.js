@@ -43,7 +43,8 @@ function assignmentLine(a) {
 
 function requeueLine(a) {
   if (!a.previous_assignee_id || !a.reason) return null;
-  return t(a.reason === "deactivated" ? "act.requeueDeactivated" : "act.requeueOffline", {name: name(a.previous_assignee_id)});
+  const key = {deactivated: "act.requeueDeactivated", removed_from_inbox: "act.requeueRemoved"}[a.reason] || "act.requeueOffline";
+  return t(key, {name: name(a.previous_assignee_id)});
 }
 
 /** "5 minutes" / "5 мин": the first-reply timeout of an escalation. */
