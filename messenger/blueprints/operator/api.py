@@ -6,7 +6,6 @@ allowlisted; bad input is a 4xx JSON error, never a 500.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import g
@@ -16,11 +15,20 @@ from flask.typing import ResponseReturnValue
 
 from messenger.blueprints.operator.auth import login_required
 from messenger.blueprints.operator.blueprint import bp
+from messenger.contract import shapes
+from messenger.contract.core import operation
+from messenger.contract.operator import ChangeStatus
+from messenger.contract.operator import ConversationListQuery
+from messenger.contract.operator import CountsQuery
+from messenger.contract.operator import DeleteMessage
+from messenger.contract.operator import EditMessage
+from messenger.contract.operator import MessagesQuery
+from messenger.contract.operator import SendMessage
+from messenger.contract.operator import SetLabels
+from messenger.contract.operator import SetPriority
 from messenger.errors import ValidationError
 from messenger.i18n import LANG_COOKIE
 from messenger.models import PRIORITIES
-from messenger.parsing import parse_instant
-from messenger.parsing import whole_number
 from messenger.realtime.log import head_position
 from messenger.services import canned
 from messenger.services import contact_profile
@@ -54,34 +62,34 @@ def _version(body: dict[str, Any]) -> int | None:
     return value
 
 
-def _query_int(name: str) -> int | None:
-    return whole_number(request.args.get(name), name)
-
-
 def _conversation_json(conv: Any) -> dict[str, Any]:
     return listing.cards([conv])[0]
 
 
 @bp.route("/api/v1/conversations")
 @login_required
-def list_conversations() -> ResponseReturnValue:
+@operation("List conversations (keyset pages; tab, filters, sort, cursor)", query=ConversationListQuery,
+           responses={200: shapes.ConversationPage})
+def list_conversations(query: ConversationListQuery) -> ResponseReturnValue:
     """One keyset page of the conversation list (tabs, filters, sorts)."""
-    q = listing.parse_list_query(request.args.to_dict())
+    q = listing.parse_list_query(query.model_dump(exclude_none=True))
     page = listing.list_conversations(g.operator, q)
     return jsonify({"items": page.items, "next_cursor": page.next_cursor})
 
 
 @bp.route("/api/v1/conversations/counts")
 @login_required
-def conversation_counts() -> ResponseReturnValue:
+@operation("Live counts for the Waiting / Mine / Unassigned / All tabs", query=CountsQuery,
+           responses={200: shapes.TabCounts})
+def conversation_counts(query: CountsQuery) -> ResponseReturnValue:
     """How many conversations each tab holds under the given filters."""
-    params = {k: v for k, v in request.args.to_dict().items() if k not in ("tab", "sort", "cursor", "limit")}
-    q = listing.parse_list_query(params)
+    q = listing.parse_list_query(query.model_dump(exclude_none=True, exclude={"tab", "sort", "cursor", "limit"}))
     return jsonify(listing.tab_counts(g.operator, q))
 
 
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>")
 @login_required
+@operation("One conversation card", responses={200: shapes.Conversation}, errors={404: "No such conversation"})
 def get_conversation(conversation_id: int) -> ResponseReturnValue:
     """One conversation card."""
     conv = conv_service.get_for_operator(g.operator, conversation_id)
@@ -90,11 +98,13 @@ def get_conversation(conversation_id: int) -> ResponseReturnValue:
 
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/messages")
 @login_required
-def list_messages(conversation_id: int) -> ResponseReturnValue:
+@operation("Messages, newest page first (before_id cursor); the newest page carries the CSAT rating",
+           query=MessagesQuery, responses={200: shapes.MessagePage}, errors={404: "No such conversation"})
+def list_messages(conversation_id: int, query: MessagesQuery) -> ResponseReturnValue:
     """A page of messages, oldest first; ``before_id`` scrolls up."""
     conv = conv_service.get_for_operator(g.operator, conversation_id)
-    before_id = _query_int("before_id")
-    limit = min(_query_int("limit") or MESSAGES_PAGE, msg_service.PAGE_MAX - 1)
+    before_id = query.before_id
+    limit = min(query.limit or MESSAGES_PAGE, msg_service.PAGE_MAX - 1)
     rows = msg_service.list_messages(conv, audience="operator", before_id=before_id, limit=limit + 1)
     has_more = len(rows) > limit
     if has_more:
@@ -109,18 +119,15 @@ def list_messages(conversation_id: int) -> ResponseReturnValue:
 
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/messages", methods=["POST"])
 @login_required
-def send_message(conversation_id: int) -> ResponseReturnValue:
+@operation("Reply or private note, idempotent by client_id", body=SendMessage,
+           responses={201: shapes.SentMessage, 200: shapes.SentMessage},
+           description="201 with the new message; 200 with the first one when client_id was sent before.",
+           errors={404: "No such conversation"})
+def send_message(conversation_id: int, body: SendMessage) -> ResponseReturnValue:
     """Send a reply or a private note (idempotent by ``client_id``)."""
-    body = json_body()
-    private, reopen = body.get("private", False), body.get("reopen", False)
-    if not isinstance(private, bool) or not isinstance(reopen, bool):
-        raise ValidationError("private and reopen must be true or false.", field="private")
-    keys = body.get("attachments", [])
-    if not isinstance(keys, list):
-        raise ValidationError("attachments must be a list of ids.", field="attachments")
-    result = msg_service.send_operator_message(g.operator, conversation_id, body.get("content", ""),
-                                               body.get("client_id"), private=private, reopen=reopen,
-                                               attachment_keys=keys)
+    keys = list(body.attachments)
+    result = msg_service.send_operator_message(g.operator, conversation_id, body.content, str(body.client_id),
+                                               private=body.private, reopen=body.reopen, attachment_keys=keys)
     conv = result.conversation or conv_service.get_for_operator(g.operator, conversation_id)
     attachments = msg_service.attachments_by_message([result.message.id]) if keys or not result.created else {}
     return jsonify({"message": msg_service.message_to_dict(result.message, "operator",
@@ -131,11 +138,12 @@ def send_message(conversation_id: int) -> ResponseReturnValue:
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/messages/<int:message_id>",
           methods=["PATCH"])
 @login_required
-def edit_message(conversation_id: int, message_id: int) -> ResponseReturnValue:
+@operation("Edit my own reply or note within 15 minutes", body=EditMessage, responses={200: shapes.MessageOnly},
+           errors={404: "No such message", 409: "stale_version / edit_window_closed / message_deleted"})
+def edit_message(conversation_id: int, message_id: int, body: EditMessage) -> ResponseReturnValue:
     """Edit my own reply or note within 15 minutes (``version``: the edit count I saw)."""
-    body = json_body()
-    msg = message_edits.edit_message(g.operator, conversation_id, message_id, body.get("content"),
-                                     expected_version=_version(body),
+    msg = message_edits.edit_message(g.operator, conversation_id, message_id, body.content,
+                                     expected_version=body.version,
                                      ip=request.remote_addr)
     return jsonify({"message": _message_json(msg)})
 
@@ -143,13 +151,13 @@ def edit_message(conversation_id: int, message_id: int) -> ResponseReturnValue:
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/messages/<int:message_id>",
           methods=["DELETE"])
 @login_required
-def delete_message(conversation_id: int, message_id: int) -> ResponseReturnValue:
+@operation("Delete my own reply or note within 15 minutes (optional body: version)", body=DeleteMessage,
+           body_optional=True, responses={200: shapes.MessageOnly},
+           errors={404: "No such message", 409: "stale_version / edit_window_closed / message_deleted"})
+def delete_message(conversation_id: int, message_id: int, body: DeleteMessage) -> ResponseReturnValue:
     """Delete my own reply or note within 15 minutes; an optional JSON body carries ``version``."""
-    body = request.get_json(silent=True) if request.content_length else {}
-    if not isinstance(body, dict):
-        raise ValidationError("Send a JSON object (or no body).", field="body")
     msg = message_edits.delete_message(g.operator, conversation_id, message_id,
-                                       expected_version=_version(body),
+                                       expected_version=body.version,
                                        ip=request.remote_addr)
     return jsonify({"message": _message_json(msg)})
 
@@ -159,48 +167,41 @@ def _message_json(msg: Any) -> dict[str, Any]:
     return msg_service.message_to_dict(msg, "operator", attachments.get(msg.id, ()))
 
 
-def _snooze_time(value: object) -> datetime | None:
-    return parse_instant(value, "snoozed_until")
-
-
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/status", methods=["POST"])
 @login_required
-def change_status(conversation_id: int) -> ResponseReturnValue:
+@operation("Resolve / reopen / snooze / pending", body=ChangeStatus, responses={200: shapes.Conversation},
+           errors={404: "No such conversation", 409: "stale_version: the current conversation is in `current`"})
+def change_status(conversation_id: int, body: ChangeStatus) -> ResponseReturnValue:
     """Resolve, reopen, snooze or set pending, with an optional ``version`` check."""
-    body = json_body()
-    status = body.get("status")
-    if not isinstance(status, str):
-        raise ValidationError("status is required.", field="status")
-    conv = conv_service.change_status(g.operator, conversation_id, status, expected_version=_version(body),
-                                      snoozed_until=_snooze_time(body.get("snoozed_until")))
+    conv = conv_service.change_status(g.operator, conversation_id, body.status, expected_version=body.version,
+                                      snoozed_until=body.snoozed_until)
     return jsonify(_conversation_json(conv))
 
 
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/priority", methods=["POST"])
 @login_required
-def set_priority(conversation_id: int) -> ResponseReturnValue:
+@operation("Set priority 0..4", body=SetPriority, responses={200: shapes.Conversation},
+           errors={404: "No such conversation", 409: "stale_version"})
+def set_priority(conversation_id: int, body: SetPriority) -> ResponseReturnValue:
     """Set the priority (0 none … 4 urgent)."""
-    body = json_body()
-    value = body.get("priority")
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < len(PRIORITIES):
-        raise ValidationError("priority must be 0 (none) to 4 (urgent).", field="priority")
-    conv = conv_service.set_priority(g.operator, conversation_id, PRIORITIES[value],
-                                     expected_version=_version(body))
+    conv = conv_service.set_priority(g.operator, conversation_id, PRIORITIES[body.priority],
+                                     expected_version=body.version)
     return jsonify(_conversation_json(conv))
 
 
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/labels", methods=["PUT"])
 @login_required
-def set_labels(conversation_id: int) -> ResponseReturnValue:
-    """Replace the conversation's labels."""
-    body = json_body()
-    conv = label_service.set_labels(g.operator, conversation_id, body.get("labels"),
-                                    expected_version=_version(body))
+@operation("Replace labels", body=SetLabels, responses={200: shapes.Conversation},
+           errors={404: "No such conversation", 409: "stale_version"})
+def set_labels(conversation_id: int, body: SetLabels) -> ResponseReturnValue:
+    """Replace the conversation's labels (unknown label ids are a 422)."""
+    conv = label_service.set_labels(g.operator, conversation_id, list(body.labels), expected_version=body.version)
     return jsonify(_conversation_json(conv))
 
 
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/read", methods=["POST"])
 @login_required
+@operation("Mark read by the operator", responses={200: shapes.Conversation}, errors={404: "No such conversation"})
 def mark_read(conversation_id: int) -> ResponseReturnValue:
     """The operator has read the conversation."""
     conv = conv_service.mark_read_by_operator(g.operator, conversation_id)

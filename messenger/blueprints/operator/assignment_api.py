@@ -10,19 +10,17 @@ from typing import Any
 
 from flask import g
 from flask import jsonify
-from flask import request
 from flask.typing import ResponseReturnValue
 
-from messenger.blueprints.operator.api import _version
-from messenger.blueprints.operator.api import json_body
 from messenger.blueprints.operator.auth import login_required
 from messenger.blueprints.operator.blueprint import bp
-from messenger.errors import ValidationError
+from messenger.contract import shapes
+from messenger.contract.core import operation
+from messenger.contract.operator import Assign
+from messenger.contract.operator import SelfAssign
 from messenger.services import assignment
 from messenger.services import conversations as conv_service
 from messenger.services import listing
-
-ASSIGN_FIELDS = frozenset({"user_id", "team_id", "note", "version"})
 
 
 def _card(conv: Any) -> dict[str, Any]:
@@ -31,27 +29,29 @@ def _card(conv: Any) -> dict[str, Any]:
 
 @bp.route("/api/v1/conversations/<int:conversation_id>/assign", methods=["POST"])
 @login_required
-def assign_conversation(conversation_id: int) -> ResponseReturnValue:
-    body = json_body()
-    unknown = set(body) - ASSIGN_FIELDS
-    if unknown:
-        raise ValidationError(f"Unknown field: {sorted(unknown)[0]}.", field=sorted(unknown)[0])
-    conv = assignment.assign_to(g.operator, conversation_id, body, expected_version=_version(body))
+@operation("Assign to an operator or team, unassign, transfer with a note", body=Assign,
+           responses={200: shapes.Conversation},
+           errors={404: "No such conversation", 409: "stale_version", 422: "not a member of the inbox / team"})
+def assign_conversation(conversation_id: int, body: Assign) -> ResponseReturnValue:
+    # Only the fields sent count: {"user_id": null} unassigns, an absent user_id keeps the assignee.
+    changes = body.model_dump(exclude_unset=True)
+    conv = assignment.assign_to(g.operator, conversation_id, changes, expected_version=body.version)
     return jsonify(_card(conv))
 
 
 @bp.route("/api/v1/conversations/<int:conversation_id>/self-assign", methods=["POST"])
 @login_required
-def self_assign(conversation_id: int) -> ResponseReturnValue:
-    body = request.get_json(silent=True) if request.content_length else {}
-    if not isinstance(body, dict):
-        raise ValidationError("Send a JSON object (or no body).", field="body")
-    conv = assignment.self_assign(g.operator, conversation_id, expected_version=_version(body))
+@operation("Assign to me", body=SelfAssign, body_optional=True, responses={200: shapes.Conversation},
+           errors={404: "No such conversation", 409: "stale_version / already taken"})
+def self_assign(conversation_id: int, body: SelfAssign) -> ResponseReturnValue:
+    conv = assignment.self_assign(g.operator, conversation_id, expected_version=body.version)
     return jsonify(_card(conv))
 
 
 @bp.route("/api/v1/conversations/<int:conversation_id>/queue")
 @login_required
+@operation("Queue position of a waiting conversation", responses={200: shapes.QueuePosition},
+           errors={404: "No such conversation"})
 def queue_position(conversation_id: int) -> ResponseReturnValue:
     conv = conv_service.get_for_operator(g.operator, conversation_id)
     return jsonify({"conversation_id": conv.id, "position": assignment.queue_position(conv.id)})

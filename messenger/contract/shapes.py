@@ -1,0 +1,149 @@
+"""Response models: the JSON shapes the services' ``*_to_dict`` functions build.
+
+They document answers (and let Schemathesis check them); views keep returning the services'
+dicts. A key added to a serializer must be added here in the same commit: ``extra="forbid"``
+makes the contract test fail otherwise.
+"""
+from __future__ import annotations
+
+from typing import Any
+from typing import Literal
+
+from pydantic import ConfigDict
+from pydantic import Field
+
+from messenger.contract.core import ResponseModel
+from messenger.contract.types import Timestamp
+
+ConversationStatus = Literal["open", "pending", "snoozed", "resolved"]
+MessageType = Literal["incoming", "outgoing", "note", "activity"]
+
+_TS = "2026-11-28T10:15:00+00:00"
+
+
+class Attachment(ResponseModel):
+    """A file sent with a message (``services.messages.attachment_to_dict``)."""
+
+    id: str = Field(description="The attachment key used in download URLs")
+    filename: str
+    content_type: str
+    size: int
+    status: Literal["pending", "clean", "infected", "error"]
+    width: int | None
+    height: int | None
+    has_thumbnail: bool
+
+
+class Message(ResponseModel):
+    """A message as the operator sees it (``services.messages.message_to_dict``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 812, "conversation_id": 41, "type": "outgoing", "content": "Your parcel left today.",
+        "content_attributes": {}, "sender_user_id": 3, "sender_contact_id": None, "sender_name": "Ann",
+        "client_id": "2f1c8f52-3c1e-4d0b-9a43-8f0b0c3f1a77", "status": "sent", "created_at": _TS,
+        "edited_at": None, "deleted": False, "attachments": []}]})
+
+    id: int
+    conversation_id: int
+    type: MessageType
+    content: str = Field(description="Plain text, empty once deleted; render it as text")
+    content_attributes: dict[str, Any] = Field(description="edits, csat and other structured extras")
+    sender_user_id: int | None
+    sender_contact_id: int | None
+    sender_name: str | None
+    client_id: str | None = Field(description="The sender's idempotency key (UUID)")
+    status: Literal["sent", "delivered", "read", "failed"]
+    created_at: Timestamp | None
+    edited_at: Timestamp | None
+    deleted: bool
+    attachments: list[Attachment]
+
+
+class ContactSummary(ResponseModel):
+    id: int
+    name: str | None
+    email: str | None
+    phone: str | None
+    identifier: str | None
+
+
+class Conversation(ResponseModel):
+    """A conversation card as the panel lists it (``services.listing.cards``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 41, "uuid": "6f0f3a8e-8d51-4b8e-9e63-0c1b7f0d2a10", "display_id": 17, "inbox_id": 1,
+        "contact_id": 9, "status": "open", "priority": 0, "assignee_id": 3, "team_id": None,
+        "snoozed_until": None, "created_at": _TS, "last_activity_at": _TS, "waiting_since": None,
+        "first_reply_at": _TS, "resolved_at": None, "unread_count": 0, "visitor_unread_count": 1,
+        "contact_last_seen_at": _TS, "agent_last_seen_at": _TS, "last_message_preview": "Your parcel left today.",
+        "last_message_type": "outgoing", "custom_attributes": {}, "version": 5,
+        "contact": {"id": 9, "name": "Lea", "email": "lea@example.com", "phone": None, "identifier": None},
+        "labels": [2]}]})
+
+    id: int
+    uuid: str
+    display_id: int = Field(description="The number shown to people, per inbox")
+    inbox_id: int
+    contact_id: int
+    status: ConversationStatus
+    priority: int = Field(ge=0, le=4, description="0 none, 1 low, 2 medium, 3 high, 4 urgent")
+    assignee_id: int | None
+    team_id: int | None
+    snoozed_until: Timestamp | None
+    created_at: Timestamp | None
+    last_activity_at: Timestamp | None
+    waiting_since: Timestamp | None
+    first_reply_at: Timestamp | None
+    resolved_at: Timestamp | None
+    unread_count: int
+    visitor_unread_count: int
+    contact_last_seen_at: Timestamp | None
+    agent_last_seen_at: Timestamp | None
+    last_message_preview: str
+    last_message_type: MessageType | None
+    custom_attributes: dict[str, Any]
+    version: int = Field(description="Send it back as `version` to detect a concurrent change (409)")
+    contact: ContactSummary
+    labels: list[int] = Field(description="Label ids")
+
+
+class ConversationPage(ResponseModel):
+    items: list[Conversation]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one")
+
+
+class TabCounts(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"waiting": 3, "mine": 5, "unassigned": 2,
+                                                                "all": 12}]})
+
+    waiting: int
+    mine: int
+    unassigned: int
+    all: int
+
+
+class Csat(ResponseModel):
+    conversation_id: int
+    rating: int = Field(ge=1, le=5)
+    comment: str | None
+    created_at: Timestamp | None
+
+
+class MessagePage(ResponseModel):
+    messages: list[Message] = Field(description="Oldest first")
+    has_more: bool = Field(description="Older messages exist: ask again with before_id = the first id")
+    csat: Csat | None = Field(default=None, description="Only on the newest page (no before_id)")
+
+
+class SentMessage(ResponseModel):
+    message: Message
+    conversation: Conversation
+
+
+class MessageOnly(ResponseModel):
+    message: Message
+
+
+class QueuePosition(ResponseModel):
+    conversation_id: int
+    position: int | None = Field(description="1-based place in the inbox queue; null when not queued")
