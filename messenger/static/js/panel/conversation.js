@@ -165,7 +165,13 @@ export class ConversationView {
   fillLabels() {
     const c = this.card;
     const menu = $("#labels-menu");
-    if (!store.directory.labels.length) { menu.replaceChildren(h("p", {class: "muted"}, t("labels.none"))); return; }
+    if (!store.directory.labels.length) {
+      // Admins can fix it: a link to the labels page; agents are told who can.
+      menu.replaceChildren(store.me.role === "admin"
+        ? h("p", {class: "muted labels-empty"}, t("labels.noneAdmin"), " ", h("a", {href: "/admin/labels"}, t("labels.create")))
+        : h("p", {class: "muted labels-empty"}, t("labels.none")));
+      return;
+    }
     menu.replaceChildren(...store.directory.labels.map((l) => {
       const box = h("input", {type: "checkbox", value: l.id, checked: (c.labels || []).includes(l.id)});
       box.addEventListener("change", () => {

@@ -64,7 +64,9 @@ export class Sidebar {
       this.data = data;
       this.render();
     } catch (err) {
-      this.box.replaceChildren(h("p", {class: "muted"}, err.message));
+      if (this.contactId !== contactId) return;
+      // The contact of a conversation the operator sees is only missing once it was erased.
+      this.box.replaceChildren(h("p", {class: "muted", id: "contact-missing"}, err.status === 404 ? t("data.erasedNote") : err.message));
     }
   }
 
@@ -90,6 +92,13 @@ export class Sidebar {
         contact.blocked
           ? h("button", {type: "button", class: "danger-text", onclick: () => this.unblock()}, t("block.unblock"))
           : h("button", {type: "button", class: "danger-text", onclick: () => this.blockForm()}, t("block.open"))),
+      h("div", {class: "side-actions"},
+        h("a", {class: "side-link", id: "contact-export", href: `/api/v1/contacts/${contact.id}/export`,
+          download: `contact-${contact.id}.json`, title: t("data.exportTitle")}, t("data.export")),
+        // Erasing is the API's admin-only action: agents are not offered it.
+        store.me && store.me.role === "admin"
+          ? h("button", {type: "button", class: "danger-text", id: "contact-erase", onclick: () => this.eraseConfirm()}, t("data.erase"))
+          : []),
       contact.blocked ? h("p", {class: "blocked-note", role: "status"}, contact.blocked_until
         ? t("block.until", {time: new Date(contact.blocked_until).toLocaleString()}) : t("block.forGood")) : [],
       session ? [h("h3", {}, t("side.browser")), h("dl", {class: "kv"},
@@ -129,6 +138,32 @@ export class Sidebar {
         h("button", {type: "button", class: "danger-btn", onclick: block}, t("block.submit")),
         this.conversationId ? h("button", {type: "button", onclick: spam}, t("block.spam")) : [],
         h("button", {type: "button", onclick: () => { this.blocking = false; this.render(); }}, t("msg.cancel"))));
+  }
+
+  /** Ask before erasing: the contact's text, files and sessions go for good (POST …/erase, audited there). */
+  eraseConfirm() {
+    const c = this.data.contact;
+    this.blocking = true;  // no live refresh while the question is open
+    const error = h("p", {class: "field-error", role: "alert"});
+    const cancel = h("button", {type: "button", onclick: () => { this.blocking = false; this.render(); }}, t("msg.cancel"));
+    const erase = async () => {
+      try {
+        await post(`/api/v1/contacts/${c.id}/erase`);
+        this.blocking = false;
+        toast(t("data.erased"));
+        this.box.replaceChildren(h("p", {class: "muted", id: "contact-missing"}, t("data.erasedNote")));
+        if (this.conversationId) emit("open", this.conversationId);  // its messages are blank now
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    };
+    this.box.replaceChildren(h("div", {class: "erase-confirm", role: "alertdialog", "aria-labelledby": "erase-title",
+      "aria-describedby": "erase-explain"},
+      h("h3", {id: "erase-title"}, t("data.eraseTitle", {name: contactName(c)})),
+      h("p", {id: "erase-explain"}, t("data.eraseExplain")), error,
+      h("div", {class: "side-actions"},
+        h("button", {type: "button", class: "danger-btn", id: "erase-submit", onclick: erase}, t("data.eraseSubmit")), cancel)));
+    cancel.focus();
   }
 
   async unblock() {
