@@ -28,6 +28,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket as std_socket
@@ -88,13 +89,15 @@ def seed(database_url: str, workdir: Path) -> tuple[str, int]:
         return user.email, conv.id
 
 
-def start_gunicorn(database_url: str, workdir: Path, workers: int, clients: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_gunicorn(database_url: str, workdir: Path, workers: int, clients: int,
+                   **extra_env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn -k gevent with room for ``clients`` streams per worker; ``extra_env`` adds settings."""
     port = free_port()
     # Thousands of streams of one operator from one address: lift the per-client stream caps.
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench-secret", REDIS_URL="",
                STREAMS_PER_OPERATOR="0", STREAMS_PER_IP="0",
                RATELIMIT_ENABLED="0", MESSENGER_INSTANCE=str(workdir / "instance"), LOG_LEVEL="WARNING",
-               DB_POOL_SIZE="20", DB_MAX_OVERFLOW="20")
+               DB_POOL_SIZE="20", DB_MAX_OVERFLOW="20", **extra_env)
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     proc = subprocess.Popen(
         [gunicorn, "-k", "gevent", "-w", str(workers), "-b", f"127.0.0.1:{port}",
@@ -378,7 +381,37 @@ def open_streams(args: argparse.Namespace, server: tuple[str, int, str], clients
     return ready, baseline_rss, rss_per_stream
 
 
+def raise_open_files(clients: int) -> int:
+    """Lift this process's (and so gunicorn's) RLIMIT_NOFILE to the hard limit; fail early if too low.
+
+    Every stream is one socket in the bench and one in a worker, so 10,000 streams need more
+    than the usual soft limit of 1,024 (docs/deploy.md: ``ulimit -n`` / ``LimitNOFILE``).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard != resource.RLIM_INFINITY and hard < clients + 200:
+        raise SystemExit(f"{clients} streams need ~{clients + 200} open files; the hard limit is {hard} "
+                         f"(raise it: ulimit -Hn / LimitNOFILE)")
+    return hard
+
+
+def stop_stack(proc: subprocess.Popen[bytes] | None, pg: Any, workdir: Path) -> None:
+    """Stop gunicorn (TERM, then KILL after 15 s), the embedded PostgreSQL, and remove ``workdir``."""
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if pg is not None:
+        pg.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    raise_open_files(args.clients)
     workdir = Path(tempfile.mkdtemp(prefix="messenger-bench-"))
     pg = proc = None
     try:
@@ -395,7 +428,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         clients = [Client() for _ in range(args.clients)]
         pool = Pool(args.clients)
         pids = worker_pids(proc.pid) if proc is not None else []
+        opening = cpu_s(pids)
         ready, baseline_rss, rss_per_stream = open_streams(args, (host, port, cookie), clients, pool, pids)
+        opened = cpu_s(pids)
+        print(f"# server CPU per stream opened: {(sum(opened) - sum(opening)) * 1000 / max(1, ready):.1f} ms "
+              f"(load average {os.getloadavg()[0]:.1f})", flush=True)
         cpu_before = (cpu_s(pids), cpu_s([os.getpid()]))
         published, answered, failed = publish_all(args, pg, (host, port, cookie, csrf, conversation_id))
         wait_for_delivery(clients, args.events, args.drain_s)
@@ -415,16 +452,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "duplicated": duplicated, "p50_ms": round(percentile(latencies, 0.50), 1),
                 "p99_ms": round(percentile(latencies, 0.99), 1), "rss_kb_per_stream": rss_per_stream}
     finally:
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        if pg is not None:
-            pg.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_stack(proc, pg, workdir)
 
 
 def main() -> None:

@@ -37,8 +37,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CONVERSATIONS = 100_000
-MESSAGES = 1_000_000
+# BENCH_SCALE shrinks the dataset for a quick run (``make bench BENCH_SCALE=0.1``: 10,000
+# conversations / 100,000 messages); each scale is seeded once into its own directory.
+SCALE = float(os.environ.get("BENCH_SCALE") or 1)
+CONVERSATIONS = max(1_000, int(100_000 * SCALE))
+MESSAGES = CONVERSATIONS * 10
+DATA_DIR = ROOT / "instance" / ("bench" if SCALE == 1 else f"bench-scale-{SCALE:g}")
 BIG_TABLES = ("conversations", "messages", "contacts", "conversation_labels")
 
 
@@ -194,7 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="samples per query shape")
     parser.add_argument("--verbose", action="store_true", help="print the slowest statements (EXPLAIN ANALYZE)")
-    parser.add_argument("--data-dir", default=str(ROOT / "instance" / "bench"))
+    parser.add_argument("--data-dir", default=str(DATA_DIR))
     args = parser.parse_args()
 
     with bench_app(Path(args.data_dir)) as app:

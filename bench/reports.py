@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from panel_queries import DATA_DIR  # noqa: E402
 from panel_queries import bench_app  # noqa: E402
 from panel_queries import explain  # noqa: E402
 from panel_queries import load_dataset  # noqa: E402
@@ -74,7 +75,7 @@ def enrich(app: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="samples per report shape")
-    parser.add_argument("--data-dir", default=str(ROOT / "instance" / "bench"))
+    parser.add_argument("--data-dir", default=str(DATA_DIR))
     args = parser.parse_args()
 
     with bench_app(Path(args.data_dir)) as app:

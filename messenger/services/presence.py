@@ -73,21 +73,35 @@ def set_availability(actor_id: int | None, user_id: int, availability: object) -
     return user
 
 
+# A heartbeat younger than this is fresh enough: a stream opening then writes nothing. Far below
+# PRESENCE_GRACE_S, so the sweep never sees a live stream as gone; it spares the row lock and the
+# commit flush when many streams of one operator (tabs after a restart) open at once.
+SEEN_FRESH_S = 5
+
+
+def _stale(column: sa.orm.InstrumentedAttribute[datetime | None]) -> sa.ColumnElement[bool]:
+    return sa.or_(column.is_(None), column < sa.func.now() - sa.text(f"interval '{SEEN_FRESH_S} seconds'"))
+
+
 def operator_seen(user_id: int) -> None:
-    """An operator's stream is open: refresh the heartbeat (never changes availability)."""
+    """An operator's stream is open: refresh the heartbeat unless it is fresh (never changes availability)."""
     with transaction():
-        db.session.execute(sa.update(User).where(User.id == user_id).values(last_seen_at=sa.func.now()))
+        db.session.execute(sa.update(User).where(User.id == user_id, _stale(User.last_seen_at))
+                           .values(last_seen_at=sa.func.now()))
 
 
 def visitor_seen(session_id: int) -> None:
     """A visitor's stream or poll is open: heartbeat, and mark the session online if it was not."""
     with transaction():
         refreshed = rows_changed(
-            sa.update(ContactSession).where(ContactSession.id == session_id, ContactSession.online.is_(True))
+            sa.update(ContactSession).where(ContactSession.id == session_id, ContactSession.online.is_(True),
+                                            _stale(ContactSession.last_seen_at))
             .values(last_seen_at=sa.func.now()))
         if not refreshed:
-            # Only this statement names ``online``, so the trigger emits contact.session once per transition.
-            db.session.execute(sa.update(ContactSession).where(ContactSession.id == session_id)
+            # Offline (or fresh: then this matches nothing). Only this statement names ``online``, so the
+            # trigger emits contact.session once per transition.
+            db.session.execute(sa.update(ContactSession)
+                               .where(ContactSession.id == session_id, ContactSession.online.is_(False))
                                .values(online=True, last_seen_at=sa.func.now()))
 
 
