@@ -1,4 +1,4 @@
-"""``flask --app wsgi messenger …``: create-admin, seed-demo, prune-events."""
+"""``flask --app wsgi messenger …``: create-admin, seed-demo, prune-events, report-counts, seed-bench."""
 from __future__ import annotations
 
 import os
@@ -81,6 +81,24 @@ def prune_events(keep_hours: int) -> None:
     from messenger.realtime.log import prune_events as prune
 
     click.echo(f"deleted {prune(keep_hours)} events")
+
+
+@cli.command("report-counts")
+@click.option("--rebuild", is_flag=True, help="Recount the table (message and conversation writes wait meanwhile).")
+def report_counts(rebuild: bool) -> None:
+    """Check the reports' hourly counts against a recount from the messages and conversations; --rebuild fixes them."""
+    from messenger.db import transaction
+    from messenger.services import reports
+
+    if rebuild:
+        with transaction():
+            rows = reports.rebuild_report_counts()
+        click.echo(f"rebuilt report_counts: {rows} rows")
+        return
+    drift = reports.report_count_drift()
+    click.echo(f"report_counts: {drift} rows differ from a recount" if drift else "report_counts: exact")
+    if drift:
+        raise SystemExit(1)
 
 
 @cli.command("seed-bench")

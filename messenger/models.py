@@ -309,7 +309,12 @@ class Conversation(Model):
                  postgresql_where=sa.text("assignee_id IS NULL AND status IN ('open', 'pending')")),
         sa.Index("ix_conversations_waiting", "status", "waiting_since", "id"),
         sa.Index("ix_conversations_snoozed", "snoozed_until", postgresql_where=sa.text("status = 'snoozed'")),
-        sa.Index("ix_conversations_resolved", "resolved_at", postgresql_where=sa.text("resolved_at IS NOT NULL")),
+        # Reports: response and resolution times from these alone (index-only scans).
+        sa.Index("ix_conversations_report_created", "created_at",
+                 postgresql_include=["inbox_id", "assignee_id", "team_id", "first_visitor_message_at",
+                                     "first_response_at"]),
+        sa.Index("ix_conversations_resolved", "resolved_at", postgresql_where=sa.text("resolved_at IS NOT NULL"),
+                 postgresql_include=["created_at", "inbox_id", "assignee_id", "team_id"]),
     )
 
 
@@ -570,6 +575,31 @@ class CsatResponse(Model):
 
     __table_args__ = (sa.CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
                       sa.Index("ix_csat_responses_created", "created_at"))
+
+
+# Reports (services/reports.py): per UTC hour × inbox × assignee × team, visitor and operator
+# messages sent, conversations opened and resolved, each hour split by quarter (``incoming_15`` =
+# minutes 15–29). Triggers on messages and conversations (migration 0014) append signed changes
+# to ``report_count_deltas``; ``messenger_report_counts_compact()`` folds them into
+# ``report_counts``. No ORM classes: nothing else writes them.
+REPORT_COUNT_KINDS = ("incoming", "outgoing", "opened", "resolved")
+REPORT_COUNT_COLUMNS = tuple(f"{kind}_{minute:02d}" for kind in REPORT_COUNT_KINDS for minute in (0, 15, 30, 45))
+
+
+def _report_count_columns() -> list[sa.Column[Any]]:
+    return [sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("inbox_id", sa.Integer, nullable=False),
+            sa.Column("assignee_id", sa.Integer),
+            sa.Column("team_id", sa.Integer),
+            *[sa.Column(col, sa.Integer, server_default=sa.text("0"), nullable=False) for col in REPORT_COUNT_COLUMNS]]
+
+
+report_counts = sa.Table(
+    "report_counts", Model.metadata, *_report_count_columns(),
+    sa.UniqueConstraint("hour", "inbox_id", "assignee_id", "team_id", name="uq_report_counts_key",
+                        postgresql_nulls_not_distinct=True),
+)
+report_count_deltas = sa.Table("report_count_deltas", Model.metadata, *_report_count_columns())
 
 
 class Event(Model):

@@ -5,6 +5,7 @@
   builds one: ``api = auth(user)``).
 - ``LiveServer``: a real gunicorn + gevent process serving ``wsgi:app``; ``free_port``.
 - ``env_setting``: a setting as ``config.py`` reads it from the environment.
+- ``in_threads``: run a function in N threads started together, each with its own session.
 """
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from flask import g
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from messenger.config import load_settings
+from messenger.extensions import db
 from tests.factories import PASSWORD
 from tests.factories import make_conversation
 from tests.factories import make_inbox
@@ -146,3 +151,26 @@ def api_principals(client: FlaskClient, site: str) -> tuple[Any, dict[str, str]]
     login(client, user.email, PASSWORD)
     csrf = csrf_token_from(client.get("/app").get_data(as_text=True))
     return conv, {"X-CSRFToken": csrf, "X-Visitor-Token": token, "Origin": site, "Content-Type": "application/json"}
+
+
+def in_threads(app: Flask, count: int, fn: Callable[[int], object]) -> list[object]:
+    """Run ``fn(i)`` in ``count`` threads started together, each with its own app context and session."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def run(i: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(30)
+                results[i] = fn(i)
+            except Exception as exc:  # collected and asserted by the caller
+                results[i] = exc
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 import sqlalchemy as sa
-from flask import Flask
 
 from messenger.config import libpq_url
 from messenger.errors import Conflict
@@ -35,6 +34,7 @@ from tests.assignment_helpers import activities
 from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.helpers import ROOT
+from tests.helpers import in_threads
 
 pytestmark = [pytest.mark.committing, pytest.mark.slow]
 
@@ -52,29 +52,6 @@ def _operators(inbox_id: int, count: int, *, capacity: int = 10) -> list[int]:
     db.session.add_all(InboxMember(inbox_id=inbox_id, user_id=u.id) for u in users)
     db.session.commit()
     return sorted(u.id for u in users)
-
-
-def _in_threads(app: Flask, count: int, fn: Callable[[int], object]) -> list[object]:
-    """Run ``fn(i)`` in ``count`` threads started together, each with its own app context and session."""
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(i: int) -> None:
-        with app.app_context():
-            try:
-                barrier.wait(30)
-                results[i] = fn(i)
-            except Exception as exc:  # collected and asserted by the caller
-                results[i] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 @contextmanager
@@ -154,7 +131,7 @@ def test_fifty_concurrent_claims_on_one_conversation_have_exactly_one_winner(app
         assert user is not None
         return assignment.self_assign(user, conversation_id).assignee_id
 
-    results = _in_threads(app, 50, claim)
+    results = in_threads(app, 50, claim)
     winners = [r for r in results if isinstance(r, int)]
     refusals = [r for r in results if isinstance(r, Conflict)]
     assert len(winners) == 1 and len(refusals) == 49, results
@@ -192,7 +169,7 @@ def test_two_hundred_concurrent_conversations_never_exceed_capacity_and_drain_in
                     ids.append(conv_service.create_conversation(visitor)[0].id)
                 return ids
 
-            created = _in_threads(app, 20, create)
+            created = in_threads(app, 20, create)
             assert all(isinstance(r, list) for r in created), created
             queued = (Conversation.inbox_id == inbox.id, Conversation.assignee_id.is_(None),
                       Conversation.status == "pending")

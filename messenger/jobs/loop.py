@@ -6,7 +6,8 @@ lock another thread holds) LISTENs on the event
 log's wake-up channel with its own connection. On each wake-up (bursts coalesced) and at
 least every ``INTEGRATIONS_POLL_S`` seconds it runs the webhook pump (log -> delivery
 rows -> jobs); every poll it also runs the sweepers that re-enqueue what Redis lost
-(due webhook deliveries, pending e-mail replies) and, hourly, the retention job. Several
+(due webhook deliveries, pending e-mail replies), every minute the reports' count
+compaction and, hourly, the retention job. Several
 workers may run it at once: the pump skips webhooks another worker holds, deliveries are
 unique per event, and jobs claim their rows before acting.
 """
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 COALESCE_S = 0.2
 PRUNE_INTERVAL_S = 3600
+REPORT_COUNTS_INTERVAL_S = 60
 
 
 class IntegrationLoop:
@@ -98,7 +100,8 @@ def sweepers() -> list[Callable[[], object]]:
     from messenger.services import email_replies
     from messenger.services import webhooks
 
-    return [webhooks.sweep, email_replies.sweep, data_requests.sweep, repair_assignments, prune_event_log]
+    return [webhooks.sweep, email_replies.sweep, data_requests.sweep, repair_assignments, prune_event_log,
+            compact_report_counts]
 
 
 _last_run: dict[str, float] = {}
@@ -153,3 +156,13 @@ def start(app: Flask) -> BaseProcess:
         target=_run_child, args=(app, os.getpid()), name="integration-loop", daemon=True)
     process.start()
     return process
+
+
+def compact_report_counts() -> int | None:
+    """Every minute: fold the reports' count deltas into ``report_counts`` (reports read both, so
+    this only keeps them fast; services/reports.py)."""
+    if not _due("report_counts", REPORT_COUNTS_INTERVAL_S):
+        return None
+    from messenger.services import reports
+
+    return reports.compact_report_counts()

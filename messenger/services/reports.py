@@ -12,16 +12,24 @@ Definitions (the reports page prints the same text):
   conversations without a reply are left out (and counted as "not answered").
 - **resolution time**, for conversations resolved in the range: ``resolved_at`` minus
   the conversation's creation.
-- **messages per day**: visitor and operator messages (notes and activity excluded) sent
-  in the range, by local day.
+- **messages per day**: visitor and operator messages (notes, activity lines and deleted
+  messages excluded) sent in the range, by local day.
 - **CSAT**: ratings given in the range (operator filter = the operator who was rated).
 - **busiest hours**: conversations opened, by local weekday (Monday first) and hour.
 
 First response reads two columns of the conversation kept by ``services/messages.py``:
 ``first_visitor_message_at`` (set by the first visitor message) and ``first_response_at``
 (the first operator reply after it); ``recompute_first_response`` derives both from the
-messages (migration 0011 filled existing conversations with the same SQL). Speed is
-measured by ``bench/reports.py`` on the 100,000-conversation bench dataset.
+messages (migration 0011 filled existing conversations with the same SQL).
+
+Opened, resolved and messages per local day and the busiest hours read ``report_counts``
+(migration 0014), a rollup per UTC hour × inbox × assignee × team that triggers keep exact
+in the transaction that writes a message or a conversation; ``rebuild_report_counts``
+recounts it (``flask messenger report-counts``). Like every figure here, a message counts for
+its conversation's *current* inbox, assignee and team: a transferred conversation takes its
+messages along. Response and resolution percentiles are exact, so they read each
+conversation in range, from covering indexes. Speed is measured by ``bench/reports.py`` on
+the 100,000-conversation / 1,000,000-message bench dataset.
 """
 from __future__ import annotations
 
@@ -39,9 +47,12 @@ from zoneinfo import ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from messenger.db import transaction
 from messenger.errors import ValidationError
 from messenger.extensions import db
 from messenger.i18n import N_
+from messenger.models import REPORT_COUNT_COLUMNS
+from messenger.models import REPORT_COUNT_KINDS
 
 MAX_DAYS = 366
 LATEST_COMMENTS = 10
@@ -133,58 +144,71 @@ def _rows(sql: str, params: dict[str, Any]) -> list[Any]:
     return list(db.session.execute(sa.text(sql), params).all())
 
 
-def _volumes_and_times(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
+def _times(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
+    """First response and resolution times: exact percentiles, so one pass over the conversations
+    in range each, read from covering indexes (``date_part`` keeps the arithmetic in float8)."""
     where = _conv_where(flt)
     first = _rows(f"""
-        SELECT count(*), count(c.first_response_at),
-               count(c.first_visitor_message_at) - count(c.first_response_at),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.first_response_at
-                                                                        - c.first_visitor_message_at)),
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM c.first_response_at
-                                                                        - c.first_visitor_message_at))
+        SELECT count(*), count(c.first_response_at), count(c.first_visitor_message_at) - count(c.first_response_at),
+               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
+                   ORDER BY date_part('epoch', c.first_response_at - c.first_visitor_message_at))
         FROM conversations c WHERE c.created_at >= :start AND c.created_at < :end{where}""", params)[0]
     report.opened, report.answered, report.unanswered = int(first[0]), int(first[1]), int(first[2])
-    report.first_response_median_s, report.first_response_p90_s = _num(first[3]), _num(first[4])
+    report.first_response_median_s, report.first_response_p90_s = _pair(first[3])
     resolution = _rows(f"""
         SELECT count(*),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.resolved_at - c.created_at)),
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM c.resolved_at - c.created_at))
+               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch', c.resolved_at - c.created_at))
         FROM conversations c WHERE c.resolved_at >= :start AND c.resolved_at < :end{where}""", params)[0]
     report.resolved = int(resolution[0])
-    report.resolution_median_s, report.resolution_p90_s = _num(resolution[1]), _num(resolution[2])
+    report.resolution_median_s, report.resolution_p90_s = _pair(resolution[1])
+
+
+def _pair(values: list[float | None] | None) -> tuple[float | None, float | None]:
+    return (None, None) if values is None else (_num(values[0]), _num(values[1]))
 
 
 def _num(value: Any) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-def _daily(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
-    where = _conv_where(flt)
+# The hourly rollup (migration 0014) by local day and hour: each hour's four quarters are placed
+# where they start in the zone, so zones at +5:30 or +5:45 split an hour exactly.
+_KINDS = REPORT_COUNT_KINDS
+_QUARTERS = ", ".join("(h.hour + interval '%d minutes', %s)" % (m, ", ".join(f"h.{k}_{m:02d}" for k in _KINDS))
+                      for m in (0, 15, 30, 45))
+PER_LOCAL_HOUR = """
+    WITH h AS (SELECT rc.hour, """ + ", ".join(f"sum(rc.{col}) AS {col}" for col in REPORT_COUNT_COLUMNS) + """
+               FROM (SELECT * FROM report_counts UNION ALL SELECT * FROM report_count_deltas) rc
+               WHERE rc.hour >= date_trunc('hour', CAST(:start AS timestamptz), 'UTC') AND rc.hour < :end{where}
+               GROUP BY rc.hour)
+    SELECT (q.at AT TIME ZONE :tz)::date, extract(hour FROM q.at AT TIME ZONE :tz)::int,
+           """ + ", ".join(f"sum(q.{k})::int" for k in _KINDS) + """
+    FROM h CROSS JOIN LATERAL (VALUES """ + _QUARTERS + """) AS q(at, """ + ", ".join(_KINDS) + """)
+    WHERE q.at >= :start AND q.at < :end
+    GROUP BY 1, 2"""
+
+
+def _per_day_and_hour(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
+    """The per-day table and the heat map, from the hourly counts (one statement, no message rows)."""
     days: dict[date, list[int]] = {d: [0, 0, 0, 0] for d in flt.days()}
-    opened = _rows(f"""SELECT (c.created_at AT TIME ZONE :tz)::date, count(*) FROM conversations c
-                      WHERE c.created_at >= :start AND c.created_at < :end{where} GROUP BY 1""", params)
-    resolved = _rows(f"""SELECT (c.resolved_at AT TIME ZONE :tz)::date, count(*) FROM conversations c
-                        WHERE c.resolved_at >= :start AND c.resolved_at < :end{where} GROUP BY 1""", params)
-    # Without a conversation filter the messages are counted alone (no join to conversations).
-    join = " JOIN conversations c ON c.id = m.conversation_id" if where else ""
-    messages = _rows(f"""
-        SELECT (m.created_at AT TIME ZONE :tz)::date,
-               count(*) FILTER (WHERE m.type = 'incoming'), count(*) FILTER (WHERE m.type = 'outgoing')
-        FROM messages m{join}
-        WHERE m.created_at >= :start AND m.created_at < :end AND m.type IN ('incoming', 'outgoing'){where}
-        GROUP BY 1""", params)
-    for day, n in opened:
-        days[day][0] = int(n)
-    for day, n in resolved:
-        days[day][1] = int(n)
-    for day, incoming, outgoing in messages:
-        days[day][2], days[day][3] = int(incoming), int(outgoing)
+    report.heatmap = [[0] * 24 for _ in range(7)]
+    for day, hour, incoming, outgoing, opened, resolved in _rows(
+            PER_LOCAL_HOUR.format(where=_conv_where(flt, "rc")), params):
+        row = days[day]
+        row[0] += opened
+        row[1] += resolved
+        row[2] += incoming
+        row[3] += outgoing
+        report.heatmap[day.weekday()][hour] += opened
     report.daily = [(d, *values) for d, values in sorted(days.items())]  # type: ignore[misc]
 
 
 def _csat(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
     where = _conv_where(flt).replace("c.assignee_id", "r.assignee_id")
-    join = "FROM csat_responses r JOIN conversations c ON c.id = r.conversation_id"
+    # The conversation is joined only when an inbox or team filter needs it.
+    join = "FROM csat_responses r"
+    if flt.inbox_id is not None or flt.team_id is not None:
+        join += " JOIN conversations c ON c.id = r.conversation_id"
     scope = f"WHERE r.created_at >= :start AND r.created_at < :end{where}"
     dist = _rows(f"SELECT r.rating, count(*) {join} {scope} GROUP BY 1", params)
     report.csat_distribution = {n: 0 for n in range(1, 6)}
@@ -196,7 +220,8 @@ def _csat(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
         report.csat_average = round(total / report.csat_count, 2)
     comments = _rows(f"""
         SELECT r.created_at, r.rating, r.comment, c.id, c.display_id, i.name, u.name
-        {join} JOIN inboxes i ON i.id = c.inbox_id LEFT JOIN users u ON u.id = r.assignee_id
+        FROM csat_responses r JOIN conversations c ON c.id = r.conversation_id
+        JOIN inboxes i ON i.id = c.inbox_id LEFT JOIN users u ON u.id = r.assignee_id
         {scope} AND r.comment <> '' ORDER BY r.created_at DESC, r.id DESC LIMIT {LATEST_COMMENTS}""", params)
     report.csat_comments = [
         {"at": at.astimezone(flt.zone()), "rating": int(rating), "comment": comment, "conversation_id": cid,
@@ -204,15 +229,33 @@ def _csat(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
         for at, rating, comment, cid, display_id, inbox, operator in comments]
 
 
-def _heatmap(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
-    cells = _rows(f"""
-        SELECT extract(isodow FROM c.created_at AT TIME ZONE :tz)::int,
-               extract(hour FROM c.created_at AT TIME ZONE :tz)::int, count(*)
-        FROM conversations c WHERE c.created_at >= :start AND c.created_at < :end{_conv_where(flt)}
-        GROUP BY 1, 2""", params)
-    report.heatmap = [[0] * 24 for _ in range(7)]
-    for isodow, hour, n in cells:
-        report.heatmap[isodow - 1][hour] = int(n)
+_DRIFT = """
+    WITH stored AS (SELECT hour, inbox_id, assignee_id, team_id, """ + ", ".join(
+    f"sum({c})::int" for c in REPORT_COUNT_COLUMNS) + """
+                    FROM (SELECT * FROM report_counts UNION ALL SELECT * FROM report_count_deltas) t
+                    GROUP BY 1, 2, 3, 4 HAVING """ + " OR ".join(f"sum({c}) <> 0" for c in REPORT_COUNT_COLUMNS) + """)
+    SELECT count(DISTINCT (d.hour, d.inbox_id, d.assignee_id, d.team_id)) FROM (
+        (SELECT * FROM stored EXCEPT ALL SELECT * FROM report_counts_recount)
+        UNION ALL
+        (SELECT * FROM report_counts_recount EXCEPT ALL SELECT * FROM stored)) d"""
+
+
+def report_count_drift() -> int:
+    """Keys (hour, inbox, assignee, team) whose counts differ from a recount (0 when exact)."""
+    return int(db.session.scalar(sa.text(_DRIFT)) or 0)
+
+
+def rebuild_report_counts() -> int:
+    """Recount ``report_counts`` from messages and conversations (after writes with triggers off);
+    returns its rows. Runs in the caller's transaction and holds the deltas table exclusively
+    until it commits: message and conversation writes wait instead of being counted twice or missed."""
+    return int(db.session.scalar(sa.text("SELECT messenger_report_counts_rebuild()")) or 0)
+
+
+def compact_report_counts() -> int:
+    """Fold the triggers' deltas into ``report_counts`` (keys written; 0 when another worker holds the lock)."""
+    with transaction():
+        return int(db.session.scalar(sa.text("SELECT messenger_report_counts_compact()")) or 0)
 
 
 RECOMPUTE = """
@@ -236,10 +279,9 @@ def build(flt: ReportFilter) -> Report:
     """Every figure of the reports page for ``flt``."""
     report = Report(flt)
     params = _params(flt)
-    _volumes_and_times(report, flt, params)
-    _daily(report, flt, params)
+    _times(report, flt, params)
+    _per_day_and_hour(report, flt, params)
     _csat(report, flt, params)
-    _heatmap(report, flt, params)
     return report
 
 
