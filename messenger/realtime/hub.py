@@ -92,6 +92,7 @@ class Hub:
         self._stopping = False
         self.draining = False
         self._to_wake: list[Subscriber] = []
+        self._access_changed: set[int] = set()  # operators whose roles/inboxes changed (re-read now)
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -180,10 +181,15 @@ class Hub:
         assert conn is not None
         while not self._stopping:
             for note in conn.notifies(timeout=self.poll_s):
-                if note.channel == EPHEMERAL_CHANNEL:
-                    self._on_signal(note.payload)
-                else:
+                if note.channel != EPHEMERAL_CHANNEL:
                     break  # leave the generator (it holds the connection lock) before reading
+                self._on_signal(note.payload)
+                if self._access_changed:
+                    break  # re-read those operators' access before dispatching any later event
+            if self._access_changed:
+                changed, self._access_changed = self._access_changed, set()
+                with gevent.Timeout(_QUERY_TIMEOUT_S):
+                    self._refresh_operators(conn, changed)
             self._catch_up(conn)
             if time.monotonic() >= self._next_tick:
                 self._next_tick = time.monotonic() + self.tick_s
@@ -279,6 +285,9 @@ class Hub:
             raw = json.loads(payload)
             if raw.get("kind") == "api_token.revoked":
                 self._close_token_streams(int(raw["token_id"]))
+                return
+            if raw.get("kind") == "operator.access_changed":
+                self._access_changed.update(int(u) for u in raw["user_ids"])
                 return
             signal = Signal(kind=str(raw["kind"]), inbox_id=int(raw["inbox_id"]),
                             conversation_id=int(raw["conversation_id"]), contact_id=int(raw["contact_id"]),
@@ -378,27 +387,19 @@ class Hub:
         if self._sweeper is None or self._sweeper.dead:
             self._sweeper = gevent.spawn(self._sweep)
 
-    def _refresh_operators(self, conn: psycopg.Connection[Any]) -> None:
-        """Close revoked operator streams, follow inbox membership changes, refresh last_seen_at."""
-        subs = list(self._operators.values())
-        scopes = [s.scope for s in subs if isinstance(s.scope, OperatorScope)]
-        user_ids = sorted({scope.user_id for scope in scopes})
-        if not user_ids:
+    def _refresh_operators(self, conn: psycopg.Connection[Any], only: set[int] | None = None) -> None:
+        """Close revoked operator streams, follow inbox membership changes, refresh last_seen_at
+        (of every operator stream, or of ``only`` these operators')."""
+        subs: list[tuple[Subscriber, OperatorScope]] = [
+            (s, s.scope) for s in self._operators.values()
+            if isinstance(s.scope, OperatorScope) and (only is None or s.scope.user_id in only)]
+        if not subs:
             return
-        principals = _operator_principals(conn, user_ids, sorted({s.session_id for s in scopes} - {""}),
+        scopes = [scope for _, scope in subs]
+        principals = _operator_principals(conn, sorted({s.user_id for s in scopes}),
+                                          sorted({s.session_id for s in scopes} - {""}),
                                           sorted({s.token_id for s in scopes if s.token_id is not None}))
-        live: set[int] = set()
-        for sub in subs:
-            scope = sub.scope
-            assert isinstance(scope, OperatorScope)
-            row = principals.users.get(scope.user_id)
-            if row is None or not principals.valid(scope):
-                sub.close("revoked")
-                continue
-            inbox_ids = None if row[2] == "admin" else frozenset(principals.members.get(scope.user_id, ()))
-            if inbox_ids != scope.inbox_ids:
-                sub.scope = dataclasses.replace(scope, inbox_ids=inbox_ids)
-            live.add(scope.user_id)
+        live = {scope.user_id for sub, scope in subs if principals.follow(sub, scope)}
         if live:
             conn.execute("UPDATE users SET last_seen_at = now() WHERE id = ANY(%s)", (sorted(live),))
 
@@ -444,6 +445,16 @@ class _Principals:
         if scope.token_id is not None:
             return scope.token_id not in self.revoked_tokens
         return row[0] == scope.session_version and scope.session_id not in self.signed_out
+
+    def follow(self, sub: Subscriber, scope: OperatorScope) -> bool:
+        """Close a stream whose credential died, else give it the operator's current inboxes; True if it lives."""
+        if not self.valid(scope):
+            sub.close("revoked")
+            return False
+        inbox_ids = None if self.users[scope.user_id][2] == "admin" else frozenset(self.members.get(scope.user_id, ()))
+        if inbox_ids != scope.inbox_ids:
+            sub.scope = dataclasses.replace(scope, inbox_ids=inbox_ids)
+        return True
 
 
 def _operator_principals(conn: psycopg.Connection[Any], user_ids: list[int], session_ids: list[str],

@@ -32,6 +32,7 @@ from messenger.models import User
 from messenger.parsing import digits_or_none
 from messenger.security.origins import normalise_origin
 from messenger.services import audit
+from messenger.services import inboxes as inbox_service
 from messenger.services import naming
 from messenger.services import routing
 from messenger.services.widget import DAYS
@@ -395,6 +396,7 @@ def _set_members(inbox_id: int, wanted: list[int]) -> list[str]:
     if current - set(wanted):
         # Removed operators no longer serve this inbox: their conversations go back to its queue.
         routing.on_members_removed(inbox_id, sorted(current - set(wanted)))
+    inbox_service.access_changed(current ^ set(wanted))
     db.session.execute(sa.delete(InboxMember).where(InboxMember.inbox_id == inbox_id,
                                                     InboxMember.user_id.not_in(wanted)))
     if set(wanted) - current:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
+from messenger.db import notify_ephemeral
 from messenger.db import transaction
 from messenger.errors import NotFound
 from messenger.errors import ValidationError
@@ -41,6 +43,18 @@ def add_member(actor_id: int | None, inbox_id: int, user_id: int) -> None:
             pg.insert(InboxMember).values(inbox_id=inbox_id, user_id=user_id)
             .on_conflict_do_nothing())
         audit.record(actor_id, "inbox.add_member", "inbox", inbox_id, user_id=user_id)
+        access_changed([user_id])
+
+
+_ACCESS_BATCH = 500  # ids per notification (PostgreSQL caps a payload at 8000 bytes)
+
+
+def access_changed(user_ids: Iterable[int]) -> None:
+    """Operators' roles or inbox memberships change in the current transaction: at commit every
+    realtime hub re-reads their access, so their open streams follow at once (not at the next heartbeat)."""
+    ids = sorted(set(user_ids))
+    for start in range(0, len(ids), _ACCESS_BATCH):
+        notify_ephemeral({"kind": "operator.access_changed", "user_ids": ids[start:start + _ACCESS_BATCH]})
 
 
 def get_inbox_by_token(website_token: str) -> Inbox | None:

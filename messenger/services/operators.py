@@ -30,6 +30,7 @@ from messenger.models import TeamMember
 from messenger.models import User
 from messenger.services import accounts
 from messenger.services import audit
+from messenger.services import inboxes as inbox_service
 from messenger.services import naming
 from messenger.services import routing
 from messenger.services import users as users_service
@@ -174,6 +175,8 @@ def update_operator(actor_id: int, user_id: int, *, name: str, role: str, capaci
         for inbox_id in changes.get("inboxes_removed", []):
             # No longer serving that inbox: their conversations there go back to its queue.
             routing.on_members_removed(inbox_id, [user.id])
+        if {"role", "inboxes_added", "inboxes_removed"} & changes.keys():
+            inbox_service.access_changed([user.id])  # their open panels follow at once
     return user
 
 

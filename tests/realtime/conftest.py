@@ -32,6 +32,22 @@ def fast_server(app, env_for_servers: dict[str, str]) -> Iterator[LiveServer]:  
         server.stop()
 
 
+# Heartbeats (the periodic re-check) and long-polls far longer than a test waits: what changes a
+# stream within seconds on this server is the change itself, not the next heartbeat.
+SLOW_ENV = dict(FAST_ENV, SSE_HEARTBEAT_S="120", SSE_NAMED_HEARTBEAT_S="120", LONGPOLL_WAIT_S="120",
+                PRESENCE_GRACE_S="600")
+
+
+@pytest.fixture(scope="module")
+def slow_heartbeat_server(app, env_for_servers: dict[str, str]) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    """A gunicorn+gevent server whose streams re-check their principals only every 2 minutes."""
+    server = LiveServer(dict(env_for_servers, **SLOW_ENV))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @dataclass
 class World:
     inbox: Any

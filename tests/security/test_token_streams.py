@@ -3,7 +3,6 @@ and its reconnect is refused (issue 13; docs/realtime.md, docs/integrations.md "
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,32 +13,21 @@ from messenger.models import ApiToken
 from messenger.services import api_tokens
 from messenger.services import users as users_service
 from tests.helpers import LiveServer
-from tests.realtime.conftest import FAST_ENV
 from tests.realtime.conftest import World
 from tests.realtime.conftest import fast_server  # noqa: F401  (fixture)
 from tests.realtime.conftest import head
 from tests.realtime.conftest import ready_operator_stream
 from tests.realtime.conftest import send_replies
+from tests.realtime.conftest import slow_heartbeat_server  # noqa: F401  (fixture)
 from tests.realtime.conftest import world  # noqa: F401  (fixture)
 from tests.realtime.helpers import SSE
 from tests.realtime.helpers import Http
 
 pytestmark = pytest.mark.committing
 
-# Heartbeats (the periodic re-check) and long-polls far longer than any wait below: what closes
-# a stream here within seconds is the revocation itself, not the next heartbeat.
-SLOW_ENV = dict(FAST_ENV, SSE_HEARTBEAT_S="120", SSE_NAMED_HEARTBEAT_S="120", LONGPOLL_WAIT_S="120",
-                PRESENCE_GRACE_S="600")
+# The slow server's heartbeat (the periodic re-check) is far longer than this: what closes a
+# stream within it is the revocation itself.
 CLOSES_WITHIN_S = 20
-
-
-@pytest.fixture(scope="module")
-def slow_heartbeat_server(app, env_for_servers: dict[str, str]) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
-    server = LiveServer(dict(env_for_servers, **SLOW_ENV))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def bearer(token: str) -> dict[str, str]:
