@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.error
 import urllib.request
 import uuid
+from datetime import datetime
+from datetime import timezone
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +21,7 @@ from messenger.services import assignment
 from messenger.services import labels as label_service
 from messenger.services import messages as msg_service
 from messenger.services import operators as operator_service
+from messenger.services.widget import DAYS
 from tests.admin_helpers import post_form
 from tests.admin_helpers import signed_in
 from tests.assignment_helpers import activities
@@ -47,6 +51,46 @@ def test_widget_config_served_by_a_running_server_changes_when_the_admin_saves(a
     config = _config(live_server, inbox.website_token)
     assert (config["name"], config["greeting"], config["color"]) == ("After", "New greeting", "#00aa00")
     assert config["prechat"]["enabled"] is False and config["business_hours"]["enabled"] is False
+
+
+def _start_session(server, token: str, origin: str) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    request = urllib.request.Request(f"{server.url}/widget/api/v1/session", method="POST",
+                                     data=json.dumps({"inbox": token}).encode(),
+                                     headers={"Content-Type": "application/json", "Origin": origin})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_business_hours_and_allowed_origins_change_on_a_running_server(app, live_server) -> None:
+    """No process keeps an inbox's hours or origins: each admin save is what the next request sees."""
+    client, _ = signed_in(app)
+    inbox = make_inbox(name="Shop", origins=["https://old-shop.example"])
+    today = datetime.now(timezone.utc).weekday()
+    always = {f"hours_{day}": "00:00-24:00" for day in DAYS}
+    # Only the day after tomorrow: closed for the next 24 hours whenever the test runs.
+    later = {f"hours_{day}": "" for day in DAYS} | {f"hours_{DAYS[(today + 2) % 7]}": "09:00-17:00"}
+
+    def save(origins: str, hours: dict[str, str]) -> None:
+        form = inbox_form(name="Shop", timezone="UTC", allowed_origins=origins, prechat_enabled=None,
+                          assignment_policy="round_robin", members=None, **hours)
+        resp = post_form(client, f"/admin/inboxes/{inbox.id}", form)
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+
+    assert _start_session(live_server, inbox.website_token, "https://new-shop.example") == (
+        403, {"error": "origin_not_allowed", "message": "This site may not use this chat."})
+    save("https://new-shop.example", always)
+    status, body = _start_session(live_server, inbox.website_token, "https://new-shop.example")
+    assert status == 201 and body["config"]["business_hours"]["open"] is True
+    assert _start_session(live_server, inbox.website_token, "https://old-shop.example")[0] == 403
+    assert _config(live_server, inbox.website_token)["business_hours"]["open"] is True
+
+    save("https://old-shop.example", later)
+    assert _config(live_server, inbox.website_token)["business_hours"]["open"] is False
+    assert _start_session(live_server, inbox.website_token, "https://new-shop.example")[0] == 403
+    assert _start_session(live_server, inbox.website_token, "https://old-shop.example")[0] == 201
 
 
 def test_raising_inbox_capacity_assigns_waiting_conversations_at_once(app) -> None:
