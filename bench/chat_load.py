@@ -22,13 +22,15 @@ operator streams once, and every reply the visitor's stream once. The LAST line 
 one JSON object:
 
     {"name": "chat_load", "lost": L, "duplicated": D, "p50_ms": …, "p99_ms": …,
-     "reply_p99_ms": …, "sent": …, "replies": …, "failed": …, …}
+     "reply_p99_ms": …, "sent": …, "sent_per_s": …, "replies": …, "failed": …, …}
 
 ``p99_ms`` is visitor POST sent → the message parsed on an operator stream, over every
 (message, operator stream) pair; ``reply_p99_ms`` is reply POST sent → parsed on the
 visitor's stream. ``lost`` counts (message, stream) pairs never delivered within the drain
 time, ``duplicated`` frames with an event id a stream had already delivered. ``failed``
-counts POSTs that did not answer 201.
+counts POSTs that did not answer 201. ``sent_per_s`` is the visitor rate actually achieved:
+at most 500 POSTs wait at once and no message starts after 1.5 × ``--seconds``, so a
+server that cannot keep up shows as a rate below ``--rate`` rather than a run without end.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ from typing import Any
 
 import gevent
 from gevent import socket as gsocket
+from gevent.pool import Group
 from gevent.pool import Pool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +66,7 @@ from bench.fanout import worker_pids  # noqa: E402
 
 ORIGIN = "http://bench.example"
 PASSWORD = "bench password 1234"
+MAX_IN_FLIGHT = 500  # visitor POSTs waiting for their answer at once
 _CONTENT = re.compile(rb'"content":"(cl|re) (\d+)"')
 _CONVERSATION = re.compile(rb'"conversation_id":(\d+)')
 
@@ -202,7 +206,8 @@ class Load:
         self.sent: dict[int, float] = {}
         self.replied: dict[int, float] = {}
         self.failed = 0
-        self.pending = Pool(2000)
+        self.pending = Pool(MAX_IN_FLIGHT)
+        self.replying = Group()  # never blocks the operator stream that triggers a reply
 
     def visitor_send(self, seq: int) -> None:
         person = self.people[seq % len(self.people)]
@@ -223,7 +228,7 @@ class Load:
             found = _CONVERSATION.search(item)
             if found:
                 self.replied[seq] = 0.0
-                self.pending.spawn(self.reply, operator_no, int(found.group(1)), seq)
+                self.replying.spawn(self.reply, operator_no, int(found.group(1)), seq)
         return on_message
 
     def reply(self, operator_no: int, conversation_id: int, seq: int) -> None:
@@ -267,20 +272,29 @@ def open_all(load: Load, pool: Pool, visitor_streams: list[Stream], operator_str
           f"in {time.monotonic() - started:.1f}s", flush=True)
 
 
-def drive(load: Load, rate: float, seconds: float) -> None:
-    """Visitor messages at a steady ``rate`` per second for ``seconds`` (each POST in its own greenlet)."""
+def drive(load: Load, rate: float, seconds: float) -> float:
+    """Visitor messages at a steady ``rate`` per second for ``seconds`` (each POST in its own greenlet).
+
+    Bounded: at most ``MAX_IN_FLIGHT`` POSTs wait at once, and no new message starts after
+    1.5 × ``seconds`` (a server that cannot keep up shows as ``sent`` below the target, not
+    as a run without end). Returns the seconds it spent sending.
+    """
     started = time.monotonic()
-    total = int(rate * seconds)
-    for seq in range(total):
+    stop = started + seconds * 1.5
+    for seq in range(int(rate * seconds)):
         gevent.sleep(max(0.0, started + seq / rate - time.monotonic()))
+        if time.monotonic() > stop:
+            break
         load.pending.spawn(load.visitor_send, seq)
+    spent = time.monotonic() - started
     load.pending.join(timeout=30)
+    return spent
 
 
 def wait_delivered(load: Load, visitor_streams: list[Stream], operator_streams: list[Stream], drain_s: float) -> None:
     deadline = time.monotonic() + drain_s
     while time.monotonic() < deadline:
-        load.pending.join(timeout=0.2)
+        load.replying.join(timeout=0.2)
         ops = all(all((b"cl", seq) in s.received for seq in load.sent) for s in operator_streams if not s.ended)
         vis = all((b"re", seq) in visitor_streams[seq % len(visitor_streams)].received
                   for seq, at in load.replied.items() if at)
@@ -336,7 +350,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pids = worker_pids(proc.pid)
         cpu_before = (cpu_s(pids), cpu_s([os.getpid()]))
         load_before = os.getloadavg()[0]
-        drive(load, args.rate, args.seconds)
+        spent = drive(load, args.rate, args.seconds)
         wait_delivered(load, visitor_streams, operator_streams, args.drain_s)
         server_cpu, client_cpu = cpu_s(pids), cpu_s([os.getpid()])
         print(f"# CPU during the run (user/system): server workers "
@@ -348,6 +362,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ended = sum(s.ended for s in [*visitor_streams, *operator_streams])
         print(f"# streams ended early: {ended}; POSTs not 201: {load.failed}", flush=True)
         return {"name": "chat_load", **result, "sent": len(load.sent),
+                "sent_per_s": round(len(load.sent) / spent, 1),
                 "replies": sum(1 for at in load.replied.values() if at), "failed": load.failed,
                 "visitors": args.visitors, "operators": args.operators, "rate": args.rate,
                 "seconds": args.seconds, "workers": args.workers}
