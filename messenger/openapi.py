@@ -26,31 +26,6 @@ REF = "#/components/schemas/{model}"
 
 # (METHOD, path with {params}) -> (summary, request body fields or None)
 OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
-    # Operator API (session cookie + X-CSRFToken on state changes).
-    ("POST", "/api/v1/conversations/{conversation_id}/typing"): ("Typing on/off (ephemeral)", {"on": "boolean"}),
-    ("POST", "/api/v1/conversations/{conversation_id}/attachments"): ("Upload an attachment (multipart `file`)",
-                                                                      None),
-    ("GET", "/api/v1/attachments/{key}"): ("Download a clean attachment", None),
-    ("GET", "/api/v1/attachments/{key}/thumb"): ("Download an image thumbnail", None),
-    ("GET", "/api/v1/contacts/{contact_id}"): ("Contact, latest session metadata, previous conversations", None),
-    ("PATCH", "/api/v1/contacts/{contact_id}"): (
-        "Edit a contact", {"name": "string", "email": "string", "phone": "string", "custom_attributes": "object"}),
-    ("POST", "/api/v1/contacts/{contact_id}/block"): (
-        "Block a contact (no widget, streams closed); optionally its address too",
-        {"until": "ISO 8601 with zone, or null for no expiry", "reason": "string", "block_address": "boolean"}),
-    ("DELETE", "/api/v1/contacts/{contact_id}/block"): ("Lift a contact's block", None),
-    ("POST", "/api/v1/conversations/{conversation_id}/spam"): (
-        "Mark as spam: resolve and block the contact (and its address if asked)", {"block_address": "boolean"}),
-    ("GET", "/api/v1/search"): ("Full-text search over messages and contacts (q)", None),
-    ("GET", "/api/v1/canned-responses"): ("My own and the shared canned responses (prefix filter; `personal` flag)",
-                                          None),
-    ("GET", "/api/v1/directory"): ("Me, inboxes, operators, teams, labels for pickers", None),
-    ("GET", "/api/v1/stream"): ("Server-Sent Events stream (Last-Event-ID / after)", None),
-    ("GET", "/api/v1/events"): ("Long-poll fallback: events after a position", None),
-    ("POST", "/api/v1/me/availability"): ("Set my availability (remembered as availability_choice)",
-                                          {"availability": "online|busy|offline"}),
-    ("PUT", "/api/v1/me/preferences"): ("Save my panel language (also the admin pages' lang cookie)",
-                                        {"locale": "en|ru|null"}),
     # Widget API (X-Visitor-Token unless noted; origin-checked per inbox).
     ("GET", "/widget/api/v1/config"): ("Inbox widget configuration (no token)", None),
     ("POST", "/widget/api/v1/session"): ("Create or resume a visitor session (no token)",
@@ -81,11 +56,6 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
     ("POST", "/widget/api/v1/conversations/{conversation_id}/read"): ("Mark operator messages read", None),
     ("POST", "/widget/api/v1/conversations/{conversation_id}/typing"): ("Typing on/off (ephemeral)",
                                                                          {"on": "boolean"}),
-    ("GET", "/api/v1/contacts/{contact_id}/export"): (
-        "Export everything held about a contact (profile, sessions, conversations, messages, attachments) as JSON",
-        None),
-    ("POST", "/api/v1/contacts/{contact_id}/erase"): (
-        "Erase a contact's text and files, keep statistics (admins; 403 otherwise)", None),
     ("POST", "/widget/api/v1/conversations/{conversation_id}/transcript"): (
         "E-mail the conversation to the visitor (202; 422 email_unavailable without SMTP)",
         {"email": "optional address; default: the one the visitor left"}),
@@ -189,6 +159,10 @@ def _described(contract: Contract, path: str, schemas: dict[str, Any]) -> dict[s
     if contract.body is not None:
         operation["requestBody"] = {"required": not contract.body_optional,
                                     "content": _json_content(contract.body, schemas)}
+    elif contract.files:
+        fields = {name: {"type": "string", "format": "binary"} for name in contract.files}
+        operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": list(contract.files), "properties": fields}}}}
     operation["responses"] = _responses(contract, schemas)
     return operation
 
@@ -197,7 +171,7 @@ def _legacy(method: str, path: str) -> dict[str, Any]:
     summary, body = OPERATIONS.get((method, path), ("(undocumented)", None))
     operation: dict[str, Any] = {
         "summary": summary, "parameters": _path_parameters(path),
-        "responses": {"200": {"description": "OK"},
+        "responses": {"2XX": {"description": "Success (no typed answer yet)"},
                       "4XX": {"description": "Client error", "content": {"application/json": {"schema": ERROR}}}},
     }
     if body:

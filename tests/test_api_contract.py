@@ -2,11 +2,16 @@
 
 Every operation of ``/api/openapi.json`` is called with a few generated examples, as a
 signed-in operator (session cookie + CSRF, then an API token) and as a widget visitor
-(token + Origin); no answer may be a 5xx, and every answer must match the document.
+(token + Origin); no answer may be a 5xx, and every answer's status and body must match
+the document.
+Each operation runs twice: with generated path ids (mostly 404s: the error shape is
+checked) and with the ids of records that exist (so 2xx answers are checked against the
+response models too).
 """
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -18,6 +23,7 @@ from hypothesis import given
 from hypothesis import settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import status_code_conformance
 
 from messenger.services import api_tokens
 from tests.factories import PASSWORD
@@ -27,6 +33,7 @@ from tests.factories import make_user
 
 SITE = "http://site.test"
 SKIP = ("/stream", "/events", "/reset")
+answered: set[tuple[str, str]] = set()  # operations that gave a 2xx in this run
 
 
 def _operator_session(base: str, email: str) -> tuple[requests.Session, str]:
@@ -46,16 +53,19 @@ def _operator_session(base: str, email: str) -> tuple[requests.Session, str]:
 def test_the_openapi_document_holds_against_a_live_server(app, live_server):  # type: ignore[no-untyped-def]
     inbox = make_inbox(origins=[SITE])
     user = make_user(role="admin", inboxes=[inbox])
-    make_conversation(inbox)
+    conv = make_conversation(inbox)
     _, bearer = api_tokens.create_token(user, "contract test")
     base = live_server.url
     cookie_session, csrf = _operator_session(base, user.email)
     visitor = requests.post(base + "/widget/api/v1/session", json={"inbox": inbox.website_token},
                             headers={"Origin": SITE}).json()["token"]
+    real_ids = {"operator": _operator_ids(base, cookie_session, csrf, conv),
+                "widget": _widget_ids(base, visitor)}
     schema = schemathesis.openapi.from_url(base + "/api/openapi.json")
     principals = {"widget": [{"X-Visitor-Token": visitor, "Origin": SITE}],
                   "operator": [{"X-CSRFToken": csrf}, {"Authorization": "Bearer " + bearer}]}
     failures: list[Any] = []
+    answered.clear()
     calls = 0
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -64,14 +74,39 @@ def test_the_openapi_document_holds_against_a_live_server(app, live_server):  # 
         kind = "widget" if operation.path.startswith("/widget/") else "operator"
         for headers in principals[kind]:
             session = cookie_session if "X-CSRFToken" in headers else requests.Session()
-            calls += _exercise(operation, base, session, headers, failures)
+            for ids in ({}, real_ids[kind]):
+                calls += _exercise(operation, base, session, headers, failures, ids)
     assert failures == []
-    assert calls > 100  # every operation was exercised, as each principal
+    assert calls > 200  # every operation was exercised, as each principal, with generated and real ids
+    # Real ids reach real answers, so the response models were checked on success bodies too.
+    for must in (("GET", "/api/v1/conversations/{conversation_id}"), ("GET", "/api/v1/directory"),
+                 ("GET", "/api/v1/conversations/{conversation_id}/messages"), ("GET", "/api/v1/conversations"),
+                 ("GET", "/api/v1/contacts/{contact_id}")):
+        assert must in answered, sorted(answered)
+    assert len(answered) >= 20, sorted(answered)
+
+
+def _operator_ids(base: str, session: requests.Session, csrf: str, conv: Any) -> dict[str, Any]:
+    """Ids the operator may use: the conversation, its contact, a reply of mine (editable for 15 minutes)."""
+    sent = session.post(f"{base}/api/v1/conversations/{conv.id}/messages", headers={"X-CSRFToken": csrf},
+                        json={"content": "Hello from the contract test", "client_id": str(uuid.uuid4())})
+    assert sent.status_code == 201, sent.text
+    return {"conversation_id": conv.id, "contact_id": conv.contact_id, "message_id": sent.json()["message"]["id"]}
+
+
+def _widget_ids(base: str, visitor: str) -> dict[str, Any]:
+    """The visitor's own conversation."""
+    headers = {"X-Visitor-Token": visitor, "Origin": SITE}
+    started = requests.post(base + "/widget/api/v1/conversations", headers=headers, json={})
+    assert started.status_code in (200, 201), started.text
+    data = started.json()
+    return {"conversation_id": data.get("conversation", data)["id"]}
 
 
 def _exercise(operation: Any, base: str, session: requests.Session, headers: dict[str, str],
-              failures: list[Any]) -> int:
-    """A few generated examples of one operation; failures are collected, the number of calls returned."""
+              failures: list[Any], ids: dict[str, Any]) -> int:
+    """A few generated examples of one operation (path ids replaced by ``ids``); failures are collected, the
+    number of calls returned."""
     calls = 0
 
     @settings(max_examples=3, deadline=None, database=None, derandomize=True,
@@ -80,11 +115,17 @@ def _exercise(operation: Any, base: str, session: requests.Session, headers: dic
     def check(case: Any) -> None:
         nonlocal calls
         calls += 1
+        if ids and case.path_parameters:
+            case.path_parameters = {name: ids.get(name, value) for name, value in case.path_parameters.items()}
         try:
-            case.call_and_validate(base_url=base, session=session, headers=headers,
-                                   checks=[not_a_server_error, response_schema_conformance])
+            response = case.call_and_validate(base_url=base, session=session, headers=headers,
+                                              checks=[not_a_server_error, status_code_conformance,
+                                                      response_schema_conformance])
+            if response.status_code < 300:
+                answered.add((operation.method.upper(), operation.path))
         except Exception as exc:  # noqa: BLE001 - collected, reported together
-            failures.append((operation.method.upper(), operation.path, sorted(headers), str(exc)[:300]))
+            failures.append((operation.method.upper(), operation.path, sorted(headers), sorted(ids),
+                             str(exc)[:600]))
 
     check()
     return calls

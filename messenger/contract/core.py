@@ -67,17 +67,19 @@ class Contract:
     responses: Mapping[int, type[pydantic.BaseModel] | None] = field(default_factory=dict)
     # status -> when it happens (error codes a client should expect besides the generic 4XX)
     errors: Mapping[int, str] = field(default_factory=dict)
-    content_type: str = "application/json"
+    content_type: str = "application/json"  # of the 2xx answers without a model (files, streams)
+    files: tuple[str, ...] = ()  # multipart/form-data file fields the view reads itself (uploads)
 
 
 def operation(summary: str, *, description: str = "", body: type[BodyModel] | None = None,
               body_optional: bool = False, query: type[QueryModel] | None = None,
               responses: Mapping[int, type[pydantic.BaseModel] | None] | None = None,
-              errors: Mapping[int, str] | None = None, content_type: str = "application/json") -> Callable[[F], F]:
+              errors: Mapping[int, str] | None = None, content_type: str = "application/json",
+              files: tuple[str, ...] = ()) -> Callable[[F], F]:
     """Declare and enforce a view's request and response contract (see the module docstring)."""
     contract = Contract(summary=summary, description=description, body=body, body_optional=body_optional,
                         query=query, responses=dict(responses or {}), errors=dict(errors or {}),
-                        content_type=content_type)
+                        content_type=content_type, files=files)
 
     def decorate(view: F) -> F:
         @functools.wraps(view)

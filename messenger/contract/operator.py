@@ -117,3 +117,67 @@ class SelfAssign(BodyModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"version": 5}]})
 
     version: Version | None = None
+
+
+AttributeValue = Annotated[str, Field(max_length=500)] | bool | int | float | None
+AttributeName = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
+
+
+class PatchContact(BodyModel):
+    """Only the fields sent change; null clears one. Unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"name": "Lea Martin", "email": "lea@example.com", "custom_attributes": {"plan": "pro"}}]})
+
+    name: Annotated[str, Field(max_length=255)] | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+    phone: Annotated[str, Field(max_length=32, description="Digits, spaces and + ( ) - . /")] | None = None
+    custom_attributes: dict[AttributeName, AttributeValue] | None = Field(
+        default=None, max_length=50, description="At most 50; names a-z 0-9 _; text values at most 500 characters")
+
+
+class BlockContact(BodyModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"until": "2026-12-05T10:00:00Z", "reason": "spam", "block_address": False}, {"until": None}]})
+
+    until: Instant | Literal[""] | None = Field(default=None, description="A future time; null: no expiry")
+    reason: Annotated[str, Field(max_length=255)] | None = None
+    block_address: bool = Field(default=False, description="Also block the visitor's current IP address")
+
+
+class MarkSpam(BodyModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"block_address": True}]})
+
+    block_address: bool = False
+
+
+class SearchQuery(QueryModel):
+    q: Annotated[str, Field(min_length=1, max_length=200, description="Words, an email or a phone number")]
+
+
+class CannedQuery(QueryModel):
+    prefix: Annotated[str, Field(max_length=64, description="Short-code prefix")] = ""
+
+
+class PositionQuery(QueryModel):
+    after: QueryNumber | None = Field(default=None, description="Event-log position to continue after "
+                                                                "(or the Last-Event-ID header)")
+
+
+class TypingSignal(BodyModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"on": True, "private": False}]})
+
+    on: bool
+    private: bool = Field(default=False, description="Typing a private note (not shown to the visitor)")
+
+
+class SetAvailability(BodyModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"availability": "busy"}]})
+
+    availability: Literal["online", "busy", "offline"]
+
+
+class SetPreferences(BodyModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"locale": "ru"}, {"locale": None}]})
+
+    locale: Literal["en", "ru"] | None = Field(default=None, description="null: follow the browser")

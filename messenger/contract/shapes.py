@@ -147,3 +147,295 @@ class MessageOnly(ResponseModel):
 class QueuePosition(ResponseModel):
     conversation_id: int
     position: int | None = Field(description="1-based place in the inbox queue; null when not queued")
+
+
+class Contact(ResponseModel):
+    """A contact's profile (``services.contact_profile.contact_to_dict``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 9, "name": "Lea", "email": "lea@example.com", "phone": None, "identifier": None,
+        "custom_attributes": {"plan": "pro"}, "blocked": False, "blocked_until": None, "last_seen_at": _TS,
+        "created_at": _TS}]})
+
+    id: int
+    name: str | None
+    email: str | None
+    phone: str | None
+    identifier: str | None = Field(description="The site's own user id (setUser)")
+    custom_attributes: dict[str, Any]
+    blocked: bool
+    blocked_until: Timestamp | None
+    last_seen_at: Timestamp | None
+    created_at: Timestamp | None
+
+
+class VisitorSession(ResponseModel):
+    """Browser metadata of the contact's latest visit (``contact_profile.session_to_dict``)."""
+
+    id: int
+    inbox_id: int
+    ip: str | None
+    browser: str | None
+    os: str | None
+    user_agent: str | None
+    locale: str | None
+    timezone: str | None
+    referrer: str | None
+    current_url: str | None
+    current_title: str | None
+    online: bool
+    pages: list[dict[str, Any]] = Field(description="This visit's last 20 pages: url, title, at, s, ref")
+    hmac_verified: bool
+    last_seen_at: Timestamp | None
+
+
+class PastConversation(ResponseModel):
+    id: int
+    display_id: int
+    status: ConversationStatus
+    created_at: Timestamp
+    last_message_preview: str
+    inbox_id: int
+
+
+class ContactDetail(ResponseModel):
+    contact: Contact
+    session: VisitorSession | None
+    conversations: list[PastConversation] = Field(description="Up to 20, newest first, in inboxes I may see")
+
+
+class BlockState(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 9, "blocked": True, "blocked_until": "2026-12-05T10:00:00+00:00", "blocked_reason": "spam"}]})
+
+    id: int
+    blocked: bool
+    blocked_until: Timestamp | None
+    blocked_reason: str | None
+
+
+class CannedItem(ResponseModel):
+    id: int
+    short_code: str
+    content: str
+    personal: bool = Field(description="Mine (true) or shared (false)")
+
+
+class CannedList(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+        {"id": 4, "short_code": "refund", "content": "Refunds take 3–5 days.", "personal": False}]}]})
+
+    items: list[CannedItem]
+
+
+class Me(ResponseModel):
+    id: int
+    name: str
+    email: str
+    role: Literal["admin", "agent"]
+    availability: Literal["online", "busy", "offline"]
+    availability_choice: Literal["online", "busy", "offline"] | None
+    locale: str | None
+    notification_prefs: dict[str, Any]
+
+
+class PrechatLabel(ResponseModel):
+    name: str
+    label: str
+
+
+class DirectoryInbox(ResponseModel):
+    id: int
+    name: str
+    color: str | None
+    prechat_fields: list[PrechatLabel]
+
+
+class DirectoryOperator(ResponseModel):
+    id: int
+    name: str
+    email: str
+    availability: Literal["online", "busy", "offline"]
+    role: Literal["admin", "agent"]
+
+
+class DirectoryTeam(ResponseModel):
+    id: int
+    name: str
+    member: bool = Field(description="I am in this team")
+
+
+class DirectoryLabel(ResponseModel):
+    id: int
+    name: str
+    color: str | None
+
+
+class Directory(ResponseModel):
+    me: Me
+    inboxes: list[DirectoryInbox]
+    operators: list[DirectoryOperator]
+    teams: list[DirectoryTeam]
+    labels: list[DirectoryLabel]
+    position: int = Field(description="The event-log position to open the stream from")
+
+
+Snippet = list[tuple[str, bool]]  # [text, highlighted] pairs
+
+
+class SearchContactRef(ResponseModel):
+    id: int
+    name: str | None
+    email: str | None
+
+
+class MessageHit(ResponseModel):
+    message_id: int
+    conversation_id: int
+    type: MessageType
+    created_at: Timestamp
+    snippet: Snippet = Field(description="[text, highlighted] pairs; render as text")
+    display_id: int
+    status: ConversationStatus
+    contact: SearchContactRef
+
+
+class ContactHit(ResponseModel):
+    id: int
+    name: str | None
+    email: str | None
+    phone: str | None
+    snippet: Snippet
+    conversation_id: int
+    display_id: int
+    status: ConversationStatus
+
+
+class SearchResults(ResponseModel):
+    messages: list[MessageHit]
+    contacts: list[ContactHit]
+
+
+class Typing(ResponseModel):
+    ok: bool
+    sent: bool = Field(description="False when the same state was sent a moment ago (not repeated)")
+
+
+class Availability(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": 3, "availability": "busy",
+                                                                "availability_choice": "busy"}]})
+
+    user_id: int
+    availability: Literal["online", "busy", "offline"]
+    availability_choice: Literal["online", "busy", "offline"] | None
+
+
+class Preferences(ResponseModel):
+    locale: Literal["en", "ru"] | None
+
+
+class StreamEvent(ResponseModel):
+    id: int = Field(description="Log position (0 for ephemeral signals such as typing)")
+    kind: str
+    data: dict[str, Any]
+
+
+class EventsPage(ResponseModel):
+    """``events`` after the position asked for, or ``resync`` when the log no longer holds them."""
+
+    events: list[StreamEvent] = Field(default_factory=list)
+    position: int = Field(description="Ask again with after = position")
+    resync: bool = Field(default=False, description="Reload the state, then continue from position")
+
+
+class Upload(ResponseModel):
+    """An uploaded attachment (``services.attachments.upload_to_dict``); send its id with the message."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    status: Literal["pending", "clean", "infected", "error"]
+    width: int | None
+    height: int | None
+    has_thumbnail: bool
+    scanner: dict[str, str] = Field(description="engine and a note on which scanner checks the file")
+
+
+class ExportMessage(ResponseModel):
+    id: int
+    from_: Literal["contact", "operator"] = Field(alias="from")
+    content: str
+    created_at: Timestamp | None
+    edited_at: Timestamp | None
+
+
+class ExportAttachment(ResponseModel):
+    id: str
+    message_id: int | None
+    filename: str
+    content_type: str
+    size: int
+    status: str
+    created_at: Timestamp | None
+
+
+class ExportCsat(ResponseModel):
+    rating: int
+    comment: str | None
+    created_at: Timestamp | None
+
+
+class ExportConversation(ResponseModel):
+    id: int
+    inbox_id: int
+    display_id: int
+    status: ConversationStatus
+    created_at: Timestamp | None
+    resolved_at: Timestamp | None
+    custom_attributes: dict[str, Any]
+    messages: list[ExportMessage] = Field(description="What the visitor saw (no notes, no activity)")
+    attachments: list[ExportAttachment]
+    csat: ExportCsat | None
+
+
+class ExportProfile(ResponseModel):
+    id: int
+    name: str | None
+    email: str | None
+    phone: str | None
+    identifier: str | None
+    custom_attributes: dict[str, Any]
+    blocked: bool
+    created_at: Timestamp | None
+    last_seen_at: Timestamp | None
+    erased_at: Timestamp | None
+
+
+class ExportSession(ResponseModel):
+    id: int
+    inbox_id: int
+    ip: str | None
+    user_agent: str | None
+    browser: str | None
+    os: str | None
+    locale: str | None
+    timezone: str | None
+    referrer: str | None
+    current_url: str | None
+    pages: Any
+    created_at: Timestamp | None
+    last_seen_at: Timestamp | None
+
+
+class ContactExport(ResponseModel):
+    exported_at: Timestamp
+    profile: ExportProfile
+    sessions: list[ExportSession]
+    conversations: list[ExportConversation]
+
+
+class Erased(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"erased": {"messages": 14, "attachments": 2}}]})
+
+    erased: dict[str, int] = Field(description="How many of each kind were erased")

@@ -17,16 +17,19 @@ from messenger.blueprints.operator.auth import login_required
 from messenger.blueprints.operator.blueprint import bp
 from messenger.contract import shapes
 from messenger.contract.core import operation
+from messenger.contract.operator import CannedQuery
 from messenger.contract.operator import ChangeStatus
 from messenger.contract.operator import ConversationListQuery
 from messenger.contract.operator import CountsQuery
 from messenger.contract.operator import DeleteMessage
 from messenger.contract.operator import EditMessage
 from messenger.contract.operator import MessagesQuery
+from messenger.contract.operator import PatchContact
+from messenger.contract.operator import SearchQuery
 from messenger.contract.operator import SendMessage
 from messenger.contract.operator import SetLabels
+from messenger.contract.operator import SetPreferences
 from messenger.contract.operator import SetPriority
-from messenger.errors import ValidationError
 from messenger.i18n import LANG_COOKIE
 from messenger.models import PRIORITIES
 from messenger.realtime.log import head_position
@@ -43,23 +46,6 @@ from messenger.services import users
 from messenger.services import widget as widget_service
 
 MESSAGES_PAGE = 50
-
-
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 422 naming the problem."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError("Send a JSON object.", field="body")
-    return data
-
-
-def _version(body: dict[str, Any]) -> int | None:
-    value = body.get("version")
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValidationError("version must be a whole number.", field="version")
-    return value
 
 
 def _conversation_json(conv: Any) -> dict[str, Any]:
@@ -210,6 +196,8 @@ def mark_read(conversation_id: int) -> ResponseReturnValue:
 
 @bp.route("/api/v1/contacts/<int(max=2147483647):contact_id>")
 @login_required
+@operation("Contact, latest session metadata, previous conversations", responses={200: shapes.ContactDetail},
+           errors={404: "No such contact (or not in an inbox I may see)"})
 def get_contact(contact_id: int) -> ResponseReturnValue:
     """Contact profile, browser session and previous conversations."""
     return jsonify(contact_profile.contact_detail(g.operator, contact_id))
@@ -217,22 +205,27 @@ def get_contact(contact_id: int) -> ResponseReturnValue:
 
 @bp.route("/api/v1/contacts/<int(max=2147483647):contact_id>", methods=["PATCH"])
 @login_required
-def update_contact(contact_id: int) -> ResponseReturnValue:
-    """Edit the contact's name, email, phone or custom attributes."""
-    contact = contact_profile.update_contact(g.operator, contact_id, json_body())
+@operation("Edit a contact", body=PatchContact, responses={200: shapes.Contact},
+           errors={404: "No such contact", 409: "email_taken: another contact has this email"})
+def update_contact(contact_id: int, body: PatchContact) -> ResponseReturnValue:
+    """Edit the contact's name, email, phone or custom attributes (only the fields sent)."""
+    contact = contact_profile.update_contact(g.operator, contact_id, body.model_dump(exclude_unset=True))
     return jsonify(contact_profile.contact_to_dict(contact))
 
 
 @bp.route("/api/v1/canned-responses")
 @login_required
-def canned_responses() -> ResponseReturnValue:
+@operation("My own and the shared canned responses (prefix filter; `personal` flag)", query=CannedQuery,
+           responses={200: shapes.CannedList})
+def canned_responses(query: CannedQuery) -> ResponseReturnValue:
     """The operator's own and the shared canned responses, optionally by short-code prefix."""
-    prefix = request.args.get("prefix", "")
-    return jsonify({"items": canned.for_composer(g.operator.id, prefix)})
+    return jsonify({"items": canned.for_composer(g.operator.id, query.prefix)})
 
 
 @bp.route("/api/v1/directory")
 @login_required
+@operation("Me, inboxes, operators, teams, labels for pickers, and the stream's start position",
+           responses={200: shapes.Directory})
 def panel_directory() -> ResponseReturnValue:
     """Pickers' lists plus the log position the panel's stream starts from."""
     # The log position before the panel loads its lists: the stream replays from here, so
@@ -242,19 +235,19 @@ def panel_directory() -> ResponseReturnValue:
 
 @bp.route("/api/v1/search")
 @login_required
-def search() -> ResponseReturnValue:
+@operation("Full-text search over messages and contacts", query=SearchQuery, responses={200: shapes.SearchResults})
+def search(query: SearchQuery) -> ResponseReturnValue:
     """Full-text search over messages and contacts."""
-    return jsonify(search_service.search(g.operator, request.args.get("q", "")))
+    return jsonify(search_service.search(g.operator, query.q))
 
 
 @bp.route("/api/v1/me/preferences", methods=["PUT"])
 @login_required
-def set_my_preferences() -> ResponseReturnValue:
+@operation("Save my panel language (also the admin pages' lang cookie)", body=SetPreferences,
+           responses={200: shapes.Preferences})
+def set_my_preferences(body: SetPreferences) -> ResponseReturnValue:
     """``{"locale": "en" | "ru" | null}``: the panel's language, saved for the operator."""
-    body = json_body()
-    if set(body) - {"locale"}:
-        raise ValidationError("Only locale can be set here.", field=sorted(set(body) - {"locale"})[0])
-    user = users.set_locale(g.operator.id, body.get("locale"))
+    user = users.set_locale(g.operator.id, body.locale)
     resp = jsonify({"locale": user.locale})
     # The server-rendered pages (admin, sign-in) follow the same choice.
     if user.locale:

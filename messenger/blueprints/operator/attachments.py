@@ -23,6 +23,8 @@ from messenger.blueprints.files import MultipartUpload
 from messenger.blueprints.files import send_download
 from messenger.blueprints.operator.auth import login_required
 from messenger.blueprints.operator.blueprint import bp
+from messenger.contract import shapes
+from messenger.contract.core import operation
 from messenger.extensions import csrf
 from messenger.extensions import limiter
 from messenger.security.bodies import body_limit
@@ -47,6 +49,10 @@ def _check_csrf_header() -> None:
 @csrf.exempt
 @limiter.limit(_upload_limit)
 @login_required
+@operation("Upload an attachment (multipart `file`)", responses={201: shapes.Upload}, files=("file",),
+           description="multipart/form-data with one `file` part and the X-CSRFToken header; send the answer's "
+                       "id in the message's `attachments`.",
+           errors={404: "No such conversation", 413: "File too large", 415: "File type not allowed"})
 def upload_attachment(conversation_id: int) -> ResponseReturnValue:
     """Receive one file into a conversation the operator may see (status ``pending`` until scanned)."""
     _check_csrf_header()
@@ -57,6 +63,8 @@ def upload_attachment(conversation_id: int) -> ResponseReturnValue:
 
 @bp.route("/api/v1/attachments/<key>", methods=["GET"])
 @login_required
+@operation("Download a clean attachment", responses={200: None}, content_type="application/octet-stream",
+           errors={404: "No such attachment (or not clean)"})
 def download_attachment(key: str) -> ResponseReturnValue:
     """The file itself (``Content-Disposition: attachment`` unless a raster image)."""
     att = attachment_service.get_for_operator(g.operator, key)
@@ -65,6 +73,8 @@ def download_attachment(key: str) -> ResponseReturnValue:
 
 @bp.route("/api/v1/attachments/<key>/thumb", methods=["GET"])
 @login_required
+@operation("Download an image thumbnail", responses={200: None}, content_type="image/*",
+           errors={404: "No such thumbnail"})
 def download_attachment_thumb(key: str) -> ResponseReturnValue:
     """The image preview (made by the scan job)."""
     att = attachment_service.get_for_operator(g.operator, key)

@@ -5,27 +5,23 @@ CSRF (``X-CSRFToken``) like every panel state change; ids go through the operato
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import g
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
-from messenger.blueprints.operator.api import json_body
 from messenger.blueprints.operator.auth import login_required
 from messenger.blueprints.operator.blueprint import bp
-from messenger.errors import ValidationError
+from messenger.contract import shapes
+from messenger.contract.core import operation
+from messenger.contract.operator import BlockContact
+from messenger.contract.operator import MarkSpam
 from messenger.models import Contact
 from messenger.security.ratelimit import client_ip
 from messenger.services import blocks
 from messenger.services import listing
-
-
-def _flag(body: dict[str, Any], name: str) -> bool:
-    value = body.get(name, False)
-    if not isinstance(value, bool):
-        raise ValidationError(f"{name} must be true or false.", field=name)
-    return value
 
 
 def block_json(contact: Contact) -> dict[str, Any]:
@@ -36,16 +32,19 @@ def block_json(contact: Contact) -> dict[str, Any]:
 
 @bp.route("/api/v1/contacts/<int(max=2147483647):contact_id>/block", methods=["POST"])
 @login_required
-def block_contact(contact_id: int) -> ResponseReturnValue:
+@operation("Block a contact (no widget, streams closed); optionally its address too", body=BlockContact,
+           responses={200: shapes.BlockState}, errors={404: "No such contact"})
+def block_contact(contact_id: int, body: BlockContact) -> ResponseReturnValue:
     """``{"until": ISO 8601 | null, "reason"?: str, "block_address"?: bool}``: the visitor gets no widget."""
-    body = json_body()
-    contact = blocks.block_contact(g.operator, contact_id, until=body.get("until"), reason=body.get("reason"),
-                                   block_address=_flag(body, "block_address"), ip=client_ip())
+    until = body.until.isoformat() if isinstance(body.until, datetime) else None
+    contact = blocks.block_contact(g.operator, contact_id, until=until, reason=body.reason,
+                                   block_address=body.block_address, ip=client_ip())
     return jsonify(block_json(contact))
 
 
 @bp.route("/api/v1/contacts/<int(max=2147483647):contact_id>/block", methods=["DELETE"])
 @login_required
+@operation("Lift a contact's block", responses={200: shapes.BlockState}, errors={404: "No such contact"})
 def unblock_contact(contact_id: int) -> ResponseReturnValue:
     """Lift the contact's block."""
     return jsonify(block_json(blocks.unblock_contact(g.operator, contact_id, ip=client_ip())))
@@ -53,8 +52,9 @@ def unblock_contact(contact_id: int) -> ResponseReturnValue:
 
 @bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/spam", methods=["POST"])
 @login_required
-def mark_spam(conversation_id: int) -> ResponseReturnValue:
+@operation("Mark as spam: resolve and block the contact (and its address if asked)", body=MarkSpam,
+           responses={200: shapes.Conversation}, errors={404: "No such conversation"})
+def mark_spam(conversation_id: int, body: MarkSpam) -> ResponseReturnValue:
     """``{"block_address"?: bool}``: resolve the conversation and block its contact."""
-    body = json_body()
-    conv = blocks.mark_spam(g.operator, conversation_id, block_address=_flag(body, "block_address"), ip=client_ip())
+    conv = blocks.mark_spam(g.operator, conversation_id, block_address=body.block_address, ip=client_ip())
     return jsonify(listing.cards([conv])[0])

@@ -5,16 +5,17 @@ Auth happens here, in the view; the stream body gets plain values only (no
 """
 from __future__ import annotations
 
-from typing import Any
-
 from flask import g
 from flask import jsonify
-from flask import request
 from flask.typing import ResponseReturnValue
 
 from messenger.blueprints.operator.auth import login_required
 from messenger.blueprints.operator.blueprint import bp
-from messenger.errors import ValidationError
+from messenger.contract import shapes
+from messenger.contract.core import operation
+from messenger.contract.operator import PositionQuery
+from messenger.contract.operator import SetAvailability
+from messenger.contract.operator import TypingSignal
 from messenger.extensions import limiter
 from messenger.models import User
 from messenger.realtime.access import OperatorScope
@@ -36,13 +37,6 @@ def operator_scope(user: User) -> OperatorScope:
                          session_id=str(g.get("operator_session_id") or ""), token_id=g.get("api_token_id"))
 
 
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("Send a JSON object.")
-    return body
-
-
 def _start() -> tuple[OperatorScope, int | None]:
     """The caller's scope and requested position; the stream or poll counts as a presence heartbeat."""
     after = requested_position()
@@ -53,14 +47,18 @@ def _start() -> tuple[OperatorScope, int | None]:
 
 @bp.route("/api/v1/stream")
 @login_required
-def operator_stream() -> ResponseReturnValue:
+@operation("Server-Sent Events stream (Last-Event-ID / after)", query=PositionQuery, responses={200: None},
+           content_type="text/event-stream",
+           description="Events of my inboxes as `id: position`, `event: kind`, `data: JSON`; see docs/realtime.md.")
+def operator_stream(query: PositionQuery) -> ResponseReturnValue:
     """SSE: events of the operator's inboxes, colleagues' presence, typing."""
     return sse_response(*_start())
 
 
 @bp.route("/api/v1/events")
 @login_required
-def operator_events() -> ResponseReturnValue:
+@operation("Long-poll fallback: events after a position", query=PositionQuery, responses={200: shapes.EventsPage})
+def operator_events(query: PositionQuery) -> ResponseReturnValue:
     """Long-poll fallback: ``{"events": [...], "position": P}`` or ``{"resync": true, ...}``."""
     return poll_response(*_start())
 
@@ -68,20 +66,22 @@ def operator_events() -> ResponseReturnValue:
 @bp.route("/api/v1/conversations/<int:conversation_id>/typing", methods=["POST"])
 @login_required
 @limiter.limit(typing_limit, key_func=operator_key)
-def operator_typing(conversation_id: int) -> ResponseReturnValue:
+@operation("Typing on/off (ephemeral)", body=TypingSignal, responses={200: shapes.Typing},
+           errors={404: "No such conversation", 429: "Too many typing signals"})
+def operator_typing(conversation_id: int, body: TypingSignal) -> ResponseReturnValue:
     """``{"on": bool, "private": bool}``: the operator is (not) typing a reply or a note."""
-    body = _json_body()
-    sent = typing.operator_typing(g.operator, conversation_id, body.get("on"), private=body.get("private", False))
+    sent = typing.operator_typing(g.operator, conversation_id, body.on, private=body.private)
     return jsonify({"ok": True, "sent": sent})
 
 
 @bp.route("/api/v1/me/availability", methods=["POST"])
 @login_required
 @limiter.limit(presence_limit, key_func=operator_key)
-def set_my_availability() -> ResponseReturnValue:
+@operation("Set my availability (remembered as availability_choice)", body=SetAvailability,
+           responses={200: shapes.Availability})
+def set_my_availability(body: SetAvailability) -> ResponseReturnValue:
     """``{"availability": "online" | "busy" | "offline"}`` for the signed-in operator."""
-    body = _json_body()
-    user = presence.set_availability(g.operator.id, g.operator.id, body.get("availability"))
+    user = presence.set_availability(g.operator.id, g.operator.id, body.availability)
     return jsonify({"user_id": user.id, "availability": user.availability,
                     "availability_choice": user.availability_choice})
 
