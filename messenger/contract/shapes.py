@@ -348,17 +348,9 @@ class EventsPage(ResponseModel):
     resync: bool = Field(default=False, description="Reload the state, then continue from position")
 
 
-class Upload(ResponseModel):
+class Upload(Attachment):
     """An uploaded attachment (``services.attachments.upload_to_dict``); send its id with the message."""
 
-    id: str
-    filename: str
-    content_type: str
-    size: int
-    status: Literal["pending", "clean", "infected", "error"]
-    width: int | None
-    height: int | None
-    has_thumbnail: bool
     scanner: dict[str, str] = Field(description="engine and a note on which scanner checks the file")
 
 
