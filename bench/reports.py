@@ -69,6 +69,7 @@ def enrich(app: Any) -> None:
             print("enriched: first visitor message and first response of every conversation", flush=True)
         session.execute(sa.text("ANALYZE conversations"))
         session.execute(sa.text("ANALYZE csat_responses"))
+        session.execute(sa.text("ANALYZE report_counts"))
     with app.app_context():  # autovacuum would do it later: the visibility map lets index-only scans skip the heap
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM (ANALYZE) messages"))
