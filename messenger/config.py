@@ -142,6 +142,7 @@ def load_settings(environ: Mapping[str, str], instance_path: Path) -> dict[str, 
         "WEBHOOK_TIMEOUT_S": _int(environ.get("WEBHOOK_TIMEOUT_S"), 10),
         "WEBHOOK_RETRY_INTERVALS": environ.get("WEBHOOK_RETRY_INTERVALS", "30,120,600,1800,5400,14400,43200"),
         "WEBHOOK_MAX_FAILURES": _int(environ.get("WEBHOOK_MAX_FAILURES"), 20),
+        "WEBHOOK_CA_BUNDLE": environ.get("WEBHOOK_CA_BUNDLE", ""),  # PEM CAs trusted besides the system's
         "INTEGRATIONS_POLL_S": _int(environ.get("INTEGRATIONS_POLL_S"), 5),
         "SMTP_HOST": environ.get("SMTP_HOST", ""),
         "SMTP_PORT": _int(environ.get("SMTP_PORT"), 587),

@@ -1,7 +1,8 @@
-"""Real local receivers started by tests: an HTTP webhook receiver (threaded http.server)."""
+"""Real local receivers started by tests: an HTTP(S) webhook receiver (threaded http.server)."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ class WebhookReceiver:
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    tls: ssl.SSLContext | None = None  # set: HTTPS with this server context (its certificate)
+    host: str = "127.0.0.1"  # the host name in ``url`` (an HTTPS certificate names it)
 
     def start(self) -> WebhookReceiver:
         receiver = self
@@ -57,6 +60,10 @@ class WebhookReceiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            # Handshakes happen in the handler threads (a refused client must not stall the server).
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True,
+                                                      do_handshake_on_connect=False)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -67,7 +74,7 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"{'https' if self.tls is not None else 'http'}://{self.host}:{self.port}/hook"
 
     def stop(self) -> None:
         if self.server is not None:

@@ -127,11 +127,20 @@ def resolve(url: str, *, allow_private: bool) -> Target:
     return Target(scheme=scheme, host=host, port=port, path=path, address=str(addresses[0]))
 
 
+def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """The system's trusted CAs plus those of ``ca_bundle`` (a PEM file: an internal CA), with
+    certificate and host name checks on (``ssl.create_default_context``)."""
+    context = ssl.create_default_context()
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to a checked address, with SNI and certificate checks for the URL's host name."""
 
-    def __init__(self, target: Target, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+    def __init__(self, target: Target, timeout: float, context: ssl.SSLContext) -> None:
+        super().__init__(target.host, target.port, timeout=timeout, context=context)
         self._target = target
 
     def connect(self) -> None:
@@ -151,12 +160,20 @@ def _host_header(target: Target) -> str:
 
 
 def post(target: Target, body: bytes, headers: dict[str, str], *, timeout: float = 10.0,
-         max_body: int = 2048) -> Response:
-    """POST ``body`` to a checked target within ``timeout`` seconds in total; never follows redirects."""
+         max_body: int = 2048, ca_bundle: str | None = None) -> Response:
+    """POST ``body`` to a checked target within ``timeout`` seconds in total; never follows redirects.
+
+    HTTPS verifies the receiver's certificate for the URL's host name against the system's CAs
+    and ``ca_bundle``'s; a certificate that does not verify is a failed attempt (never sent)."""
     started = time.monotonic()
     conn: http.client.HTTPConnection
     if target.scheme == "https":
-        conn = _PinnedHTTPSConnection(target, timeout)
+        try:
+            context = tls_context(ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            return Response(status=None, body="", duration_ms=_elapsed_ms(started),
+                            error=f"WEBHOOK_CA_BUNDLE unusable: {type(exc).__name__}: {exc}"[:500])
+        conn = _PinnedHTTPSConnection(target, timeout, context)
     else:
         conn = _PinnedHTTPConnection(target, timeout)
     # A receiver that drips bytes must not hold the worker past the deadline.

@@ -86,6 +86,7 @@ class Settings:
     timeout_s: float
     retry_intervals: tuple[int, ...]
     max_failures: int
+    ca_bundle: str | None = None  # PEM file of CAs trusted for HTTPS receivers besides the system's
 
 
 def settings() -> Settings:
@@ -93,7 +94,8 @@ def settings() -> Settings:
     cfg = current_app.config
     return Settings(allow_private=bool(cfg["WEBHOOK_ALLOW_PRIVATE"]), timeout_s=float(cfg["WEBHOOK_TIMEOUT_S"]),
                     retry_intervals=parse_intervals(str(cfg["WEBHOOK_RETRY_INTERVALS"])),
-                    max_failures=int(cfg["WEBHOOK_MAX_FAILURES"]))
+                    max_failures=int(cfg["WEBHOOK_MAX_FAILURES"]),
+                    ca_bundle=str(cfg.get("WEBHOOK_CA_BUNDLE") or "") or None)
 
 
 def parse_intervals(text: str) -> tuple[int, ...]:
@@ -479,7 +481,7 @@ def deliver(delivery_id: int) -> str:
             "X-Messenger-Delivery": str(claim.delivery_id),
             "X-Messenger-Signature": sign(claim.secret, claim.body, int(time.time())),
         }
-        response = outbound.post(target, claim.body, headers, timeout=cfg.timeout_s)
+        response = outbound.post(target, claim.body, headers, timeout=cfg.timeout_s, ca_bundle=cfg.ca_bundle)
     return _record(claim, response, cfg)
 
 
