@@ -99,10 +99,34 @@ def explain(engine: Any, statements: list[tuple[str, Any]]) -> tuple[list[str], 
             for table in BIG_TABLES:
                 if re.search(rf"Seq Scan on {table}\b", plan):
                     problems.append(f"Seq Scan on {table} in: {short}…")
+                    if os.environ.get("BENCH_PLANS"):   # the whole statement and plan, to see why
+                        with open(os.environ["BENCH_PLANS"], "a") as out:
+                            out.write(f"{statement}\n{params}\n{plan}\n\n")
             found = re.search(r"Execution Time: ([0-9.]+) ms", plan)
             timings.append((float(found.group(1)) if found else 0.0, short))
     finally:
         raw.close()
+    return problems, timings
+
+
+def check_plans(app: Any, calls: list[Callable[[], Any]]) -> tuple[list[str], list[tuple[float, str]]]:
+    """Run ``calls`` once, EXPLAIN ANALYZE every statement they sent about the big tables; print the verdict."""
+    import sqlalchemy as sa
+
+    from messenger.extensions import db
+
+    recorder = Recorder()
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", recorder)
+        recorder.on = True
+        for fn in calls:
+            fn()
+        recorder.on = False
+        problems, timings = explain(db.engine, [s for s in recorder.statements if any(t in s[0] for t in BIG_TABLES)])
+    print(f"EXPLAIN: {len(recorder.statements)} statements checked; "
+          + ("all use indexes on the big tables" if not problems else f"{len(problems)} sequential scans"), flush=True)
+    for line in problems:
+        print("  ", line, flush=True)
     return problems, timings
 
 
@@ -111,11 +135,14 @@ class Dataset:
     """What the measurements need from the seeded database."""
 
     agent_email: str
+    admin_email: str
     inbox_ids: list[int]
     team_id: int
     label_id: int
     sample_ids: list[int]
     emails: list[str]
+    rare_en: list[str]
+    rare_ru: list[str]
 
 
 def load_dataset(app: Any) -> Dataset:
@@ -141,14 +168,24 @@ def load_dataset(app: Any) -> Dataset:
         print(f"dataset: {counts[0]} conversations, {counts[1]} messages", flush=True)
         agent_email = "bench-op2@example.com"   # an agent: the inbox-visibility filter applies
         me_id = db.session.scalar(sa.text("SELECT id FROM users WHERE email = :e"), {"e": agent_email})
+        def codes(locale: str) -> list[str]:
+            # Reference numbers are unique per message: the rarest words there are.
+            return list(db.session.scalars(sa.text(
+                "SELECT substring(content from '([0-9A-F]{8})[.]$') FROM messages TABLESAMPLE SYSTEM (1) "
+                "WHERE type = 'incoming' AND locale = :l AND content ~ '[0-9A-F]{8}[.]$' LIMIT 10"), {"l": locale}))
+
         data = Dataset(
             agent_email=agent_email,
+            admin_email="bench-op1@example.com",
+            rare_en=codes("en"),
+            rare_ru=codes("ru"),
             inbox_ids=list(db.session.scalars(sa.text(
                 "SELECT inbox_id FROM inbox_members WHERE user_id = :u ORDER BY inbox_id"), {"u": me_id})),
             team_id=db.session.scalar(sa.text("SELECT id FROM teams WHERE name = 'Bench team 1'")),
             label_id=db.session.scalar(sa.text("SELECT id FROM labels WHERE name = 'vip'")),
-            sample_ids=list(db.session.scalars(sa.text(
-                "SELECT id FROM conversations TABLESAMPLE SYSTEM (1) LIMIT 400"))),
+            sample_ids=list(db.session.scalars(sa.text(   # conversations the agent may open
+                "SELECT id FROM conversations TABLESAMPLE SYSTEM (1) WHERE inbox_id IN "
+                "(SELECT inbox_id FROM inbox_members WHERE user_id = :u) LIMIT 400"), {"u": me_id})),
             emails=list(db.session.scalars(sa.text(
                 "SELECT email FROM contacts TABLESAMPLE SYSTEM (1) WHERE email IS NOT NULL LIMIT 50"))))
         db.session.remove()
@@ -171,6 +208,19 @@ def collect_cursors(call: Callable[..., dict[str, Any]], tabs: tuple[str, ...]) 
     return cursors
 
 
+def signed_in(app: Any, email: str) -> Callable[..., dict[str, Any]]:
+    """A GET of the operator API as ``email``, asserting a 200 and returning the JSON."""
+    client = app.test_client()
+    resp = client.post("/login", data={"email": email, "password": "bench-password"})
+    assert resp.status_code == 302, resp.status_code
+
+    def call(path: str, **params: Any) -> dict[str, Any]:
+        r = client.get(path, query_string=params)
+        assert r.status_code == 200, (path, params, r.status_code, r.get_data(as_text=True)[:300])
+        return r.get_json()  # type: ignore[no-any-return]
+    return call
+
+
 def _timed(fn: Callable[[], Any]) -> float:
     t0 = time.perf_counter()
     fn()
@@ -178,20 +228,46 @@ def _timed(fn: Callable[[], Any]) -> float:
 
 
 def measure(rounds: int, rng: random.Random, shapes: list[Callable[[], Any]],
-            filtered_shapes: list[Callable[[], Any]], cursors: list[tuple[str, str, str]], search_terms: list[str],
-            list_page: Callable[..., Any], search: Callable[..., Any], open_conversation: Callable[[int], None],
+            filtered_shapes: list[Callable[[], Any]], cursors: list[tuple[str, str, str]],
+            searches: dict[str, list[Callable[[], Any]]],
+            list_page: Callable[..., Any], open_conversation: Callable[[int], None],
             open_cold: Callable[[int], None], sample_ids: list[int]) -> dict[str, list[float]]:
-    """Seconds per call, by kind, over ``rounds`` rounds of randomly chosen list, filter, search and open calls."""
+    """Seconds per call, by kind, over ``rounds`` rounds of randomly chosen list, filter, search and open calls.
+
+    Each search group (who × which words) gets ``rounds`` samples of its own, under "search <group>".
+    """
     samples: dict[str, list[float]] = {"list": [], "filtered": [], "search": [], "open": [], "open+card": []}
     for _ in range(rounds):
         samples["list"].append(_timed(rng.choice(shapes)))
         tab, sort, cursor = rng.choice(cursors)
         samples["list"].append(_timed(partial(list_page, tab=tab, sort=sort, limit=50, cursor=cursor)))
         samples["filtered"].append(_timed(rng.choice(filtered_shapes)))
-        samples["search"].append(_timed(partial(search, q=rng.choice(search_terms))))
+        for group, calls in searches.items():
+            took = _timed(rng.choice(calls))
+            samples.setdefault(f"search {group}", []).append(took)
+            samples["search"].append(took)
         samples["open"].append(_timed(partial(open_conversation, rng.choice(sample_ids))))
         samples["open+card"].append(_timed(partial(open_cold, rng.choice(sample_ids))))
     return samples
+
+
+def search_groups(admin: Callable[..., Any], agent: Callable[..., Any], data: Dataset,
+                  ) -> dict[str, list[Callable[[], Any]]]:
+    """Search calls by who searches (an admin sees every inbox, the agent half of them) and which words."""
+    words = {
+        # Common: in a large share of the messages (every subject is in ~1 message of 30).
+        "common_en": ["refund", "invoice missing", "orders", "delivery late", "checkout", "charged twice"],
+        "common_ru": ["заказы", "доставка задерживается", "пароль", "возврата", "списали дважды", "оплату"],
+        # Rare: a reference number (one message), and a word no message has (the worst case: every index read).
+        "rare_en": [*data.rare_en[:5], "zebracorn"],
+        "rare_ru": [*data.rare_ru[:5], "зебророг"],
+        "contacts": [*data.emails[:6], "+1 555 0004242", "customer4242", "Olga Ivanova"],
+    }
+    groups: dict[str, list[Callable[[], Any]]] = {}
+    for who, call in (("admin", admin), ("agent", agent)):
+        for kind, terms in words.items():
+            groups[f"{who}_{kind}"] = [partial(call, q=term) for term in terms]
+    return groups
 
 
 def main() -> None:
@@ -202,23 +278,13 @@ def main() -> None:
     args = parser.parse_args()
 
     with bench_app(Path(args.data_dir)) as app:
-        import sqlalchemy as sa
-
-        from messenger.extensions import db
-
         data = load_dataset(app)
-        agent_email, inbox_ids, sample_ids, emails = data.agent_email, data.inbox_ids, data.sample_ids, data.emails
+        agent_email, inbox_ids, sample_ids = data.agent_email, data.inbox_ids, data.sample_ids
         team_id, label_id = data.team_id, data.label_id
         rng = random.Random(7)
 
-        client = app.test_client()
-        resp = client.post("/login", data={"email": agent_email, "password": "bench-password"})
-        assert resp.status_code == 302, resp.status_code
-
-        def call(path: str, **params: Any) -> dict[str, Any]:
-            r = client.get(path, query_string=params)
-            assert r.status_code == 200, (path, params, r.status_code, r.get_data(as_text=True)[:300])
-            return r.get_json()  # type: ignore[no-any-return]
+        call = signed_in(app, agent_email)
+        admin_call = signed_in(app, data.admin_email)
 
         tabs = ("waiting", "all", "mine", "unassigned")
         sorts = ("latest", "newest", "priority", "oldest_waiting")
@@ -249,9 +315,7 @@ def main() -> None:
             lambda: call("/api/v1/conversations", tab="all", status="any", sort="priority", label_id=label_id,
                          limit=50),
         ]
-        words = ["refund", "invoice missing", "password", "delivery late", "webhook", "coupon expired",
-                 "charged twice", "checkout", "license", "mobile app"]
-        search_terms = words + emails[:10] + ["+1 555 0004242", "customer4242"]
+        searches = search_groups(partial(admin_call, "/api/v1/search"), partial(call, "/api/v1/search"), data)
 
         def open_conversation(cid: int) -> None:
             # Opening from the list: the card is already loaded, the panel fetches the last 50 messages.
@@ -262,26 +326,12 @@ def main() -> None:
             call(f"/api/v1/conversations/{cid}")
             call(f"/api/v1/conversations/{cid}/messages", limit=50)
 
-        # EXPLAIN one call of each kind.
-        recorder = Recorder()
-        with app.app_context():
-            sa.event.listen(db.engine, "before_cursor_execute", recorder)
-            recorder.on = True
-            for shape in list_shapes()[:4] + filtered_shapes:
-                shape()
-            tab, sort, cursor = cursors[len(cursors) // 2]
-            call("/api/v1/conversations", tab=tab, sort=sort, limit=50, cursor=cursor)
-            call("/api/v1/search", q="refund")
-            call("/api/v1/search", q=emails[0])
-            open_cold(sample_ids[0])
-            recorder.on = False
-            problems, timings = explain(db.engine, [s for s in recorder.statements
-                                                    if any(t in s[0] for t in BIG_TABLES)])
-        print(f"EXPLAIN: {len(recorder.statements)} statements checked; "
-              + ("all use indexes on the big tables" if not problems else f"{len(problems)} sequential scans"),
-              flush=True)
-        for line in problems:
-            print("  ", line, flush=True)
+        # EXPLAIN every panel call: every list shape, filter, a deep page of each tab and sort, every search.
+        deep_pages = [partial(call, "/api/v1/conversations", tab=tab, sort=sort, limit=50, cursor=cursor)
+                      for tab, sort, cursor in {(t, so): (t, so, c) for t, so, c in cursors}.values()]
+        problems, timings = check_plans(app, [*list_shapes(), *filtered_shapes, *deep_pages,
+                                              *(c for calls in searches.values() for c in calls),
+                                              partial(open_cold, sample_ids[0])])
         if args.verbose:
             for ms, short in sorted(timings, reverse=True)[:12]:
                 print(f"  {ms:7.2f} ms  {short}", flush=True)
@@ -291,16 +341,19 @@ def main() -> None:
               flush=True)
         for shape in list_shapes():
             shape()
-        samples = measure(args.rounds, rng, list_shapes(), filtered_shapes, cursors, search_terms,
-                          partial(call, "/api/v1/conversations"), partial(call, "/api/v1/search"),
-                          open_conversation, open_cold, sample_ids)
+        samples = measure(args.rounds, rng, list_shapes(), filtered_shapes, cursors, searches,
+                          partial(call, "/api/v1/conversations"), open_conversation, open_cold, sample_ids)
         for name, values in samples.items():
-            print(f"{name:9s} n={len(values):4d} median={statistics.median(values) * 1000:6.1f} ms "
+            print(f"{name:22s} n={len(values):4d} median={statistics.median(values) * 1000:6.1f} ms "
                   f"p95={p95(values):6.1f} ms max={max(values) * 1000:6.1f} ms", flush=True)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         print(json.dumps({"name": "panel_queries", "list_p95_ms": p95(samples["list"]),
                           "filtered_p95_ms": p95(samples["filtered"]), "search_p95_ms": p95(samples["search"]),
-                          "open_p95_ms": p95(samples["open"])}), flush=True)
+                          "open_p95_ms": p95(samples["open"]), "seq_scans": len(problems),
+                          "search_p95_ms_by": {name.split(" ", 1)[1]: p95(values) for name, values in samples.items()
+                                               if name.startswith("search ")}}), flush=True)
+        if problems:
+            raise SystemExit(1)   # a sequential scan of a big table on a panel query is a failure
 
 
 if __name__ == "__main__":

@@ -28,6 +28,12 @@ PANEL_LOCALES = ("en", "ru")
 PRIORITIES = (None, "low", "medium", "high", "urgent")  # stored as 0..4, 0 = none
 
 
+# A message's search config follows its inbox's locale: 'en' stems with english; 'ru' and an unset
+# locale with russian, which stems Cyrillic words in Russian and ASCII words in English.
+SEARCH_CONFIG_SQL = "CASE WHEN {locale} = 'en' THEN 'english'::regconfig ELSE 'russian'::regconfig END"
+MESSAGE_SEARCH_VECTOR = f"to_tsvector({SEARCH_CONFIG_SQL.format(locale='locale')}, coalesce(content, ''))"
+
+
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -334,8 +340,11 @@ class Message(Model):
     deleted_at: so.Mapped[datetime | None] = so.mapped_column()
     deleted_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
-    search: so.Mapped[Any] = so.mapped_column(
-        pg.TSVECTOR, sa.Computed("to_tsvector('simple', coalesce(content, ''))", persisted=True))
+    # Copied from the conversation's inbox by a BEFORE INSERT trigger (messenger_message_inbox): the
+    # search filters by inbox without a join, and stems in the inbox's language (services/search.py).
+    inbox_id: so.Mapped[int] = so.mapped_column(server_default=sa.FetchedValue())
+    locale: so.Mapped[str | None] = so.mapped_column(sa.String(8), server_default=sa.FetchedValue())
+    search: so.Mapped[Any] = so.mapped_column(pg.TSVECTOR, sa.Computed(MESSAGE_SEARCH_VECTOR, persisted=True))
 
     __table_args__ = (
         sa.UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),

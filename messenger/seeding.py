@@ -5,7 +5,8 @@ transaction. The event-log triggers are skipped for that transaction with
 ``SET LOCAL session_replication_role = replica`` (a seed is not news: no client should
 receive a million ``message.created`` events, and the log stays small); because that
 also skips the display-id trigger, display ids are computed here and the inboxes'
-counters are moved past them. The message GIN/btree indexes are rebuilt once after the
+counters are moved past them, and messages get their inbox and its locale here (the
+trigger that copies them is skipped too). The message GIN/btree indexes are rebuilt once after the
 load, which is several times faster than maintaining them row by row. The reports' hourly
 counts, also kept by triggers, are recounted once at the end.
 """
@@ -29,13 +30,22 @@ from messenger.services import users as user_service
 logger = logging.getLogger(__name__)
 
 GREETINGS = ["Hello", "Hi", "Good morning", "Hey", "Dear support", "Hi there", "Good evening", "Hello team"]
-SUBJECTS = ["invoice", "order", "password", "subscription", "delivery", "refund", "account", "payment", "login",
+SUBJECTS = ["invoice", "order", "orders", "ordering", "invoices",
+            "password", "subscription", "delivery", "refund", "account", "payment", "login",
             "upgrade", "coupon", "shipment", "warranty", "checkout", "profile", "export", "integration", "invoice pdf",
             "billing address", "license", "mobile app", "dashboard", "report", "webhook", "api key", "trial"]
 PROBLEMS = ["is missing", "does not work", "was charged twice", "is late", "looks wrong", "cannot be found",
             "keeps failing", "was cancelled", "needs changing", "shows an error", "is stuck", "expired"]
 NAMES = ["Anna", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kira", "Liam", "Maya",
          "Noah", "Olga", "Pablo", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wang", "Xenia", "Yusuf", "Zoe"]
+# Russian inboxes (every second one) get Russian text in several word forms, so stemming is exercised.
+RU_GREETINGS = ["Здравствуйте", "Добрый день", "Привет", "Доброе утро", "Добрый вечер", "Здравствуйте, поддержка"]
+RU_SUBJECTS = ["заказ", "заказы", "заказа", "счёт", "счета", "пароль", "пароля", "подписка", "подписки",
+               "доставка", "доставки", "возврат", "возврата", "оплата", "оплаты", "аккаунт", "промокод",
+               "промокода", "приложение", "отчёт", "отчёты", "интеграция", "лицензия", "гарантия"]
+RU_PROBLEMS = ["не работает", "потерялся", "списали дважды", "задерживается", "выглядит неправильно",
+               "не найти", "постоянно ломается", "отменили", "нужно изменить", "показывает ошибку", "завис",
+               "истёк"]
 SURNAMES = ["Smith", "Garcia", "Müller", "Rossi", "Dubois", "Kowalski", "Nguyen", "Silva", "Jensen", "Novak",
             "Haddad", "Tanaka", "Okafor", "Ivanova", "Lopez", "Schmidt", "Costa", "Berg", "Kim", "Patel"]
 
@@ -65,6 +75,7 @@ def _get_or_create(model: type[Team] | type[Label], *, name: str) -> int:
 
 
 def _operators(count: int, password: str, inbox_ids: list[int]) -> list[int]:
+    """bench-op1 is an admin; the others are agents of every second inbox (an English and a Russian one)."""
     ids = []
     for n in range(1, count + 1):
         email = f"bench-op{n}@example.com"
@@ -72,8 +83,9 @@ def _operators(count: int, password: str, inbox_ids: list[int]) -> list[int]:
         if user is None:
             user = user_service.create_user(None, name=f"{NAMES[n % len(NAMES)]} Operator", email=email,
                                             password=password, role="admin" if n == 1 else "agent")
-        for inbox_id in inbox_ids:
-            inbox_service.add_member(None, inbox_id, user.id)
+        for idx, inbox_id in enumerate(inbox_ids):
+            if n == 1 or len(inbox_ids) < 2 or (idx // 2) % 2 == n % 2:
+                inbox_service.add_member(None, inbox_id, user.id)
         ids.append(user.id)
     return ids
 
@@ -84,7 +96,8 @@ def seed(conversations: int, messages_per_conversation: int, *, inboxes: int = 4
     """Create ``conversations`` conversations (one contact each) with ``messages_per_conversation`` messages."""
     started = time.monotonic()
     if inbox_ids is None:
-        inbox_ids = [inbox_service.create_inbox(None, name=f"Bench inbox {n}", auto_assignment=False).id
+        inbox_ids = [inbox_service.create_inbox(None, name=f"Bench inbox {n}", auto_assignment=False,
+                                                locale="ru" if n % 2 == 0 else "en").id
                      for n in range(1, inboxes + 1)]
     if operator_ids is None:
         operator_ids = _operators(operators, password, inbox_ids)
@@ -149,25 +162,35 @@ def seed(conversations: int, messages_per_conversation: int, *, inboxes: int = 4
             session.execute(sa.text("DROP INDEX IF EXISTS ix_messages_search"))
             session.execute(sa.text("DROP INDEX IF EXISTS ix_messages_conversation"))
             session.execute(sa.text(f"""
-                INSERT INTO messages (conversation_id, type, sender_user_id, sender_contact_id, content, status,
-                                      created_at)
-                SELECT cv.id,
+                INSERT INTO messages (conversation_id, inbox_id, locale, type, sender_user_id, sender_contact_id,
+                                      content, status, created_at)
+                SELECT cv.id, cv.inbox_id, ib.locale,
                        CASE WHEN i % 2 = 1 THEN 'incoming' ELSE 'outgoing' END,
                        CASE WHEN i % 2 = 0 THEN coalesce(cv.assignee_id, (CAST(:ops AS int[]))[1]) END,
                        CASE WHEN i % 2 = 1 THEN cv.contact_id END,
-                       CASE WHEN i % 2 = 1 THEN
+                       CASE WHEN i % 2 = 1 AND ib.locale = 'ru' THEN
+                           ({_array(RU_GREETINGS)})[1 + (cv.id + i) % {len(RU_GREETINGS)}] || ', мой ' ||
+                           ({_array(RU_SUBJECTS)})[1 + (cv.id * 3 + i) % {len(RU_SUBJECTS)}] || ' ' ||
+                           ({_array(RU_PROBLEMS)})[1 + (cv.id + i * 5) % {len(RU_PROBLEMS)}] ||
+                           '. Номер ' || upper(substr(md5((cv.id * 100 + i)::text), 1, 8)) || '.'
+                       WHEN i % 2 = 1 THEN
                            ({_array(GREETINGS)})[1 + (cv.id + i) % {len(GREETINGS)}] || ', my ' ||
                            ({_array(SUBJECTS)})[1 + (cv.id * 3 + i) % {len(SUBJECTS)}] || ' ' ||
                            ({_array(PROBLEMS)})[1 + (cv.id + i * 5) % {len(PROBLEMS)}] ||
                            '. Reference ' || upper(substr(md5((cv.id * 100 + i)::text), 1, 8)) || '.'
+                       WHEN ib.locale = 'ru' THEN 'Спасибо за подробности о вашем ' ||
+                           ({_array(RU_SUBJECTS)})[1 + (cv.id + i * 7) % {len(RU_SUBJECTS)}] ||
+                           ', проверяю обращение ' || cv.display_id || ' сейчас.'
                        ELSE 'Thanks for the details about your ' ||
                            ({_array(SUBJECTS)})[1 + (cv.id + i * 7) % {len(SUBJECTS)}] ||
                            ', I am checking case ' || cv.display_id || ' now.' END,
                        'read',
                        cv.created_at + i * interval '1 minute'
                 FROM conversations cv
+                JOIN inboxes ib ON ib.id = cv.inbox_id
                 CROSS JOIN generate_series(1, :per) i
-                WHERE cv.inbox_id = ANY(CAST(:inboxes AS int[]))"""), params)
+                WHERE cv.inbox_id = ANY(CAST(:inboxes AS int[]))
+                ORDER BY cv.created_at + i * interval '1 minute'"""), params)   # ids follow time, as live ones do
             session.execute(sa.text("CREATE INDEX ix_messages_conversation ON messages (conversation_id, id DESC)"))
             session.execute(sa.text("CREATE INDEX ix_messages_search ON messages USING gin (search)"))
         # The triggers that keep the reports' counts were off too: count once.
