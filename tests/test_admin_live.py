@@ -200,6 +200,25 @@ def test_an_operator_added_back_before_the_requeue_runs_keeps_their_conversation
     assert conv(waiting).assignee_id == agent.id and not activities(waiting, "requeue")
 
 
+def test_the_sweep_requeues_what_a_lost_removal_job_left_with_an_agent(app) -> None:
+    inbox = make_inbox(auto_assignment=True)
+    agent = make_user(inboxes=[inbox])
+    admin = make_user(role="admin")
+    mine = make_conversation(inbox).id
+    admins = make_conversation(make_inbox(), assignee_id=admin.id).id  # an admin may hold any inbox's conversation
+    work(app)
+    assert conv(mine).assignee_id == agent.id
+    operator_service.update_operator(None, agent.id, name=agent.name, role="agent", capacity=10, inbox_ids=[],
+                                     team_ids=[])
+    app.extensions["redis"].flushdb()  # Redis lost the requeue job
+    assert conv(mine).assignee_id == agent.id
+    assert assignment.sweep()["requeued"] == 1
+    assert conv(mine).assignee_id is None and [a.content_attributes["reason"] for a in activities(mine, "requeue")] == [
+        "removed_from_inbox"]
+    assert conv(admins).assignee_id == admin.id  # not a member, but an admin: left alone
+    assert assignment.sweep()["requeued"] == 0
+
+
 def test_two_admins_creating_the_same_label_at_once_get_one_label(app) -> None:
     admin_id = make_user(role="admin").id  # plain ints only: ORM objects belong to this thread's session
     for round_ in range(3):

@@ -94,6 +94,18 @@ def _requeue_one(conversation_id: int, user: User, reason: str) -> bool:
     return True
 
 
+def _agents_outside_their_inboxes() -> list[tuple[int, int]]:
+    """(agent, inbox) pairs where an active agent holds open or pending conversations of an inbox
+    they are no longer a member of (the removal's requeue job was lost). Admins may be assigned
+    anywhere, so they are left alone."""
+    member = sa.exists().where(InboxMember.inbox_id == Conversation.inbox_id,
+                               InboxMember.user_id == Conversation.assignee_id)
+    return [(u, i) for u, i in db.session.execute(
+        sa.select(Conversation.assignee_id, Conversation.inbox_id).distinct()
+        .join(User, User.id == Conversation.assignee_id)
+        .where(Conversation.status.in_(WAITING), User.active, User.role == "agent", ~member)).all() if u is not None]
+
+
 def sweep() -> dict[str, int]:
     """Periodic repair for lost jobs (Redis down, worker killed): requeue, drain, escalate overdue."""
     stranded = db.session.scalars(
@@ -102,6 +114,7 @@ def sweep() -> dict[str, int]:
         .where(Conversation.status.in_(WAITING), Conversation.waiting_since.is_not(None),
                sa.or_(~User.active, sa.and_(User.availability == "offline", Inbox.requeue_on_offline))))
     requeued = sum(requeue_operator(uid) for uid in list(stranded) if uid is not None)
+    requeued += sum(requeue_removed_member(uid, inbox_id) for uid, inbox_id in _agents_outside_their_inboxes())
     inbox_ids = list(db.session.scalars(
         sa.select(Conversation.inbox_id).distinct().join(Inbox, Inbox.id == Conversation.inbox_id)
         .where(Inbox.auto_assignment, Conversation.assignee_id.is_(None), Conversation.status.in_(WAITING),
