@@ -97,6 +97,20 @@ def documented(app: Flask) -> set[tuple[str, str]]:
             if contract_of(app.view_functions[endpoint]) is not None or (method, path) in OPERATIONS}
 
 
+def request_fields(app: Flask, method: str, path: str) -> tuple[list[str], list[str]]:
+    """(body field names, query parameter names) an operation declares, for tests that probe every field."""
+    for m, p, endpoint in api_operations(app):
+        if (m, p) != (method, path):
+            continue
+        contract = contract_of(app.view_functions[endpoint])
+        if contract is None:
+            return sorted((OPERATIONS.get((method, path), ("", None))[1] or {})), []
+        body = sorted(contract.body.model_fields) if contract.body else list(contract.files)
+        query = sorted(contract.query.model_fields) if contract.query else []
+        return body, query
+    raise KeyError((method, path))
+
+
 def _path_parameters(path: str) -> list[dict[str, Any]]:
     params = []
     for name in re.findall(r"{(\w+)}", path):

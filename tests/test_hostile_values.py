@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from messenger.extensions import db
 from messenger.extensions import limiter
-from messenger.openapi import OPERATIONS
 from messenger.openapi import api_operations
+from messenger.openapi import request_fields
 from tests.helpers import api_principals
 
 SITE = "http://site.test"
@@ -46,9 +46,14 @@ ONE_PER_CLASS: list[Any] = ["²", "a\x00b", "\ud800", 2**63, 10**40, math.nan, m
 QUERY_VALUES = ["²", "%00", "9" * 25, str(2**63), "-1"]
 
 
-def _fields(method: str, path: str) -> list[str]:
-    body = OPERATIONS.get((method, path), ("", None))[1] or {}
+def _fields(app: Any, method: str, path: str) -> list[str]:
+    body, _ = request_fields(app, method, path)
     return sorted(set(body) | set(EXTRA_FIELDS))
+
+
+def _query_names(app: Any, method: str, path: str) -> list[str]:
+    _, query = request_fields(app, method, path)
+    return sorted(set(query) | set(QUERY_NAMES))
 
 
 def _url(path: str, ids: dict[str, str]) -> str:
@@ -114,11 +119,11 @@ def test_each_hostile_class_on_every_route_is_a_422_naming_the_field(app, probe)
     for method, path in _routes(app):
         url = _url(path, probe.ids)
         if method == "GET":
-            for name in QUERY_NAMES:
+            for name in _query_names(app, method, path):
                 for value in ("²", "a%00", str(2**63)):
                     probe.send(method, f"{url}?{name}={value}", None)
             continue
-        for field in OPERATIONS.get((method, path), ("", None))[1] or ("content", "custom_attributes"):
+        for field in request_fields(app, method, path)[0] or ("content", "custom_attributes"):
             for value in ONE_PER_CLASS:
                 probe.send(method, url, json.dumps({field: value}))
         probe.send(method, url, DEEP)
@@ -176,11 +181,11 @@ def test_generated_hostile_values_never_reach_a_500_or_a_partial_write(app, prob
                for name, value in probe.ids.items()}
         url = _url(path, ids)
         if method == "GET":
-            name = data.draw(st.sampled_from(QUERY_NAMES))
+            name = data.draw(st.sampled_from(_query_names(app, method, path)))
             value = data.draw(st.sampled_from(QUERY_VALUES) | st.text(max_size=10).map(quote))
             probe.send(method, f"{url}?{name}={value}", None)
             return
-        fields = data.draw(st.lists(st.sampled_from(_fields(method, path)), min_size=1, max_size=3, unique=True))
+        fields = data.draw(st.lists(st.sampled_from(_fields(app, method, path)), min_size=1, max_size=3, unique=True))
         body = {field: data.draw(JSON_VALUES, field) for field in fields}
         probe.send(method, url, json.dumps(body))
 
