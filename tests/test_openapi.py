@@ -84,3 +84,28 @@ def test_api_docs_page_in_chromium(live_server, browser, artifacts) -> None:
         assert refused == []
     finally:
         context.close()
+
+
+def test_every_typed_body_and_answer_has_an_example_that_fits_its_model(app, client):
+    """The examples the document shows (and Schemathesis sends) are valid by the models they illustrate."""
+    import json as jsonlib
+
+    spec = client.get("/api/openapi.json").get_json()
+    checked = 0
+    for method, path, endpoint in api_operations(app):
+        contract = contract_of(app.view_functions[endpoint])
+        if contract is None:
+            continue
+        operation = spec["paths"][path][method.lower()]
+        if contract.body is not None:
+            example = operation["requestBody"]["content"]["application/json"]["example"]
+            contract.body.model_validate_json(jsonlib.dumps(example))
+            checked += 1
+        for status, model in contract.responses.items():
+            if model is None:
+                continue
+            example = operation["responses"][str(status)]["content"]["application/json"].get("example")
+            assert example is not None, (method, path, status, model.__name__)
+            model.model_validate(example)
+            checked += 1
+    assert checked >= 40

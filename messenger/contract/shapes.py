@@ -19,6 +19,24 @@ ConversationStatus = Literal["open", "pending", "snoozed", "resolved"]
 MessageType = Literal["incoming", "outgoing", "note", "activity"]
 
 _TS = "2026-11-28T10:15:00+00:00"
+MESSAGE_EXAMPLE: dict[str, Any] = {
+    "id": 812, "conversation_id": 41, "type": "outgoing", "content": "Your parcel left today.",
+    "content_attributes": {}, "sender_user_id": 3, "sender_contact_id": None, "sender_name": "Ann",
+    "client_id": "2f1c8f52-3c1e-4d0b-9a43-8f0b0c3f1a77", "status": "sent", "created_at": _TS,
+    "edited_at": None, "deleted": False, "attachments": []}
+CONVERSATION_EXAMPLE: dict[str, Any] = {
+    "id": 41, "uuid": "6f0f3a8e-8d51-4b8e-9e63-0c1b7f0d2a10", "display_id": 17, "inbox_id": 1,
+    "contact_id": 9, "status": "open", "priority": 0, "assignee_id": 3, "team_id": None,
+    "snoozed_until": None, "created_at": _TS, "last_activity_at": _TS, "waiting_since": None,
+    "first_reply_at": _TS, "resolved_at": None, "unread_count": 0, "visitor_unread_count": 1,
+    "contact_last_seen_at": _TS, "agent_last_seen_at": _TS, "last_message_preview": "Your parcel left today.",
+    "last_message_type": "outgoing", "custom_attributes": {}, "version": 5,
+    "contact": {"id": 9, "name": "Lea", "email": "lea@example.com", "phone": None, "identifier": None},
+    "labels": [2]}
+CONTACT_EXAMPLE: dict[str, Any] = {
+    "id": 9, "name": "Lea", "email": "lea@example.com", "phone": None, "identifier": None,
+    "custom_attributes": {"plan": "pro"}, "blocked": False, "blocked_until": None, "last_seen_at": _TS,
+    "created_at": _TS}
 
 
 class Attachment(ResponseModel):
@@ -37,11 +55,7 @@ class Attachment(ResponseModel):
 class Message(ResponseModel):
     """A message as the operator sees it (``services.messages.message_to_dict``)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": 812, "conversation_id": 41, "type": "outgoing", "content": "Your parcel left today.",
-        "content_attributes": {}, "sender_user_id": 3, "sender_contact_id": None, "sender_name": "Ann",
-        "client_id": "2f1c8f52-3c1e-4d0b-9a43-8f0b0c3f1a77", "status": "sent", "created_at": _TS,
-        "edited_at": None, "deleted": False, "attachments": []}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [MESSAGE_EXAMPLE]})
 
     id: int
     conversation_id: int
@@ -70,15 +84,7 @@ class ContactSummary(ResponseModel):
 class Conversation(ResponseModel):
     """A conversation card as the panel lists it (``services.listing.cards``)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": 41, "uuid": "6f0f3a8e-8d51-4b8e-9e63-0c1b7f0d2a10", "display_id": 17, "inbox_id": 1,
-        "contact_id": 9, "status": "open", "priority": 0, "assignee_id": 3, "team_id": None,
-        "snoozed_until": None, "created_at": _TS, "last_activity_at": _TS, "waiting_since": None,
-        "first_reply_at": _TS, "resolved_at": None, "unread_count": 0, "visitor_unread_count": 1,
-        "contact_last_seen_at": _TS, "agent_last_seen_at": _TS, "last_message_preview": "Your parcel left today.",
-        "last_message_type": "outgoing", "custom_attributes": {}, "version": 5,
-        "contact": {"id": 9, "name": "Lea", "email": "lea@example.com", "phone": None, "identifier": None},
-        "labels": [2]}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [CONVERSATION_EXAMPLE]})
 
     id: int
     uuid: str
@@ -108,6 +114,9 @@ class Conversation(ResponseModel):
 
 
 class ConversationPage(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"items": [CONVERSATION_EXAMPLE], "next_cursor": "WyJsYXRlc3QiLCIyMDI2LTExLTI4VDEwOjE1OjAwKzAwOjAwIiw0MV0"}]})
+
     items: list[Conversation]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one")
 
@@ -130,21 +139,31 @@ class Csat(ResponseModel):
 
 
 class MessagePage(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"messages": [MESSAGE_EXAMPLE], "has_more": False, "csat": None}]})
+
     messages: list[Message] = Field(description="Oldest first")
     has_more: bool = Field(description="Older messages exist: ask again with before_id = the first id")
     csat: Csat | None = Field(default=None, description="Only on the newest page (no before_id)")
 
 
 class SentMessage(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"message": MESSAGE_EXAMPLE, "conversation": CONVERSATION_EXAMPLE}]})
+
     message: Message
     conversation: Conversation
 
 
 class MessageOnly(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"message": MESSAGE_EXAMPLE}]})
+
     message: Message
 
 
 class QueuePosition(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"conversation_id": 41, "position": 2}]})
+
     conversation_id: int
     position: int | None = Field(description="1-based place in the inbox queue; null when not queued")
 
@@ -152,10 +171,7 @@ class QueuePosition(ResponseModel):
 class Contact(ResponseModel):
     """A contact's profile (``services.contact_profile.contact_to_dict``)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": 9, "name": "Lea", "email": "lea@example.com", "phone": None, "identifier": None,
-        "custom_attributes": {"plan": "pro"}, "blocked": False, "blocked_until": None, "last_seen_at": _TS,
-        "created_at": _TS}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [CONTACT_EXAMPLE]})
 
     id: int
     name: str | None
@@ -199,6 +215,11 @@ class PastConversation(ResponseModel):
 
 
 class ContactDetail(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "contact": CONTACT_EXAMPLE, "session": None,
+        "conversations": [{"id": 41, "display_id": 17, "status": "open", "created_at": _TS,
+                           "last_message_preview": "Your parcel left today.", "inbox_id": 1}]}]})
+
     contact: Contact
     session: VisitorSession | None
     conversations: list[PastConversation] = Field(description="Up to 20, newest first, in inboxes I may see")
@@ -272,6 +293,16 @@ class DirectoryLabel(ResponseModel):
 
 
 class Directory(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "me": {"id": 3, "name": "Ann", "email": "ann@example.com", "role": "agent", "availability": "online",
+               "availability_choice": "online", "locale": "en", "notification_prefs": {}},
+        "inboxes": [{"id": 1, "name": "Website", "color": "#1f6feb",
+                     "prechat_fields": [{"name": "order", "label": "Order number"}]}],
+        "operators": [{"id": 3, "name": "Ann", "email": "ann@example.com", "availability": "online",
+                       "role": "agent"}],
+        "teams": [{"id": 2, "name": "Billing", "member": True}],
+        "labels": [{"id": 2, "name": "refund", "color": "#888888"}], "position": 1042}]})
+
     me: Me
     inboxes: list[DirectoryInbox]
     operators: list[DirectoryOperator]
@@ -312,11 +343,19 @@ class ContactHit(ResponseModel):
 
 
 class SearchResults(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "messages": [{"message_id": 812, "conversation_id": 41, "type": "outgoing", "created_at": _TS,
+                      "snippet": [["Your ", False], ["parcel", True], [" left today.", False]], "display_id": 17,
+                      "status": "open", "contact": {"id": 9, "name": "Lea", "email": "lea@example.com"}}],
+        "contacts": []}]})
+
     messages: list[MessageHit]
     contacts: list[ContactHit]
 
 
 class Typing(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ok": True, "sent": True}]})
+
     ok: bool
     sent: bool = Field(description="False when the same state was sent a moment ago (not repeated)")
 
@@ -331,6 +370,8 @@ class Availability(ResponseModel):
 
 
 class Preferences(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"locale": "ru"}]})
+
     locale: Literal["en", "ru"] | None
 
 
@@ -343,6 +384,10 @@ class StreamEvent(ResponseModel):
 class EventsPage(ResponseModel):
     """``events`` after the position asked for, or ``resync`` when the log no longer holds them."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "events": [{"id": 1043, "kind": "message.created", "data": {"message": MESSAGE_EXAMPLE}}],
+        "position": 1043, "resync": False}]})
+
     events: list[StreamEvent] = Field(default_factory=list)
     position: int = Field(description="Ask again with after = position")
     resync: bool = Field(default=False, description="Reload the state, then continue from position")
@@ -350,6 +395,11 @@ class EventsPage(ResponseModel):
 
 class Upload(Attachment):
     """An uploaded attachment (``services.attachments.upload_to_dict``); send its id with the message."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "k3J9xQ", "filename": "invoice.pdf", "content_type": "application/pdf", "size": 48213,
+        "status": "pending", "width": None, "height": None, "has_thumbnail": False,
+        "scanner": {"engine": "builtin", "note": "Built-in checks"}}]})
 
     scanner: dict[str, str] = Field(description="engine and a note on which scanner checks the file")
 
@@ -421,6 +471,15 @@ class ExportSession(ResponseModel):
 
 
 class ContactExport(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"exported_at": _TS, "profile": {
+        "id": 9, "name": "Lea", "email": "lea@example.com", "phone": None, "identifier": None,
+        "custom_attributes": {}, "blocked": False, "created_at": _TS, "last_seen_at": _TS, "erased_at": None},
+        "sessions": [], "conversations": [{
+            "id": 41, "inbox_id": 1, "display_id": 17, "status": "resolved", "created_at": _TS, "resolved_at": _TS,
+            "custom_attributes": {}, "messages": [{"id": 812, "from": "operator", "content": "Your parcel left today.",
+                                                   "created_at": _TS, "edited_at": None}],
+            "attachments": [], "csat": {"rating": 5, "comment": "Quick!", "created_at": _TS}}]}]})
+
     exported_at: Timestamp
     profile: ExportProfile
     sessions: list[ExportSession]
