@@ -152,7 +152,9 @@ class MarkSpam(BodyModel):
 
 
 class SearchQuery(QueryModel):
-    q: Annotated[str, Field(min_length=1, max_length=200, description="Words, an email or a phone number")]
+    q: Annotated[str, Field(min_length=1, max_length=200,
+                            description="Words (the last may be unfinished), an email or a phone number; "
+                                        "query syntax is ignored")]
 
 
 class CannedQuery(QueryModel):

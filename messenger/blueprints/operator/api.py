@@ -235,7 +235,9 @@ def panel_directory() -> ResponseReturnValue:
 
 @bp.route("/api/v1/search")
 @login_required
-@operation("Full-text search over messages and contacts", query=SearchQuery, responses={200: shapes.SearchResults})
+@operation("Full-text search over messages and contacts in the inboxes the operator sees: word forms in each inbox's "
+           "language (english/russian stemming), best match first, newest first among equals",
+           query=SearchQuery, responses={200: shapes.SearchResults})
 def search(query: SearchQuery) -> ResponseReturnValue:
     """Full-text search over messages and contacts."""
     return jsonify(search_service.search(g.operator, query.q))
