@@ -10,6 +10,7 @@ a test fails when a route under ``/api/v1`` or ``/widget/api/v1`` has neither.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -119,9 +120,23 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     return params
 
 
-def _query_parameters(model: type[pydantic.BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Components:
+    """The generated schemas, and the name each model got (pydantic qualifies names that clash)."""
+
+    schemas: dict[str, Any]
+    names: dict[type[pydantic.BaseModel], str]
+
+    def ref(self, model: type[pydantic.BaseModel]) -> dict[str, str]:
+        return {"$ref": REF.format(model=self.names[model])}
+
+    def schema(self, model: type[pydantic.BaseModel]) -> dict[str, Any]:
+        return dict(self.schemas.get(self.names[model], {}))
+
+
+def _query_parameters(model: type[pydantic.BaseModel], components: Components) -> list[dict[str, Any]]:
     """One ``in: query`` parameter per model field, its schema inlined (query strings have no $ref)."""
-    own = schemas[model.__name__]
+    own = components.schema(model)
     required = set(own.get("required", ()))
     params = []
     for name, schema in own.get("properties", {}).items():
@@ -135,25 +150,21 @@ def _query_parameters(model: type[pydantic.BaseModel], schemas: dict[str, Any]) 
     return params
 
 
-def _example(schemas: dict[str, Any], model: type[pydantic.BaseModel]) -> Any:
-    examples = schemas.get(model.__name__, {}).get("examples")
-    return examples[0] if examples else None
-
-
-def _json_content(model: type[pydantic.BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
-    media: dict[str, Any] = {"schema": {"$ref": REF.format(model=model.__name__)}}
-    example = _example(schemas, model)
+def _json_content(model: type[pydantic.BaseModel], components: Components) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": components.ref(model)}
+    examples = components.schema(model).get("examples")
+    example = examples[0] if examples else None
     if example is not None:
         media["example"] = example
     return {"application/json": media}
 
 
-def _responses(contract: Contract, schemas: dict[str, Any]) -> dict[str, Any]:
+def _responses(contract: Contract, components: Components) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for status, model in sorted(contract.responses.items()):
         entry: dict[str, Any] = {"description": "OK" if status < 300 else str(status)}
         if model is not None:
-            entry["content"] = _json_content(model, schemas)
+            entry["content"] = _json_content(model, components)
         elif contract.content_type != "application/json":
             entry["content"] = {contract.content_type: {"schema": {"type": "string", "format": "binary"}}}
         out[str(status)] = entry
@@ -164,20 +175,20 @@ def _responses(contract: Contract, schemas: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _described(contract: Contract, path: str, schemas: dict[str, Any]) -> dict[str, Any]:
+def _described(contract: Contract, path: str, components: Components) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": contract.summary, "parameters": _path_parameters(path)}
     if contract.description:
         operation["description"] = contract.description
     if contract.query is not None:
-        operation["parameters"] += _query_parameters(contract.query, schemas)
+        operation["parameters"] += _query_parameters(contract.query, components)
     if contract.body is not None:
         operation["requestBody"] = {"required": not contract.body_optional,
-                                    "content": _json_content(contract.body, schemas)}
+                                    "content": _json_content(contract.body, components)}
     elif contract.files:
         fields = {name: {"type": "string", "format": "binary"} for name in contract.files}
         operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": list(contract.files), "properties": fields}}}}
-    operation["responses"] = _responses(contract, schemas)
+    operation["responses"] = _responses(contract, components)
     return operation
 
 
@@ -208,22 +219,24 @@ def _models(contracts: list[Contract]) -> list[tuple[type[pydantic.BaseModel], A
     return list(seen.items())
 
 
-def _schemas(contracts: list[Contract]) -> dict[str, Any]:
+def _components(contracts: list[Contract]) -> Components:
     models = _models(contracts)
     if not models:
-        return {}
-    _, top = models_json_schema(models, ref_template=REF)
-    return dict(top.get("$defs", {}))
+        return Components({}, {})
+    refs, top = models_json_schema(models, ref_template=REF)
+    names = {model: refs[(model, mode)]["$ref"].rsplit("/", 1)[1] for model, mode in models}
+    return Components(dict(top.get("$defs", {})), names)
 
 
 def build_spec(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3.1 document for the routes that exist."""
     routes = [(method, path, endpoint, contract_of(app.view_functions[endpoint]))
               for method, path, endpoint in api_operations(app)]
-    schemas = _schemas([c for *_, c in routes if c is not None])
+    components = _components([c for *_, c in routes if c is not None])
+    schemas = components.schemas
     paths: dict[str, dict[str, Any]] = {}
     for method, path, endpoint, contract in routes:
-        operation = _described(contract, path, schemas) if contract else _legacy(method, path)
+        operation = _described(contract, path, components) if contract else _legacy(method, path)
         operation["operationId"] = endpoint.replace(".", "_")
         operation["tags"] = ["widget" if path.startswith("/widget/") else "operator"]
         if path.startswith("/widget/"):

@@ -9,7 +9,8 @@ Before any view runs, every query parameter, URL-encoded form field and JSON bod
 - lone surrogates such as ``"\\ud800"`` (valid JSON escapes, but not encodable as UTF-8).
 
 Each is a 422 naming the field (``body`` when the body as a whole is at fault), so nothing
-is written. Integers past a column's range are refused where each one is parsed
+is written. Integers past a column's range are refused by the routes' typed contracts
+(``messenger/contract/``, docs/api.md), or where a route not converted yet parses them
 (``messenger.parsing.whole_number``, ``conversations.valid_id``, ``labels.parse_label_ids``).
 """
 from __future__ import annotations
