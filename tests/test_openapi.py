@@ -83,6 +83,7 @@ def test_api_docs_page_in_chromium(live_server, browser, artifacts) -> None:
         color = page.eval_on_selector("#operator_send_message .method", "e => getComputedStyle(e).backgroundColor")
         assert color == "rgb(46, 125, 50)"
         page.screenshot(path=str(artifacts / "api-docs.png"))
+        page.locator("#schema-Directory").screenshot(path=str(artifacts / "api-docs-schema.png"))
         assert refused == []
     finally:
         context.close()
