@@ -121,7 +121,7 @@ def main() -> None:
             call({})
             sa.event.remove(db.engine, "before_cursor_execute", record)
             problems, timings = explain(db.engine, statements)
-        print(f"report_counts: {counts[2]} rows (hour × inbox × assignee × team)", flush=True)
+        print(f"report_counts: {counts[2]} rows (hour × keys, five levels)", flush=True)
         print(f"EXPLAIN: {len(statements)} statements of one report", flush=True)
         for ms, short in sorted(timings, reverse=True):
             print(f"  {ms:8.2f} ms  {short[:110]}", flush=True)

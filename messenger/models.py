@@ -595,17 +595,23 @@ REPORT_COUNT_KINDS = ("incoming", "outgoing", "opened", "resolved")
 REPORT_COUNT_COLUMNS = tuple(f"{kind}_{minute:02d}" for kind in REPORT_COUNT_KINDS for minute in (0, 15, 30, 45))
 
 
+# ``level`` (migration 0016): 0 = hour × inbox × assignee × team, then pre-summed 1 = hour,
+# 2 = hour × inbox, 3 = hour × assignee, 4 = hour × team (the summed-over keys are NULL).
+REPORT_LEVEL_KEYS = {1: (), 2: ("inbox_id",), 3: ("assignee_id",), 4: ("team_id",)}
+
+
 def _report_count_columns() -> list[sa.Column[Any]]:
     return [sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
-            sa.Column("inbox_id", sa.Integer, nullable=False),
+            sa.Column("inbox_id", sa.Integer),
             sa.Column("assignee_id", sa.Integer),
             sa.Column("team_id", sa.Integer),
-            *[sa.Column(col, sa.Integer, server_default=sa.text("0"), nullable=False) for col in REPORT_COUNT_COLUMNS]]
+            *[sa.Column(col, sa.Integer, server_default=sa.text("0"), nullable=False) for col in REPORT_COUNT_COLUMNS],
+            sa.Column("level", sa.SmallInteger, server_default=sa.text("0"), nullable=False)]
 
 
 report_counts = sa.Table(
     "report_counts", Model.metadata, *_report_count_columns(),
-    sa.UniqueConstraint("hour", "inbox_id", "assignee_id", "team_id", name="uq_report_counts_key",
+    sa.UniqueConstraint("level", "hour", "inbox_id", "assignee_id", "team_id", name="uq_report_counts_key",
                         postgresql_nulls_not_distinct=True),
 )
 report_count_deltas = sa.Table("report_count_deltas", Model.metadata, *_report_count_columns())

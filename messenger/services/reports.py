@@ -25,7 +25,8 @@ messages (migration 0011 filled existing conversations with the same SQL).
 Opened, resolved and messages per local day and the busiest hours read ``report_counts``
 (migration 0014), a rollup per UTC hour × inbox × assignee × team that triggers keep exact
 in the transaction that writes a message or a conversation; ``rebuild_report_counts``
-recounts it (``flask messenger report-counts``). Like every figure here, a message counts for
+recounts it (``flask messenger report-counts``); pre-summed levels (migration 0016) let a report
+with no filter or one filter read one row per hour. Like every figure here, a message counts for
 its conversation's *current* inbox, assignee and team: a transferred conversation takes its
 messages along. Response and resolution percentiles are exact, so they read each
 conversation in range, from covering indexes. Speed is measured by ``bench/reports.py`` on
@@ -53,6 +54,7 @@ from messenger.extensions import db
 from messenger.i18n import N_
 from messenger.models import REPORT_COUNT_COLUMNS
 from messenger.models import REPORT_COUNT_KINDS
+from messenger.models import REPORT_LEVEL_KEYS
 
 MAX_DAYS = 366
 LATEST_COMMENTS = 10
@@ -180,6 +182,14 @@ PER_HOUR = """
     WHERE rc.hour >= date_trunc('hour', CAST(:start AS timestamptz), 'UTC') AND rc.hour < :end{where}
     GROUP BY rc.hour"""
 _QUARTERS = tuple(timedelta(minutes=m) for m in (0, 15, 30, 45))
+
+
+def _level_where(flt: ReportFilter) -> str:
+    """The pre-summed level that answers these filters (one row per hour), else the full keys."""
+    used = tuple(col for col, value in (("inbox_id", flt.inbox_id), ("assignee_id", flt.user_id),
+                                        ("team_id", flt.team_id)) if value is not None)
+    level = next((n for n, keys in REPORT_LEVEL_KEYS.items() if keys == used), 0)
+    return f" AND rc.level = {level}" + _conv_where(flt, "rc")
 _KIND_AT = {kind: n for n, kind in enumerate(REPORT_COUNT_KINDS)}  # kind's block of four columns
 
 
@@ -190,7 +200,7 @@ def _per_day_and_hour(report: Report, flt: ReportFilter, params: dict[str, Any])
     days: dict[date, list[int]] = {d: [0, 0, 0, 0] for d in flt.days()}
     report.heatmap = [[0] * 24 for _ in range(7)]
     order = [_KIND_AT[k] for k in ("opened", "resolved", "incoming", "outgoing")]  # the table's columns
-    for hour, *counts in _rows(PER_HOUR.format(where=_conv_where(flt, "rc")), params):
+    for hour, *counts in _rows(PER_HOUR.format(where=_level_where(flt)), params):
         for q, offset in enumerate(_QUARTERS):
             values = [counts[kind * 4 + q] for kind in order]
             if not any(values):
@@ -234,10 +244,11 @@ def _csat(report: Report, flt: ReportFilter, params: dict[str, Any]) -> None:
 
 _DRIFT = """
     WITH stored AS (SELECT hour, inbox_id, assignee_id, team_id, """ + ", ".join(
-    f"sum({c})::int" for c in REPORT_COUNT_COLUMNS) + """
+    f"sum({c})::int" for c in REPORT_COUNT_COLUMNS) + """, level
                     FROM (SELECT * FROM report_counts UNION ALL SELECT * FROM report_count_deltas) t
-                    GROUP BY 1, 2, 3, 4 HAVING """ + " OR ".join(f"sum({c}) <> 0" for c in REPORT_COUNT_COLUMNS) + """)
-    SELECT count(DISTINCT (d.hour, d.inbox_id, d.assignee_id, d.team_id)) FROM (
+                    GROUP BY 1, 2, 3, 4, level
+                    HAVING """ + " OR ".join(f"sum({c}) <> 0" for c in REPORT_COUNT_COLUMNS) + """)
+    SELECT count(DISTINCT (d.level, d.hour, d.inbox_id, d.assignee_id, d.team_id)) FROM (
         (SELECT * FROM stored EXCEPT ALL SELECT * FROM report_counts_recount)
         UNION ALL
         (SELECT * FROM report_counts_recount EXCEPT ALL SELECT * FROM stored)) d"""

@@ -117,7 +117,9 @@ RECOUNT = ("CREATE VIEW report_counts_recount AS "
 
 LOCK_KEY = 72_730  # pg_advisory_xact_lock key: one compaction or rebuild at a time
 
-COMPACT = ReplaceableObject("messenger_report_counts_compact()", f"""
+def _compact(columns: str, select: str, group: str) -> ReplaceableObject:
+    """The compaction function (also the shape migration 0016 extends with a level column)."""
+    return ReplaceableObject("messenger_report_counts_compact()", f"""
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     folded bigint;
@@ -127,16 +129,18 @@ BEGIN
     END IF;
     -- Deletes only committed deltas; the ones written meanwhile wait for the next round.
     WITH moved AS (DELETE FROM report_count_deltas RETURNING *)
-    INSERT INTO report_counts AS t ({", ".join(KEY + COUNTS)})
-    SELECT {", ".join(KEY)}, {", ".join(f"sum({col})" for col in COUNTS)} FROM moved
-    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    INSERT INTO report_counts AS t ({columns})
+    SELECT {select} FROM moved
+    GROUP BY {group} ORDER BY {group}
     ON CONFLICT ON CONSTRAINT uq_report_counts_key DO UPDATE SET
         {", ".join(f"{col} = t.{col} + excluded.{col}" for col in COUNTS)};
     GET DIAGNOSTICS folded = ROW_COUNT;
     RETURN folded;
 END $$""")
 
-REBUILD = ReplaceableObject("messenger_report_counts_rebuild()", f"""
+
+def _rebuild(columns: str) -> ReplaceableObject:
+    return ReplaceableObject("messenger_report_counts_rebuild()", f"""
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     written bigint;
@@ -146,10 +150,15 @@ BEGIN
     LOCK TABLE report_count_deltas IN EXCLUSIVE MODE;
     DELETE FROM report_count_deltas;
     DELETE FROM report_counts;
-    INSERT INTO report_counts ({", ".join(KEY + COUNTS)}) SELECT * FROM report_counts_recount;
+    INSERT INTO report_counts ({columns}) SELECT * FROM report_counts_recount;
     GET DIAGNOSTICS written = ROW_COUNT;
     RETURN written;
 END $$""")
+
+
+SUMS = ", ".join(f"sum({col})" for col in COUNTS)
+COMPACT = _compact(", ".join(KEY + COUNTS), f"{', '.join(KEY)}, {SUMS}", "1, 2, 3, 4")
+REBUILD = _rebuild(", ".join(KEY + COUNTS))
 
 MESSAGES_INSERTED = _function("messenger_report_counts_messages_inserted",
                               f"{_lock('new_rows')};\n    {_add(_messages('new_rows m', '1'))}")
