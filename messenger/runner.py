@@ -150,6 +150,7 @@ def main() -> int:
     instance.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, MESSENGER_INSTANCE=str(instance), BASE_URL=settings.base_url)
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started in the background, where SIGINT comes ignored
     stoppers: list[tuple[str, Callable[[], None]]] = []
     children: list[Child] = []
     from messenger.devservers import ensure_database
