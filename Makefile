@@ -48,6 +48,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/chat_load.py
 	$(BIN)/python bench/assignment.py
 	$(BIN)/python bench/write_throughput.py
+	$(BIN)/python bench/commit_ceiling.py
 	$(BIN)/python bench/widget_weight.py
 	BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python bench/panel_queries.py
 	BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python bench/reports.py

@@ -55,6 +55,10 @@ def init_extensions(app: Flask) -> None:
     from messenger.extensions import migrate
 
     db.init_app(app)
+    from messenger.realtime import sequencer
+
+    with app.app_context():
+        sequencer.install(app, db.engine)  # events are numbered after each commit (docs/event-log.md)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     from messenger.security.bodies import apply_body_limit
     from messenger.security.hostile import refuse_hostile_values

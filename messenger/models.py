@@ -618,10 +618,11 @@ report_count_deltas = sa.Table("report_count_deltas", Model.metadata, *_report_c
 
 
 class Event(Model):
-    """The event log. Rows are written only by triggers, at commit, in commit order.
+    """The event log. Rows are written only by the sequencer, which moves them from ``events_pending``.
 
-    ``id`` is the gap-safe position: it is drawn under a transaction advisory lock held
-    until the commit ends, so a reader that has seen id N will never later see an id < N.
+    ``id`` is the gap-safe position: it is drawn under a transaction advisory lock that the
+    sequencer holds until its commit ends, so a reader that has seen id N will never later
+    see an id < N (docs/event-log.md).
     """
 
     __tablename__ = "events"
@@ -638,6 +639,26 @@ class Event(Model):
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=sa.text("clock_timestamp()"))
 
     __table_args__ = (sa.Index("ix_events_created", "created_at"),)
+
+
+class EventPending(Model):
+    """Events committed by user transactions and not yet numbered (migration 0017).
+
+    Triggers append here without a lock or a NOTIFY; the sequencer
+    (``messenger/realtime/sequencer.py``) moves committed rows into ``events`` in ``id`` order.
+    """
+
+    __tablename__ = "events_pending"
+
+    id: so.Mapped[int] = so.mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
+    inbox_id: so.Mapped[int | None] = so.mapped_column()
+    conversation_id: so.Mapped[int | None] = so.mapped_column()
+    contact_id: so.Mapped[int | None] = so.mapped_column()
+    user_id: so.Mapped[int | None] = so.mapped_column()
+    private: so.Mapped[bool] = so.mapped_column(server_default=sa.false())
+    payload: so.Mapped[dict[str, Any]] = so.mapped_column(server_default=sa.text("'{}'::jsonb"))
+    created_at: so.Mapped[datetime] = so.mapped_column(server_default=sa.text("clock_timestamp()"))
 
 
 class EventsPruned(Model):

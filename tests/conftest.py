@@ -110,7 +110,7 @@ def env_for_servers(servers: dict[str, object]) -> dict[str, str]:
     return env
 
 
-TABLES = ("events", "events_pruned", "report_counts", "report_count_deltas", "csat_responses",
+TABLES = ("events", "events_pending", "events_pruned", "report_counts", "report_count_deltas", "csat_responses",
           "conversation_labels", "attachments", "messages", "conversations", "contact_sessions", "contacts",
           "canned_responses", "labels", "webhook_deliveries", "webhooks", "api_tokens", "audit_log", "account_links",
           "inbox_members", "team_members", "inboxes", "teams", "users")

@@ -76,8 +76,11 @@ class IntegrationLoop:
 
     def tick(self) -> None:
         """One round: pump always, sweepers once per poll interval."""
+        from messenger.realtime import sequencer
         from messenger.services import webhooks
 
+        # Number what was committed without a wake-up (psql, a crashed process) before pumping the log.
+        self._guarded(lambda: sequencer.sequence_pending(db.engine))
         self._guarded(webhooks.pump_all)
         if time.monotonic() - self._last_sweep >= self.poll_s:
             self._last_sweep = time.monotonic()

@@ -38,7 +38,9 @@ from gevent.event import Event
 from messenger import metrics
 from messenger.config import libpq_url
 from messenger.db import EPHEMERAL_CHANNEL
+from messenger.extensions import db
 from messenger.realtime import access
+from messenger.realtime import sequencer
 from messenger.realtime.access import OperatorScope
 from messenger.realtime.access import Scope
 from messenger.realtime.access import Signal
@@ -98,6 +100,8 @@ class Hub:
     def start(self) -> None:
         """Spawn the hub greenlet (idempotent)."""
         if self._greenlet is None:
+            with self.app.app_context():
+                sequencer.start_timer(db.engine)  # numbers writes no commit of ours woke it for
             self._greenlet = gevent.spawn(self._run)
 
     def drain(self) -> None:

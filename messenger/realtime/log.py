@@ -1,10 +1,11 @@
 """Reading the event log: "events after position P", gap-safe.
 
-Positions are ``events.id``. The triggers insert event rows only at commit time, under a
-transaction-level advisory lock that is released after the commit becomes visible, and
-draw the id under that lock. So ids become visible in increasing order: once a reader has
-seen id N, no row with an id below N can appear later, and ``id > P`` never skips a row.
-(docs/architecture.md, "Why a position never skips an event".)
+Positions are ``events.id``. Only the sequencer (``realtime/sequencer.py``) inserts event
+rows, under a transaction-level advisory lock that is released after its commit becomes
+visible, and draws the ids under that lock. So ids become visible in increasing order: once
+a reader has seen id N, no row with an id below N can appear later, and ``id > P`` never
+skips a row (docs/event-log.md, "Gap-safe positions"). Readers by position run the
+sequencer first, so they see every event committed before they asked.
 
 These functions take a plain SQLAlchemy ``Connection`` (or use the engine) and never
 touch ``db.session``: the hub and the stream generators call them outside requests.
@@ -18,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from messenger.extensions import db
+from messenger.realtime import sequencer
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +54,20 @@ def _run(query: sa.TextClause, params: dict[str, Any], conn: sa.Connection | Non
         return own.execute(query, params).freeze()()
 
 
+def _sequence(conn: sa.Connection | None) -> None:
+    sequencer.sequence_pending(conn.engine if conn is not None else _engine())
+
+
 def events_after(position: int, limit: int = 1000, *, conn: sa.Connection | None = None) -> list[LogEvent]:
     """Events with id > position, oldest first, at most ``limit``."""
+    _sequence(conn)
     query = sa.text(f"SELECT {_COLUMNS} FROM events WHERE id > :p ORDER BY id LIMIT :n")
     return [LogEvent(**row._asdict()) for row in _run(query, {"p": position, "n": limit}, conn).all()]
 
 
 def head_position(*, conn: sa.Connection | None = None) -> int:
     """The newest committed position (0 for an empty log)."""
+    _sequence(conn)
     return int(_run(sa.text("SELECT coalesce(max(id), 0) FROM events"), {}, conn).scalar_one())
 
 

@@ -188,9 +188,9 @@ def long_poll(hub: Hub, scope: Scope, after: int | None, engine: sa.Engine,
             return {"events": [], "position": position}
         try:
             events, scanned = _pending(engine, scope, after, backlog, position)
-            if events:
+            if len(events) >= LONGPOLL_MAX_EVENTS:
                 return _answer(events, scanned)
-            return _wait_live(hub, sub, engine, scope, scanned, settings)
+            return _wait_live(hub, sub, engine, scope, scanned, settings, events)
         except Resync as exc:
             return {"resync": True, "position": exc.position}
     finally:
@@ -225,10 +225,11 @@ def _take(sub: Subscriber, scanned: int, timeout: float) -> list[Delivery]:
 
 
 def _wait_live(hub: Hub, sub: Subscriber, engine: sa.Engine, scope: Scope, scanned: int,
-               settings: StreamSettings) -> dict[str, Any]:
-    """Wait for live events; once one arrives, gather what follows it closely into the same answer."""
+               settings: StreamSettings, missed: list[Delivery]) -> dict[str, Any]:
+    """Wait for live events unless some were ``missed`` (up to ``scanned``); once there are some, gather
+    what follows them closely into the same answer."""
     deadline = time.monotonic() + settings.longpoll_wait_s
-    found: list[Delivery] = []
+    found: list[Delivery] = list(missed)
     while not found and sub.closed is None and (remaining := deadline - time.monotonic()) > 0:
         found = _take(sub, scanned, remaining)
     if found:
@@ -238,7 +239,8 @@ def _wait_live(hub: Hub, sub: Subscriber, engine: sa.Engine, scope: Scope, scann
         while sub.closed is None and len(found) < LONGPOLL_MAX_EVENTS and (
                 more := _take(sub, scanned, min(LONGPOLL_GATHER_S, max(0.0, stop - time.monotonic())))):
             found.extend(more)
-    last = max((item.id for item in found if item.id is not None), default=scanned)
+    # Everything up to ``scanned`` is carried (``missed``) or not for this client; live items come after it.
+    last = max((item.id for item in found if item.id is not None and item.id > scanned), default=scanned)
     if sub.closed is not None:
         # The queue was dropped (overflow, shutdown, revoked): only what we hold is proven delivered.
         if sub.closed == "overflow" and last == scanned:

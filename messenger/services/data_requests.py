@@ -41,6 +41,7 @@ from messenger.models import Event
 from messenger.models import Message
 from messenger.models import User
 from messenger.models import WebhookDelivery
+from messenger.realtime.sequencer import sequence_pending
 from messenger.services import audit
 from messenger.services.contact_profile import get_contact_for_operator
 from messenger.services.storage import get_storage
@@ -158,6 +159,7 @@ def _delete_files(keys: list[str]) -> None:
 
 def _scrub_logs(which: sa.ColumnElement[bool]) -> None:
     """The event log and webhook deliveries of erased data keep ids only."""
+    sequence_pending(db.engine)  # events committed but not yet numbered are scrubbed too
     event_ids = sa.select(Event.id).where(which).scalar_subquery()
     db.session.execute(sa.update(WebhookDelivery).where(WebhookDelivery.event_id.in_(event_ids)).values(
         payload=sa.func.jsonb_build_object("event", WebhookDelivery.kind, "id", WebhookDelivery.event_id,
