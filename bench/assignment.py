@@ -68,8 +68,16 @@ class Http:
         sent = {"Content-Type": content_type, **(headers or {})}
         if self.cookies:
             sent["Cookie"] = self.cookie_header()
-        self.conn.request(method, path, body=data, headers=sent)
-        resp = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=data, headers=sent)
+            resp = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle keep-alive connection (gunicorn's keepalive is 2 s; a
+            # sample can wait longer on a loaded machine) before reading this request: resend it.
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.conn.request(method, path, body=data, headers=sent)
+            resp = self.conn.getresponse()
         payload = resp.read()
         for header in resp.headers.get_all("Set-Cookie") or []:
             name, _, rest = header.partition("=")

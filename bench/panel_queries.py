@@ -47,6 +47,7 @@ SCALE = float(os.environ.get("BENCH_SCALE") or 1)
 CONVERSATIONS = max(1_000, int(100_000 * SCALE))
 MESSAGES = CONVERSATIONS * 10
 DATA_DIR = ROOT / "instance" / ("bench" if SCALE == 1 else f"bench-scale-{SCALE:g}")
+SAMPLE = str(min(100, max(1, 100_000 // CONVERSATIONS)))  # TABLESAMPLE percent: ~1,000 rows at any scale
 BIG_TABLES = ("conversations", "messages", "contacts", "conversation_labels")
 
 
@@ -175,7 +176,7 @@ def load_dataset(app: Any) -> Dataset:
         def codes(locale: str) -> list[str]:
             # Reference numbers are unique per message: the rarest words there are.
             return list(db.session.scalars(sa.text(
-                "SELECT substring(content from '([0-9A-F]{8})[.]$') FROM messages TABLESAMPLE SYSTEM (1) "
+                "SELECT substring(content from '([0-9A-F]{8})[.]$') FROM messages TABLESAMPLE SYSTEM (" + SAMPLE + ") "
                 "WHERE type = 'incoming' AND locale = :l AND content ~ '[0-9A-F]{8}[.]$' LIMIT 10"), {"l": locale}))
 
         data = Dataset(
@@ -188,10 +189,10 @@ def load_dataset(app: Any) -> Dataset:
             team_id=db.session.scalar(sa.text("SELECT id FROM teams WHERE name = 'Bench team 1'")),
             label_id=db.session.scalar(sa.text("SELECT id FROM labels WHERE name = 'vip'")),
             sample_ids=list(db.session.scalars(sa.text(   # conversations the agent may open
-                "SELECT id FROM conversations TABLESAMPLE SYSTEM (1) WHERE inbox_id IN "
+                "SELECT id FROM conversations TABLESAMPLE SYSTEM (" + SAMPLE + ") WHERE inbox_id IN "
                 "(SELECT inbox_id FROM inbox_members WHERE user_id = :u) LIMIT 400"), {"u": me_id})),
             emails=list(db.session.scalars(sa.text(
-                "SELECT email FROM contacts TABLESAMPLE SYSTEM (1) WHERE email IS NOT NULL LIMIT 50"))))
+                "SELECT email FROM contacts TABLESAMPLE SYSTEM (" + SAMPLE + ") WHERE email IS NOT NULL LIMIT 50"))))
         db.session.remove()
     return data
 
@@ -356,7 +357,7 @@ def main() -> None:
                           "open_p95_ms": p95(samples["open"]), "seq_scans": len(problems),
                           "search_p95_ms_by": {name.split(" ", 1)[1]: p95(values) for name, values in samples.items()
                                                if name.startswith("search ")}}), flush=True)
-        if problems:
+        if problems and SCALE >= 1:  # on a reduced dataset the planner may rightly scan a small table
             raise SystemExit(1)   # a sequential scan of a big table on a panel query is a failure
 
 
