@@ -62,8 +62,10 @@ def writer(dsn: str, conversation_id: int, replica: bool, stop: threading.Event,
         while not stop.is_set():
             n += 1
             start = time.perf_counter()
-            conn.execute("INSERT INTO messages (conversation_id, type, content, client_id) "
-                         "VALUES (%s, 'incoming', %s, gen_random_uuid())", (conversation_id, f"bench {n}"))
+            # inbox_id spelled out: a trigger fills it, and the no-triggers run has none.
+            conn.execute("INSERT INTO messages (conversation_id, inbox_id, type, content, client_id) "
+                         "SELECT id, inbox_id, 'incoming', %s, gen_random_uuid() FROM conversations WHERE id = %s",
+                         (f"bench {n}", conversation_id))
             conn.execute("UPDATE conversations SET unread_count = unread_count + 1 WHERE id = %s",
                          (conversation_id,))
             conn.commit()
