@@ -26,56 +26,7 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 REF = "#/components/schemas/{model}"
 
 # (METHOD, path with {params}) -> (summary, request body fields or None)
-OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {
-    # Widget API (X-Visitor-Token unless noted; origin-checked per inbox).
-    ("GET", "/widget/api/v1/config"): ("Inbox widget configuration (no token)", None),
-    ("POST", "/widget/api/v1/session"): ("Create or resume a visitor session (no token)",
-                                         {"inbox": "website token", "token": "visitor token", "url": "string",
-                                          "title": "string", "referrer": "string", "locale": "string",
-                                          "timezone": "string", "pages": "array (see /page)"}),
-    ("POST", "/widget/api/v1/page"): ("Report the page the visitor is on and this visit's pages",
-                                      {"url": "string", "title": "string", "referrer": "string",
-                                       "pages": "array of ≤ 20 {url, title, at (ms), s (seconds on it), "
-                                                "ref (landing page only)}"}),
-    ("GET", "/widget/api/v1/contact"): ("The visitor's own contact", None),
-    ("PATCH", "/widget/api/v1/contact"): ("Update the visitor's contact",
-                                          {"name": "string", "email": "string", "phone": "string",
-                                           "custom_attributes": "object"}),
-    ("POST", "/widget/api/v1/identify"): ("setUser: identify with an HMAC of the identifier",
-                                          {"identifier": "string", "identifier_hash": "hex HMAC-SHA256",
-                                           "name": "string", "email": "string"}),
-    ("POST", "/widget/api/v1/reset"): ("Forget the identity: revoke the token, new anonymous session", None),
-    ("GET", "/widget/api/v1/conversations"): ("The visitor's conversations", None),
-    ("POST", "/widget/api/v1/conversations"): ("Start a conversation (or return the one in progress)", None),
-    ("GET", "/widget/api/v1/conversations/{conversation_id}"): ("A conversation with queue position and CSAT state",
-                                                                None),
-    ("GET", "/widget/api/v1/conversations/{conversation_id}/messages"): ("Messages (before / after cursors)", None),
-    ("POST", "/widget/api/v1/messages"): ("Send a message, idempotent by client_id",
-                                          {"content": "string", "client_id": "uuid", "conversation_id": "integer",
-                                           "attachments": "array of attachment ids",
-                                           "hp": "honeypot: always empty from people"}),
-    ("POST", "/widget/api/v1/conversations/{conversation_id}/read"): ("Mark operator messages read", None),
-    ("POST", "/widget/api/v1/conversations/{conversation_id}/typing"): ("Typing on/off (ephemeral)",
-                                                                         {"on": "boolean"}),
-    ("POST", "/widget/api/v1/conversations/{conversation_id}/transcript"): (
-        "E-mail the conversation to the visitor (202; 422 email_unavailable without SMTP)",
-        {"email": "optional address; default: the one the visitor left"}),
-    ("POST", "/widget/api/v1/conversations/{conversation_id}/csat"): ("Rate the conversation after resolve",
-                                                                       {"rating": "1..5", "comment": "string"}),
-    ("POST", "/widget/api/v1/conversations/{conversation_id}/attachments"): (
-        "Upload an attachment (multipart `file`)", None),
-    ("POST", "/widget/api/v1/prechat"): ("Submit the pre-chat form and start the conversation",
-                                         {"fields": "object", "message": "string", "client_id": "uuid"}),
-    ("POST", "/widget/api/v1/offline"): ("Offline form: leave an email and a message",
-                                         {"email": "string", "message": "string", "name": "string"}),
-    ("POST", "/widget/api/v1/attachment-urls"): ("Short-lived signed URLs for attachment previews",
-                                                 {"ids": "array of attachment ids"}),
-    ("GET", "/widget/api/v1/attachments/{key}"): ("Download a clean attachment (token or signed URL)", None),
-    ("GET", "/widget/api/v1/attachments/{key}/thumb"): ("Download an image thumbnail", None),
-    ("POST", "/widget/api/v1/stream-ticket"): ("A 60-second ticket for the visitor stream", None),
-    ("GET", "/widget/api/v1/stream"): ("Server-Sent Events stream for the visitor (ticket)", None),
-    ("GET", "/widget/api/v1/events"): ("Long-poll fallback for the visitor", None),
-}
+OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, str] | None]] = {}
 
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 

@@ -25,7 +25,8 @@ def test_openapi_json_is_served_with_every_path(client, app):
     ops = {(m.upper(), p) for p, item in spec["paths"].items() for m in item}
     assert ops == {(method, path) for method, path, _ in api_operations(app)}
     send = spec["paths"]["/widget/api/v1/messages"]["post"]
-    assert "client_id" in send["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    ref = send["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert "client_id" in spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
 
 
 def test_converted_operations_carry_typed_request_and_response_schemas(client):
@@ -53,6 +54,36 @@ def test_converted_operations_carry_typed_request_and_response_schemas(client):
     assert refs <= set(schemas)
     # one class name per model: pydantic would qualify clashing names with their module path
     assert [name for name in schemas if "__" in name] == []
+
+
+def test_every_widget_operation_is_typed_with_its_limits(client, app):
+    """The visitor side is converted whole: models carry the limits, answers hide operator-only fields."""
+    spec = client.get("/api/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    widget = [(m, p) for m, p, endpoint in api_operations(app) if p.startswith("/widget/")]
+    assert widget and all(contract_of(app.view_functions[e]) for m, p, e in api_operations(app)
+                          if p.startswith("/widget/"))
+    for method, path in widget:
+        answers = spec["paths"][path][method.lower()]["responses"]
+        assert any(code.startswith("2") for code in answers), (method, path)
+    send = schemas["VisitorSendMessage"]["properties"]
+    assert send["content"]["maxLength"] == 10_000 and send["attachments"]["maxItems"] == 15
+    assert send["conversation_id"]["anyOf"][0]["maximum"] == 2**31 - 1
+    assert schemas["StartSession"]["properties"]["pages"]["anyOf"][0]["maxItems"] == 20
+    assert schemas["VisitedPage"]["properties"]["s"]["anyOf"][0]["maximum"] == 7 * 86400
+    assert schemas["Rate"]["properties"]["rating"]["minimum"] == 1
+    assert schemas["SignedUrlsRequest"]["properties"]["ids"]["maxItems"] == 50
+    attributes = schemas["VisitorContactUpdate"]["properties"]["custom_attributes"]["anyOf"][0]
+    assert attributes["maxProperties"] == 30
+    messages = {p["name"] for p in spec["paths"]["/widget/api/v1/conversations/{conversation_id}/messages"]["get"]
+                ["parameters"] if p["in"] == "query"}
+    assert messages == {"before", "after", "limit"}
+    conversation = schemas["VisitorConversation"]
+    assert conversation["additionalProperties"] is False
+    assert not {"priority", "custom_attributes", "version", "unread_count", "team_id"} & set(
+        conversation["properties"])
+    file = spec["paths"]["/widget/api/v1/attachments/{key}"]["get"]["responses"]["200"]
+    assert file["content"] == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 
 
 def test_api_docs_page_lists_every_operation_with_its_fields_and_limits(client, app):

@@ -268,11 +268,13 @@ def test_case_17_type_juggling_in_tokens_and_ids(client) -> None:
     token = start(client, inbox)["token"]
     for bad in ("0", "[]", "null", "true"):
         assert client.get(f"{API}/contact", headers={"X-Visitor-Token": bad, "Origin": SITE}).status_code == 401
-    for bad in ([], 0, {"a": 1}, True):
+    for bad in ([], 0, {"a": 1}, True):  # strict types at the boundary: a hash is text, never juggled
         resp = call(client, "POST", "/identify", token, {"identifier": "u", "identifier_hash": bad})
-        assert resp.status_code == 401, bad
-    assert call(client, "POST", "/messages", token, {"content": "x", "client_id": str(uuid.uuid4()),
-                                                     "conversation_id": "1"}).status_code == 404
+        assert resp.status_code == 422 and resp.get_json()["field"] == "identifier_hash", bad
+        assert call(client, "GET", "/contact", token).get_json()["verified"] is False
+    resp = call(client, "POST", "/messages", token, {"content": "x", "client_id": str(uuid.uuid4()),
+                                                     "conversation_id": "1"})
+    assert resp.status_code == 422 and resp.get_json()["field"] == "conversation_id"
     assert not user_service.constant_time_equal("0", 0)  # type: ignore[arg-type]
 
 

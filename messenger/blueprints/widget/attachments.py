@@ -24,8 +24,11 @@ from messenger.blueprints.files import MultipartUpload
 from messenger.blueprints.files import send_download
 from messenger.blueprints.widget.api import visitor_required
 from messenger.blueprints.widget.blueprint import bp
+from messenger.contract import shapes as common
+from messenger.contract import widget as contract
+from messenger.contract import widget_shapes as shapes
+from messenger.contract.core import operation
 from messenger.errors import NotFound
-from messenger.errors import ValidationError
 from messenger.extensions import db
 from messenger.extensions import limiter
 from messenger.models import Inbox
@@ -40,7 +43,9 @@ from messenger.services.visitors import Visitor
 from messenger.services.visitors import require_not_blocked
 
 API = "/api/v1"
-MAX_URL_IDS = 50
+FILE = "application/octet-stream"  # as for the operator's downloads (the file keeps its own type)
+NOT_SERVED = {404: "No such file (or not this visitor's, or the link expired)",
+              409: "scanning / malware_detected / unavailable: only clean files are served"}
 
 
 def _upload_limit() -> str:
@@ -59,6 +64,11 @@ _require_header_visitor = visitor_required(lambda: None)
 @body_limit(upload_limit)
 @limiter.limit(_upload_limit, key_func=client_ip)
 @visitor_required
+@operation("Upload an attachment (multipart/form-data, field `file`)", files=("file",),
+           responses={201: common.Upload},
+           description="The file is `pending` until scanned; pass its `id` in `attachments` when sending the "
+                       "message. The size limit is the inbox's (413 above it).",
+           errors={404: "No such conversation", 413: "too_large", 415: "A file type that is not accepted"})
 def upload(conversation_id: int) -> ResponseReturnValue:
     """Receive one file into the visitor's conversation (status ``pending`` until scanned)."""
     att = attachment_service.upload_by_visitor(g.visitor, conversation_id, MultipartUpload(request),
@@ -70,14 +80,12 @@ def upload(conversation_id: int) -> ResponseReturnValue:
 @body_limit(16 * 1024)
 @limiter.limit(_download_limit, key_func=client_ip)
 @visitor_required
-def signed_urls() -> ResponseReturnValue:
+@operation("Short-lived signed URLs for attachment previews and downloads", body=contract.SignedUrlsRequest,
+           responses={200: shapes.SignedUrls})
+def signed_urls(body: contract.SignedUrlsRequest) -> ResponseReturnValue:
     """Signed download URLs for the visitor's clean attachments (unknown or not ready ids are left out)."""
-    body: Any = request.get_json(silent=True)
-    ids = body.get("ids") if isinstance(body, dict) else None
-    if not isinstance(ids, list) or len(ids) > MAX_URL_IDS or not all(isinstance(i, str) for i in ids):
-        raise ValidationError(f"Send {{\"ids\": [...]}} with at most {MAX_URL_IDS} attachment ids.", field="ids")
     urls: dict[str, dict[str, str]] = {}
-    for key in dict.fromkeys(ids):
+    for key in dict.fromkeys(body.ids):
         try:
             att = attachment_service.get_for_visitor(g.visitor, key)
         except NotFound:
@@ -125,7 +133,9 @@ def _visitor_for(key: str, variant: str) -> None:
 
 @bp.route(f"{API}/attachments/<key>", methods=["GET"])
 @limiter.limit(_download_limit, key_func=client_ip)
-def download(key: str) -> ResponseReturnValue:
+@operation("Download a clean attachment (X-Visitor-Token, or a signed URL's sig)", query=contract.VisitorDownloadQuery,
+           responses={200: None}, content_type=FILE, errors=NOT_SERVED)
+def download(key: str, query: contract.VisitorDownloadQuery) -> ResponseReturnValue:
     """The file itself (``Content-Disposition: attachment`` unless a raster image)."""
     _visitor_for(key, "file")
     att = attachment_service.get_for_visitor(g.visitor, key)
@@ -134,7 +144,9 @@ def download(key: str) -> ResponseReturnValue:
 
 @bp.route(f"{API}/attachments/<key>/thumb", methods=["GET"])
 @limiter.limit(_download_limit, key_func=client_ip)
-def download_thumb(key: str) -> ResponseReturnValue:
+@operation("Download an image's preview (X-Visitor-Token, or a signed URL's sig)", query=contract.VisitorDownloadQuery,
+           responses={200: None}, content_type="image/*", errors=NOT_SERVED)
+def download_thumb(key: str, query: contract.VisitorDownloadQuery) -> ResponseReturnValue:
     """The image preview (made by the scan job)."""
     _visitor_for(key, "thumb")
     att = attachment_service.get_for_visitor(g.visitor, key)

@@ -10,15 +10,17 @@ from __future__ import annotations
 from flask import current_app
 from flask import g
 from flask import jsonify
-from flask import request
 from flask.typing import ResponseReturnValue
 
 from messenger.blueprints.widget.api import poll_limited
 from messenger.blueprints.widget.api import rate_limited
 from messenger.blueprints.widget.api import visitor_required
 from messenger.blueprints.widget.blueprint import bp
+from messenger.contract import shapes as common
+from messenger.contract import widget as contract
+from messenger.contract import widget_shapes as shapes
+from messenger.contract.core import operation
 from messenger.errors import Unauthorized
-from messenger.errors import ValidationError
 from messenger.extensions import limiter
 from messenger.realtime.access import VisitorScope
 from messenger.realtime.http import poll_response
@@ -46,9 +48,9 @@ def _scope(visitor: Visitor) -> VisitorScope:
     return VisitorScope(session_id=visitor.session_id, contact_id=visitor.contact_id, inbox_id=visitor.inbox_id)
 
 
-def _visitor_from_ticket() -> Visitor:
+def _visitor_from_ticket(ticket: str | None) -> Visitor:
     """The visitor named by ``?ticket=``, checked like a token (revocation, origin, block list)."""
-    claims = redeem_stream_ticket(request.args.get("ticket"), TICKET_AUDIENCE)
+    claims = redeem_stream_ticket(ticket, TICKET_AUDIENCE)
     resolved = resolve_visitor_with_inbox(VisitorClaims(*claims)) if claims is not None else None
     if resolved is None:
         raise Unauthorized(_INVALID_TICKET, code="invalid_ticket")
@@ -63,6 +65,8 @@ def _visitor_from_ticket() -> Visitor:
 @bp.route("/api/v1/stream-ticket", methods=["POST"])
 @rate_limited
 @visitor_required
+@operation("A ticket for the visitor stream (single use, STREAM_TICKET_TTL_S seconds)",
+           responses={200: shapes.StreamTicket})
 def stream_ticket() -> ResponseReturnValue:
     """A ticket for one stream connection, valid STREAM_TICKET_TTL_S seconds."""
     visitor: Visitor = g.visitor
@@ -73,9 +77,14 @@ def stream_ticket() -> ResponseReturnValue:
 
 
 @bp.route("/api/v1/stream")
-def visitor_stream() -> ResponseReturnValue:
+@operation("Server-Sent Events stream for the visitor (a ticket, since EventSource sends no headers)",
+           query=contract.VisitorStreamQuery, responses={200: None}, content_type="text/event-stream",
+           description="Events of the visitor's own conversations (docs/realtime.md); resumes after "
+                       "Last-Event-ID or `after`.",
+           errors={401: "invalid_ticket: fetch a new one with POST /stream-ticket"})
+def visitor_stream(query: contract.VisitorStreamQuery) -> ResponseReturnValue:
     """SSE: the visitor's own conversations only (no notes, no operator-only fields)."""
-    visitor = _visitor_from_ticket()
+    visitor = _visitor_from_ticket(query.ticket)
     after = requested_position()
     presence.visitor_seen(visitor.session_id)
     return sse_response(_scope(visitor), after)
@@ -84,7 +93,9 @@ def visitor_stream() -> ResponseReturnValue:
 @bp.route("/api/v1/events")
 @poll_limited
 @visitor_required
-def visitor_events() -> ResponseReturnValue:
+@operation("Long-poll fallback: the visitor's events after a position", query=contract.VisitorEventsQuery,
+           responses={200: common.EventsPage})
+def visitor_events(query: contract.VisitorEventsQuery) -> ResponseReturnValue:
     """Long-poll fallback with the visitor token header."""
     visitor: Visitor = g.visitor
     after = requested_position()
@@ -92,13 +103,12 @@ def visitor_events() -> ResponseReturnValue:
     return poll_response(_scope(visitor), after)
 
 
-@bp.route("/api/v1/conversations/<int:conversation_id>/typing", methods=["POST"])
+@bp.route("/api/v1/conversations/<int(max=2147483647):conversation_id>/typing", methods=["POST"])
 @visitor_required
 @limiter.limit(typing_limit, key_func=visitor_key)
-def visitor_typing(conversation_id: int) -> ResponseReturnValue:
+@operation("Typing on/off (ephemeral: operators of the inbox see it)", body=contract.VisitorTyping,
+           responses={200: common.Typing}, errors={404: "No such conversation"})
+def visitor_typing(conversation_id: int, body: contract.VisitorTyping) -> ResponseReturnValue:
     """``{"on": bool}``: the visitor is (not) typing; operators of the inbox see it."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("Send a JSON object.")
-    sent = typing.visitor_typing(g.visitor, conversation_id, body.get("on"))
+    sent = typing.visitor_typing(g.visitor, conversation_id, body.on)
     return jsonify({"ok": True, "sent": sent})
