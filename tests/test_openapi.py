@@ -69,8 +69,8 @@ def test_every_widget_operation_is_typed_with_its_limits(client, app):
     send = schemas["VisitorSendMessage"]["properties"]
     assert send["content"]["maxLength"] == 10_000 and send["attachments"]["maxItems"] == 15
     assert send["conversation_id"]["anyOf"][0]["maximum"] == 2**31 - 1
-    assert schemas["StartSession"]["properties"]["pages"]["anyOf"][0]["maxItems"] == 20
-    assert schemas["VisitedPage"]["properties"]["s"]["anyOf"][0]["maximum"] == 7 * 86400
+    pages = schemas["StartSession"]["properties"]["pages"]["anyOf"][0]
+    assert pages["maxItems"] == 20 and pages["items"]["properties"]["s"]["anyOf"][0]["maximum"] == 7 * 86400
     assert schemas["Rate"]["properties"]["rating"]["minimum"] == 1
     assert schemas["SignedUrlsRequest"]["properties"]["ids"]["maxItems"] == 50
     attributes = schemas["VisitorContactUpdate"]["properties"]["custom_attributes"]["anyOf"][0]

@@ -7,11 +7,13 @@ fields) and raise the same 422 naming the field.
 from __future__ import annotations
 
 from typing import Annotated
+from typing import Any
 from uuid import UUID
 
 from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import StringConstraints
+from pydantic import WithJsonSchema
 
 from messenger.contract.core import BodyModel
 from messenger.contract.core import QueryModel
@@ -63,6 +65,13 @@ class VisitedPage(BodyModel):
                             description="Only on the landing page (the first): document.referrer")
 
 
+# Each page is checked by services.contacts.clean_visit, so that a 422 names the entry and its field
+# (``pages[2].url``); the document still shows the entry's shape and limits.
+Visit = Annotated[list[Any], Field(max_length=MAX_PAGES), WithJsonSchema({
+    "type": "array", "maxItems": MAX_PAGES, "items": VisitedPage.model_json_schema(),
+    "description": "This visit's pages, the landing page first (a bad entry is a 422 naming it: pages[2].url)"})]
+
+
 class PageReport(BodyModel):
     """Where the visitor is (every field optional; a non-http(s) URL is a 422)."""
 
@@ -77,8 +86,7 @@ class PageReport(BodyModel):
     referrer: Url | None = None
     locale: str | None = Field(default=None, max_length=35, description="A BCP 47 language tag (en, pt-BR)")
     timezone: str | None = Field(default=None, max_length=64, description="An IANA time zone (Europe/Berlin)")
-    pages: list[VisitedPage] | None = Field(default=None, max_length=MAX_PAGES,
-                                            description="This visit's pages, the landing page first")
+    pages: Visit | None = None
 
 
 class StartSession(PageReport):
