@@ -211,11 +211,11 @@ def test_nobody_online_offers_the_offline_form_and_promises_no_email(live_server
     make_user(name="Sleeping", inboxes=[inbox], availability="offline")
     config = client.get(f"/widget/api/v1/config?inbox={inbox.website_token}").get_json()
     assert (config["available"], config["email_enabled"]) == (False, False)
-    app.config["SMTP_HOST"] = "smtp.example"
+    smtp_host, app.config["SMTP_HOST"] = app.config["SMTP_HOST"], "smtp.example"
     try:
         assert client.get(f"/widget/api/v1/config?inbox={inbox.website_token}").get_json()["email_enabled"] is True
     finally:
-        app.config.pop("SMTP_HOST")
+        app.config["SMTP_HOST"] = smtp_host  # restored, not removed: later tests read it
     context = browser.new_context(viewport={"width": 375, "height": 740}, locale="en-US", is_mobile=True)
     try:
         page = context.new_page()
