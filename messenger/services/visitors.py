@@ -93,22 +93,28 @@ def resolve_visitor(claims: VisitorClaims | None, inbox_id: int | None = None) -
     return Visitor(row.id, row.contact_id, row.inbox_id, row.token_id)
 
 
-def resolve_visitor_with_inbox(claims: VisitorClaims | None) -> tuple[Visitor, Inbox, Contact] | None:
+def resolve_visitor_with_inbox(claims: VisitorClaims | None,
+                               address_blocked: sa.ColumnElement[bool] | None = None,
+                               ) -> tuple[Visitor, Inbox, Contact, bool] | None:
     """``resolve_visitor`` and the visitor's inbox and contact in ONE statement (the widget's hot path).
 
-    While the caller holds the contact, ``require_not_blocked`` finds it in the session's
-    identity map and costs no query.
+    ``address_blocked`` (``blocks.address_blocked(ip)``) is evaluated in the same statement
+    and returned as the last item, so the address block list costs no round trip of its
+    own. While the caller holds the contact, ``require_not_blocked`` finds it in the
+    session's identity map and costs no query.
     """
     if claims is None:
         return None
+    flag = (sa.false() if address_blocked is None else address_blocked).label("address_blocked")
     row = db.session.execute(
         sa.select(ContactSession.id, ContactSession.contact_id, ContactSession.inbox_id, ContactSession.token_id,
-                  ContactSession.revoked_at, Inbox, Contact)
+                  ContactSession.revoked_at, Inbox, Contact, flag)
         .join(Inbox, Inbox.id == ContactSession.inbox_id).join(Contact, Contact.id == ContactSession.contact_id)
         .where(ContactSession.id == claims.session_id)).first()
     if row is None or row.revoked_at is not None or not secrets.compare_digest(row.token_id, claims.token_id):
         return None
-    return Visitor(row.id, row.contact_id, row.inbox_id, row.token_id), row.Inbox, row.Contact
+    return (Visitor(row.id, row.contact_id, row.inbox_id, row.token_id), row.Inbox, row.Contact,
+            bool(row.address_blocked))
 
 
 BLOCKED_MESSAGE = "This chat is not available."
@@ -119,7 +125,8 @@ def blocked_error() -> Forbidden:
     return Forbidden(BLOCKED_MESSAGE, code="blocked")
 
 
-def require_not_blocked(visitor: Visitor) -> None:
+def require_not_blocked(visitor: Visitor, address_blocked: bool = False) -> None:
+    """The neutral refusal for a blocked contact (or, with ``address_blocked``, a blocked address)."""
     contact = db.session.get(Contact, visitor.contact_id)
-    if contact is None or is_blocked(contact):
+    if address_blocked or contact is None or is_blocked(contact):
         raise blocked_error()

@@ -134,6 +134,28 @@ def test_address_ranges_block_new_sessions_and_expire(client) -> None:
         assert err.value.details["field"] == "network", bad
 
 
+def test_an_address_block_refuses_a_visitor_already_chatting_from_it(client) -> None:
+    """The block list is read in the same statement as the visitor: a new block applies to the very next call."""
+    inbox = make_inbox()
+    visitor = start(client, inbox)
+    conv = send(client, visitor["token"], "hi").get_json()["conversation"]["id"]
+    admin = make_user(role="admin")
+    elsewhere = blocks.block_network(admin, "198.51.100.0/24")
+    assert send(client, visitor["token"], "still here", conv).status_code == 201  # another range
+    block = blocks.block_network(admin, "127.0.0.0/24")
+    for method, path, body in (("POST", "/messages", {"content": "x", "conversation_id": conv,
+                                                       "client_id": "b1b1b1b1-0000-4000-8000-000000000001"}),
+                               ("POST", "/stream-ticket", {})):
+        refused = call(client, method, path, visitor["token"], body)
+        assert (refused.status_code, refused.get_json()) == (403, NEUTRAL), path
+    db.session.execute(sa.update(IpBlock).where(IpBlock.id == block.id)
+                       .values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    db.session.commit()
+    assert send(client, visitor["token"], "expired block", conv).status_code == 201
+    blocks.unblock_network(admin, elsewhere.id)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Conversation)) == 1
+
+
 @pytest.mark.committing
 def test_open_streams_of_a_blocked_visitor_close_within_a_heartbeat(fast_server, world: World) -> None:  # noqa: F811
     mine = visitor_stream(fast_server, world.visitor_token)

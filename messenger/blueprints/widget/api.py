@@ -129,14 +129,13 @@ def visitor_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        resolved = resolve_visitor_with_inbox(_claims())
+        resolved = resolve_visitor_with_inbox(_claims(), blocks.address_blocked(client_ip()))
         if resolved is None:
             raise Unauthorized("Your chat session has expired. Reload the page.", code="invalid_token")
-        visitor, inbox, g.visitor_contact = resolved  # held for the request: later reads hit the identity map
+        visitor, inbox, g.visitor_contact, address_blocked = resolved  # contact held: identity map
         g.widget_inbox = inbox
         check_request_origin(inbox)
-        require_not_blocked(visitor)
-        blocks.require_address_allowed(client_ip())
+        require_not_blocked(visitor, address_blocked)
         g.visitor = visitor
         return view(*args, **kwargs)
 

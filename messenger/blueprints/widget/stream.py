@@ -51,14 +51,14 @@ def _scope(visitor: Visitor) -> VisitorScope:
 def _visitor_from_ticket(ticket: str | None) -> Visitor:
     """The visitor named by ``?ticket=``, checked like a token (revocation, origin, block list)."""
     claims = redeem_stream_ticket(ticket, TICKET_AUDIENCE)
-    resolved = resolve_visitor_with_inbox(VisitorClaims(*claims)) if claims is not None else None
+    resolved = (resolve_visitor_with_inbox(VisitorClaims(*claims), blocks.address_blocked(client_ip()))
+                if claims is not None else None)
     if resolved is None:
         raise Unauthorized(_INVALID_TICKET, code="invalid_ticket")
-    visitor, inbox, g.visitor_contact = resolved  # held: require_not_blocked reads it from the identity map
+    visitor, inbox, g.visitor_contact, address_blocked = resolved  # contact held: identity map
     g.widget_inbox = inbox
     check_request_origin(inbox)
-    require_not_blocked(visitor)
-    blocks.require_address_allowed(client_ip())
+    require_not_blocked(visitor, address_blocked)
     return visitor
 
 
