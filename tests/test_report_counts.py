@@ -143,8 +143,11 @@ def _delete_reply(w: World) -> None:
 def _move_inbox(w: World) -> None:
     conv = w.conv()
     other = next(i for i in w.inboxes if i.id != conv.inbox_id)
-    db.session.execute(sa.text("UPDATE conversations SET inbox_id = :i, display_id = display_id + 100000 * (1 + id) "
-                               "WHERE id = :c"), {"i": other.id, "c": conv.id})
+    display_id = db.session.execute(sa.text(  # the target inbox's next display id, as a new conversation gets
+        "UPDATE inboxes SET next_display_id = next_display_id + 1 WHERE id = :i RETURNING next_display_id - 1"),
+        {"i": other.id}).scalar_one()
+    db.session.execute(sa.text("UPDATE conversations SET inbox_id = :i, display_id = :d WHERE id = :c"),
+                       {"i": other.id, "d": display_id, "c": conv.id})
     db.session.commit()
 
 
