@@ -304,6 +304,8 @@ class Conversation(Model):
         sa.Index("ix_conversations_assignee_status_activity", "assignee_id", "status",
                  sa.text("last_activity_at DESC"), sa.text("id DESC")),
         sa.Index("ix_conversations_status_activity", "status", sa.text("last_activity_at DESC"), sa.text("id DESC")),
+        # An agent's tab counts: index-only over its inboxes (migration 0018).
+        sa.Index("ix_conversations_inbox_status_assignee", "inbox_id", "status", "assignee_id"),
         sa.Index("ix_conversations_activity", sa.text("last_activity_at DESC"), sa.text("id DESC")),
         sa.Index("ix_conversations_created", sa.text("created_at DESC"), sa.text("id DESC")),
         sa.Index("ix_conversations_priority", sa.text("priority DESC"), sa.text("last_activity_at DESC"),
