@@ -619,7 +619,20 @@ report_counts = sa.Table(
 report_count_deltas = sa.Table("report_count_deltas", Model.metadata, *_report_count_columns())
 
 
-class Event(Model):
+class _EventFields:
+    """What an event says, the same in ``events`` and ``events_pending``."""
+
+    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
+    inbox_id: so.Mapped[int | None] = so.mapped_column()
+    conversation_id: so.Mapped[int | None] = so.mapped_column()
+    contact_id: so.Mapped[int | None] = so.mapped_column()
+    user_id: so.Mapped[int | None] = so.mapped_column()
+    private: so.Mapped[bool] = so.mapped_column(server_default=sa.false())
+    payload: so.Mapped[dict[str, Any]] = so.mapped_column(server_default=sa.text("'{}'::jsonb"))
+    created_at: so.Mapped[datetime] = so.mapped_column(server_default=sa.text("clock_timestamp()"))
+
+
+class Event(_EventFields, Model):
     """The event log. Rows are written only by the sequencer, which moves them from ``events_pending``.
 
     ``id`` is the gap-safe position: it is drawn under a transaction advisory lock that the
@@ -631,19 +644,11 @@ class Event(Model):
 
     id: so.Mapped[int] = so.mapped_column(sa.BigInteger, primary_key=True, autoincrement=False,
                                           server_default=sa.FetchedValue())
-    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
-    inbox_id: so.Mapped[int | None] = so.mapped_column()
-    conversation_id: so.Mapped[int | None] = so.mapped_column()
-    contact_id: so.Mapped[int | None] = so.mapped_column()
-    user_id: so.Mapped[int | None] = so.mapped_column()
-    private: so.Mapped[bool] = so.mapped_column(server_default=sa.false())
-    payload: so.Mapped[dict[str, Any]] = so.mapped_column(server_default=sa.text("'{}'::jsonb"))
-    created_at: so.Mapped[datetime] = so.mapped_column(server_default=sa.text("clock_timestamp()"))
 
     __table_args__ = (sa.Index("ix_events_created", "created_at"),)
 
 
-class EventPending(Model):
+class EventPending(_EventFields, Model):
     """Events committed by user transactions and not yet numbered (migration 0017).
 
     Triggers append here without a lock or a NOTIFY; the sequencer
@@ -653,14 +658,6 @@ class EventPending(Model):
     __tablename__ = "events_pending"
 
     id: so.Mapped[int] = so.mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
-    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
-    inbox_id: so.Mapped[int | None] = so.mapped_column()
-    conversation_id: so.Mapped[int | None] = so.mapped_column()
-    contact_id: so.Mapped[int | None] = so.mapped_column()
-    user_id: so.Mapped[int | None] = so.mapped_column()
-    private: so.Mapped[bool] = so.mapped_column(server_default=sa.false())
-    payload: so.Mapped[dict[str, Any]] = so.mapped_column(server_default=sa.text("'{}'::jsonb"))
-    created_at: so.Mapped[datetime] = so.mapped_column(server_default=sa.text("clock_timestamp()"))
 
 
 class EventsPruned(Model):

@@ -158,11 +158,7 @@ class Hub:
 
     def _close_conn(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # already broken
-                pass
+        sequencer.close_quietly(conn)
 
     def _connect(self) -> None:
         conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5, application_name="messenger-hub",

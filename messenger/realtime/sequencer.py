@@ -124,11 +124,7 @@ class Sequencer:
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # already broken
-                pass
+        close_quietly(conn)
 
 
 def _dsn(engine: sa.Engine) -> str:
@@ -179,3 +175,11 @@ def _after_checkin(dbapi_connection: Any, record: Any) -> None:
     if engine is not None:
         for_engine(engine).wake()
 
+
+def close_quietly(conn: psycopg.Connection[Any] | None) -> None:
+    """Close a connection of our own that may already be broken (a restart, a cut socket)."""
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # already broken
+            pass
