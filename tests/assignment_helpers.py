@@ -7,6 +7,7 @@ from datetime import timezone
 import sqlalchemy as sa
 from flask import Flask
 from rq import SimpleWorker
+from rq.scheduler import RQScheduler
 
 from messenger.extensions import db
 from messenger.jobs import get_queue
@@ -17,7 +18,11 @@ from messenger.models import User
 
 def work(app: Flask, *, scheduler: bool = False) -> None:
     """Run every queued assignment job (and due scheduled ones) in this process, then return."""
-    worker = SimpleWorker([get_queue("assignment")], connection=app.extensions["redis"])
+    redis = app.extensions["redis"]
+    if scheduler:  # a stray scheduler (a worker of an earlier test not stopped) would move our timers itself
+        holder = redis.get(RQScheduler.get_locking_key("assignment"))
+        assert holder is None, f"another RQ scheduler holds the assignment queue: {holder!r}"
+    worker = SimpleWorker([get_queue("assignment")], connection=redis)
     worker.work(burst=True, with_scheduler=scheduler, logging_level="WARNING")
 
 

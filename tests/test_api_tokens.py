@@ -29,6 +29,7 @@ from tests.factories import make_user
 from tests.helpers import ROOT
 from tests.helpers import free_port
 from tests.helpers import sign_in_browser
+from tests.helpers import stop_tree
 
 TOKEN = re.compile(r'id="new-token">(msgr_[A-Za-z0-9_-]+)<')
 
@@ -141,7 +142,8 @@ def test_a_token_never_appears_in_logs_or_the_database(app, env_for_servers, tmp
         proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{p}",
              "--access-logfile", "-", "--log-level", "debug", "wsgi:app"],
-            cwd=ROOT, env=dict(env_for_servers, LOG_LEVEL="DEBUG"), stdout=out, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=dict(env_for_servers, LOG_LEVEL="DEBUG"), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
         try:
             base = f"http://127.0.0.1:{p}"
             deadline = time.monotonic() + 30
@@ -169,8 +171,7 @@ def test_a_token_never_appears_in_logs_or_the_database(app, env_for_servers, tmp
                     statuses.append(exc.code)
             assert statuses == [200, 401, 201, 401]
         finally:
-            proc.terminate()
-            proc.wait(10)
+            stop_tree(proc, timeout=10)
     output = log.read_text()
     assert "GET /api/v1/directory" in output  # the access log is on
     secret_part = token[len("msgr_"):]

@@ -4,8 +4,6 @@ processes (fork, engine dispose in the child, scheduler) on the real Redis and P
 """
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -35,6 +33,8 @@ from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.helpers import ROOT
 from tests.helpers import in_threads
+from tests.helpers import kill_tree
+from tests.helpers import stop_tree
 
 pytestmark = [pytest.mark.committing, pytest.mark.slow]
 
@@ -62,43 +62,11 @@ def workers(env: dict[str, str], count: int = 1) -> Iterator[list[subprocess.Pop
         yield procs
     finally:
         for proc in procs:
-            _stop(proc, signal.SIGTERM)
+            stop_tree(proc)
 
 
 def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "worker.py", "assignment"], cwd=ROOT, env=env, start_new_session=True)
-
-
-def _descendants(pid: int) -> list[int]:
-    """Child processes of ``pid``, recursively (RQ puts its work horse in a process group of its own)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _stop(proc: subprocess.Popen[bytes], sig: int) -> None:
-    if proc.poll() is None:
-        if sig == signal.SIGKILL:
-            for child in _descendants(proc.pid):
-                os.kill(child, signal.SIGKILL)
-        os.killpg(proc.pid, sig)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -224,7 +192,7 @@ def test_worker_killed_mid_job_and_restarted_assigns_exactly_once(app, env_for_s
 
             _wait_for(job_blocked, 30, "the job to block on the queue lock")
         finally:
-            _stop(proc, signal.SIGKILL)
+            kill_tree(proc)
         blocker.execute("SELECT pg_advisory_unlock(%s, %s)", (assignment.LOCK_QUEUE, inbox.id))
     finally:
         blocker.close()

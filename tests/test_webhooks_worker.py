@@ -7,7 +7,6 @@ still delivered, exactly once, because the deliveries live in PostgreSQL.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from messenger.services import webhooks
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.factories import make_visitor
+from tests.helpers import stop_tree
 from tests.receivers import WebhookReceiver
 
 pytestmark = [pytest.mark.committing, pytest.mark.slow]
@@ -34,16 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "worker.py", "webhooks"], cwd=ROOT, env=env, start_new_session=True,
                             stdout=open(os.environ.get("WORKER_LOG", os.devnull), "ab"), stderr=subprocess.STDOUT)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _statuses_settle_to(expected: dict[str, int], timeout: float = 10) -> bool:
@@ -91,7 +81,7 @@ def test_redis_stopped_during_a_burst_loses_no_delivery(app, env_for_servers, tm
         assert len(got) == len(set(r.json["id"] for r in got)) == 60  # exactly once each
         assert _statuses_settle_to({"success": 60})
     finally:
-        _stop(worker)
+        stop_tree(worker)
         receiver.stop()
         redis.stop()
 
@@ -115,6 +105,6 @@ def test_worker_retries_a_failing_receiver_until_it_answers(app, env_for_servers
         assert _statuses_settle_to({"success": 1})
         assert db.session.scalars(sa.select(WebhookDelivery.attempts)).one() == 4
     finally:
-        _stop(worker)
+        stop_tree(worker)
         receiver.stop()
         redis.stop()

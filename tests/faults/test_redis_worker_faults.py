@@ -3,7 +3,6 @@ SIGKILLed mid-job 30 times, and a drain that meets a locked row. The database is
 to do: what Redis lost, the worker's database loop finds (at start and every REPAIR_INTERVAL_S)."""
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -36,25 +35,11 @@ from tests.faults.harness import assert_nothing_lost
 from tests.faults.harness import verdict
 from tests.helpers import ROOT
 from tests.helpers import LiveServer
+from tests.helpers import kill_tree
 from tests.realtime.helpers import Http
 from tests.realtime.helpers import wait_until
 
 pytestmark = [pytest.mark.committing, pytest.mark.slow]
-
-
-def _descendants(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    found = [int(p) for p in out]
-    return found + [d for p in found for d in _descendants(p)]
-
-
-def _kill_tree(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    for pid in [*_descendants(proc.pid), proc.pid]:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-    proc.wait(15)
 
 
 def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -128,7 +113,7 @@ def test_redis_frozen_then_killed_sending_and_streams_go_on_and_assignment_catch
         watcher.stop()
         keep_online.stop()
     finally:
-        _kill_tree(worker)
+        kill_tree(worker)
         server.stop()
     assert_nothing_lost(result, min_acked=10)
     assert caught_up_s < 30, caught_up_s
@@ -148,13 +133,13 @@ def test_the_worker_sigkilled_mid_job_30_times_assigns_each_conversation_exactly
         db.session.commit()
         worker = _worker(env)
         time.sleep(rng.uniform(0.3, 1.5))  # somewhere in start-up, the loop's repair, or a job
-        _kill_tree(worker)
+        kill_tree(worker)
     worker = _worker(env)
     try:
         assert wait_until(lambda: all(_assignee(c) is not None for c in conversation_ids), 90)
         time.sleep(3)  # let any duplicate delivery of a killed job run too
     finally:
-        _kill_tree(worker)
+        kill_tree(worker)
     for conversation_id in conversation_ids:
         assert len(activities(conversation_id, "assignment")) == 1, conversation_id
     loads = [db.session.scalar(sa.select(sa.func.count()).select_from(Conversation).where(

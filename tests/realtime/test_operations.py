@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from messenger.metrics import count_webhook_delivery
 from tests.factories import make_inbox
 from tests.helpers import ROOT
 from tests.helpers import LiveServer
+from tests.helpers import stop_tree
 from tests.realtime.conftest import World
 from tests.realtime.conftest import operator_stream
 from tests.realtime.conftest import send_replies
@@ -38,15 +38,7 @@ def rq_worker(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], Pa
     try:
         yield proc, path
     finally:
-        if proc.poll() is None:
-            import os
-
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_tree(proc)
         path.unlink(missing_ok=True)
 
 

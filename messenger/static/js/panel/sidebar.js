@@ -54,10 +54,12 @@ export class Sidebar {
   }
 
   async show(contactId, conversationId = null) {
+    // Another contact: say it is loading. The same one again (a live update, a reopened
+    // conversation): keep what is shown until the answer replaces it, so nothing flickers.
+    if (contactId !== this.contactId) this.box.replaceChildren(h("p", {class: "muted"}, t("side.loading")));
     this.contactId = contactId;
     this.conversationId = conversationId;
     this.blocking = false;
-    this.box.replaceChildren(h("p", {class: "muted"}, t("side.loading")));
     try {
       const data = await get(`/api/v1/contacts/${contactId}`);
       if (this.contactId !== contactId) return;
