@@ -19,6 +19,7 @@ from messenger.models import ConversationLabel
 from messenger.models import Inbox
 from messenger.models import Label
 from messenger.models import Message
+from messenger.models import User
 from messenger.services import messages as msg_service
 from messenger.services import visitors as visitor_service
 from tests.factories import PASSWORD
@@ -144,37 +145,52 @@ def test_owner_embeds_a_new_inbox_on_another_origin_and_a_visitor_chats_with_an_
         _close(owner, visitor, operator)
 
 
-def test_admin_creates_a_label_and_a_canned_response_and_an_operator_uses_both(
-        live_server, browser, artifacts) -> None:  # type: ignore[no-untyped-def]
+def _support_chat(text: str) -> tuple[User, Inbox, User, int]:
+    """An admin, a "Support" inbox with agent Petra, and a visitor's conversation saying ``text``."""
     admin = make_user(role="admin")
     inbox = make_inbox(name="Support")
     agent = make_user(name="Petra Agent", inboxes=[inbox])
     visitor, _ = visitor_service.start_session(inbox, ip="203.0.113.9", user_agent="Chrome")
-    conv_id = msg_service.send_visitor_message(visitor, None, "My order is late", str(uuid.uuid4())) \
-        .message.conversation_id
+    conv_id = msg_service.send_visitor_message(visitor, None, text, str(uuid.uuid4())).message.conversation_id
+    return admin, inbox, agent, conv_id
+
+
+def _create_label_and_canned(page, base: str, admin: User, label: str, code: str,  # type: ignore[no-untyped-def]
+                             content: str) -> Label:
+    """Through the admin pages: a label, then a shared canned response; returns the label."""
+    _sign_in(page, base, admin.email, "/admin/labels")
+    page.fill("#name", label)
+    page.click("button[type=submit] >> text=Create label")
+    page.wait_for_selector(f"td >> text={label}")
+    page.goto(base + "/admin/canned-responses")
+    page.fill("#short_code", code)
+    page.fill("#content", content)
+    page.click("button[type=submit] >> text=Create canned response")
+    page.wait_for_selector(f"td >> text=/{code}")
+    row = db.session.scalar(sa.select(Label).where(Label.name == label))
+    assert row is not None
+    assert db.session.scalar(sa.select(CannedResponse.content).where(CannedResponse.short_code == code)) == content
+    return row
+
+
+def _open_in_panel(page, base: str, agent: User, conv_id: int, text: str) -> None:  # type: ignore[no-untyped-def]
+    _sign_in(page, base, agent.email)
+    page.wait_for_selector("#panel[data-ready='1']", timeout=15000)
+    page.click("[data-tab=all]")
+    page.click(f".card-c[data-id='{conv_id}']")
+    page.wait_for_selector(f".msg.incoming >> text={text}")
+
+
+def test_admin_creates_a_label_and_a_canned_response_and_an_operator_uses_both(
+        live_server, browser, artifacts) -> None:  # type: ignore[no-untyped-def]
+    admin, _, agent, conv_id = _support_chat("My order is late")
     owner = browser.new_context(viewport={"width": 1280, "height": 900})
     operator = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
-        page = owner.new_page()
-        _sign_in(page, live_server.url, admin.email, "/admin/labels")
-        page.fill("#name", "Late delivery")
-        page.click("button[type=submit] >> text=Create label")
-        page.wait_for_selector("td >> text=Late delivery")
-        page.goto(live_server.url + "/admin/canned-responses")
-        page.fill("#short_code", "sorry")
-        page.fill("#content", "Sorry for the delay: your parcel leaves today.")
-        page.click("button[type=submit] >> text=Create canned response")
-        page.wait_for_selector("td >> text=/sorry")
-        label = db.session.scalar(sa.select(Label).where(Label.name == "Late delivery"))
-        assert label is not None
-        assert db.session.scalar(sa.select(CannedResponse.content).where(CannedResponse.short_code == "sorry"))
-
+        label = _create_label_and_canned(owner.new_page(), live_server.url, admin, "Late delivery", "sorry",
+                                         "Sorry for the delay: your parcel leaves today.")
         panel = operator.new_page()
-        _sign_in(panel, live_server.url, agent.email)
-        panel.wait_for_selector("#panel[data-ready='1']", timeout=15000)
-        panel.click("[data-tab=all]")
-        panel.click(f".card-c[data-id='{conv_id}']")
-        panel.wait_for_selector(".msg.incoming >> text=My order is late")
+        _open_in_panel(panel, live_server.url, agent, conv_id, "My order is late")
         panel.click("#act-labels")
         panel.check(f"#labels-menu input[value='{label.id}']")
         panel.wait_for_selector("#conv-labels .label-chip >> text=Late delivery")
@@ -190,5 +206,42 @@ def test_admin_creates_a_label_and_a_canned_response_and_an_operator_uses_both(
             Message.conversation_id == conv_id, Message.type == "outgoing",
             Message.content == "Sorry for the delay: your parcel leaves today.")))
         panel.screenshot(path=str(artifacts / "admin-label-canned-in-panel.png"))
+    finally:
+        _close(owner, operator)
+
+
+def test_an_open_panel_follows_the_admins_setup_without_a_reload(
+        live_server, browser, artifacts) -> None:  # type: ignore[no-untyped-def]
+    """The operator's panel is already open when the admin adds a label and a canned response and
+    renames the inbox: the panel's pickers, header and composer follow (``directory.changed``)."""
+    admin, inbox, agent, conv_id = _support_chat("Where is my parcel?")
+    owner = browser.new_context(viewport={"width": 1280, "height": 900})
+    operator = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        panel = operator.new_page()
+        _open_in_panel(panel, live_server.url, agent, conv_id, "Where is my parcel?")
+        assert panel.locator("#conv-inbox").inner_text() == "Support"
+        assert panel.evaluate("document.querySelector('#f-label').hidden")  # no labels yet: no label filter
+
+        label = _create_label_and_canned(owner.new_page(), live_server.url, admin, "Lost parcel", "track",
+                                         "Here is your tracking link.")
+        db.session.execute(sa.update(Inbox).where(Inbox.id == inbox.id).values(name="Customer care"))
+        db.session.commit()  # a rename as the inbox form saves it (the form's own tests cover the form)
+
+        # No reload: the header, the label filter, the labels menu and the composer follow.
+        panel.wait_for_selector("#conv-inbox >> text=Customer care")
+        panel.wait_for_function("!document.querySelector('#f-label').hidden")
+        assert "Lost parcel" in panel.evaluate("document.querySelector('#f-label').textContent")
+        panel.click("#act-labels")
+        panel.check(f"#labels-menu input[value='{label.id}']")
+        panel.wait_for_selector("#conv-labels .label-chip >> text=Lost parcel")
+        assert _wait(lambda: db.session.get(ConversationLabel, (conv_id, label.id)))
+        panel.keyboard.press("Escape")
+        panel.click("#composer-input")
+        panel.type("#composer-input", "/tra")
+        panel.wait_for_selector("#canned:not([hidden]) .canned-item.active >> text=/track")
+        panel.press("#composer-input", "Enter")
+        assert panel.input_value("#composer-input") == "Here is your tracking link."
+        panel.screenshot(path=str(artifacts / "panel-follows-admin-setup.png"))
     finally:
         _close(owner, operator)

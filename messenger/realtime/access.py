@@ -5,7 +5,8 @@ stream greenlets never need a database session. The same functions decide for li
 delivery, SSE replay and long-poll, so no path can skip the filter.
 
 - Operators see events of the inboxes they may see (admins: all inboxes), events about
-  themselves, and every colleague's ``presence.updated``.
+  themselves, every colleague's ``presence.updated`` and every ``directory.changed`` (the
+  account-wide kinds, whose payloads name no inbox).
 - Visitors see only non-private events of their own contact in their own inbox, shaped
   without operator-only fields; never notes, never other contacts. The one inbox-wide
   kind, ``queue.changed``, reaches every visitor of the inbox as ``{"inbox_id"}`` only.
@@ -26,6 +27,8 @@ VISITOR = "visitor"
 # Log kinds a visitor may ever receive (all others are operator business).
 VISITOR_KINDS = frozenset({"message.created", "message.updated", "conversation.created", "conversation.updated",
                            "attachment.updated"})
+# Account-wide kinds every operator receives: a colleague's presence, a change to the panel's pickers.
+OPERATOR_ACCOUNT_KINDS = frozenset({"presence.updated", "directory.changed"})
 # Inbox-wide kinds every visitor of the inbox receives (payload carries no personal data).
 VISITOR_INBOX_KINDS = frozenset({"queue.changed"})
 # Names in a conversation event's ``changed`` list that only operators may learn about.
@@ -82,7 +85,7 @@ class Signal:
 
 def operator_may_see(scope: OperatorScope, event: LogEvent) -> bool:
     """True when this operator may receive ``event`` (live or by replay)."""
-    if event.kind == "presence.updated":
+    if event.kind in OPERATOR_ACCOUNT_KINDS:
         return True
     if event.inbox_id is not None and (scope.inbox_ids is None or event.inbox_id in scope.inbox_ids):
         return True

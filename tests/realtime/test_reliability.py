@@ -123,19 +123,21 @@ def test_two_writers_commit_out_of_order_every_stream_gets_both_in_position_orde
     start = head()
     first_id: list[int] = []
     engine, values = db.engine, {"c": world.conversation.id, "u": world.agent.id}
+    inserted = threading.Event()
 
     def slow_writer() -> None:
         with engine.begin() as conn:
             first_id.append(conn.execute(sa.text(
                 "INSERT INTO messages (conversation_id, type, sender_user_id, content) "
                 "VALUES (:c, 'outgoing', :u, 'slow') RETURNING id"), values).scalar_one())
+            inserted.set()
             conn.execute(sa.text("SELECT pg_sleep(1.0)"))
 
     try:
         stream.wait_count("ready", 1)
         writer = threading.Thread(target=slow_writer)
         writer.start()
-        time.sleep(0.3)
+        assert inserted.wait(10)  # T1 inserted first
         # Another conversation: the slow insert's key-share lock on its conversation would serialise us.
         fast = msg_service.send_operator_message(world.agent, world.other_conversation.id, "fast",
                                                  new_client_id()).message

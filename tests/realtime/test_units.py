@@ -43,6 +43,7 @@ def test_frames_follow_the_sse_format() -> None:
     (OperatorScope(5, 1, frozenset({2})), "message.created", 1, 5, False),  # own, but not their inbox
     (OperatorScope(5, 1, None), "message.created", 1, None, True),  # admin
     (OperatorScope(5, 1, frozenset()), "presence.updated", None, 9, True),  # colleagues' presence
+    (OperatorScope(5, 1, frozenset()), "directory.changed", None, None, True),  # the admin's setup, for everyone
 ])
 def test_operator_visibility(scope: OperatorScope, kind: str, inbox: int | None, user: int | None,
                              visible: bool) -> None:
@@ -55,7 +56,7 @@ def test_visitors_never_see_notes_other_contacts_other_inboxes_or_private_kinds(
     assert not access.visitor_may_see(me, event("message.created", private=True))
     assert not access.visitor_may_see(me, event("message.created", contact=101))
     assert not access.visitor_may_see(me, event("message.created", inbox=2))
-    for kind in ("contact.updated", "contact.session", "presence.updated", "csat.created"):
+    for kind in ("contact.updated", "contact.session", "presence.updated", "csat.created", "directory.changed"):
         assert not access.visitor_may_see(me, event(kind))
     assert access.visitor_may_see(me, event("queue.changed", contact=None, conversation=None))
     assert access.payload_for("visitor", event("queue.changed", contact=None, secret="x")) == {"inbox_id": 1}

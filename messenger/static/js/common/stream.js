@@ -33,7 +33,7 @@
 export const KINDS = [
   "message.created", "message.updated", "conversation.created", "conversation.updated",
   "attachment.updated", "contact.updated", "contact.session", "presence.updated",
-  "csat.created", "queue.changed", "typing",
+  "csat.created", "queue.changed", "directory.changed", "typing",
 ];
 
 const MAX_STREAM_FAILURES = 3;

@@ -42,7 +42,12 @@ export class Composer {
       if (files.length) { e.preventDefault(); this.upload(files); }
     });
     document.addEventListener("click", (e) => { if (!e.target.closest("#emoji")) $("#emoji").hidden = true; });
-    get("/api/v1/canned-responses").then((r) => { this.canned = r.items; }).catch(() => {});
+    this.loadCanned();
+  }
+
+  /** The canned responses this operator may use (again when an admin or the operator changes them). */
+  loadCanned() {
+    return get("/api/v1/canned-responses").then((r) => { this.canned = r.items; }).catch(() => {});
   }
 
   draftKey(id) { return `messenger.draft.${store.me.id}.${id}`; }

@@ -91,8 +91,41 @@ on("card", (card) => {
 on("list-changed", updateTitle);
 
 // ---- filters and tabs --------------------------------------------------------------------
+/** The filter pickers from the directory: "all" first, the choice kept while it still exists. */
 function fill(select, items, label) {
-  select.append(...items.map((x) => h("option", {value: x.id}, label(x))));
+  const chosen = select.value;
+  select.replaceChildren(select.options[0], ...items.map((x) => h("option", {value: x.id}, label(x))));
+  select.value = items.some((x) => String(x.id) === chosen) ? chosen : "";
+  select.hidden = !items.length || (select.id === "f-inbox" && items.length < 2);
+  if (select.value !== chosen) select.dispatchEvent(new Event("change"));  // its item is gone: the list follows
+}
+
+function applyDirectory(dir) {
+  store.me = Object.assign(store.me || {}, dir.me);
+  store.directory = dir;
+  fill($("#f-inbox"), dir.inboxes, (x) => x.name);
+  fill($("#f-team"), dir.teams, (x) => x.name);
+  fill($("#f-label"), dir.labels, (x) => x.name);
+}
+
+// The admin changed a picker's list (a label, an inbox's name or pre-chat form, a team, an
+// operator, the canned responses): fetch it again, once per burst of events.
+const directoryChanges = new Set();
+let directoryTimer = null;
+function directoryChanged(what) {
+  directoryChanges.add(what);
+  clearTimeout(directoryTimer);
+  directoryTimer = setTimeout(async () => {
+    const tables = [...directoryChanges];
+    directoryChanges.clear();
+    const canned = tables.includes("canned_responses") ? composer.loadCanned() : null;
+    const pickers = tables.some((x) => x !== "canned_responses") ? get("/api/v1/directory").catch(() => null) : null;
+    const [, dir] = await Promise.all([canned, pickers]);
+    if (!dir) return;  // nothing else changed, or the fetch failed (the next event or a reload)
+    applyDirectory(dir);
+    list.refreshTimes();
+    if (view.id && view.card) view.renderHeader();
+  }, 300);
 }
 
 function currentFilters() {
@@ -187,6 +220,9 @@ async function onEvent(kind, data) {
       if (data.user_id === store.me.id && data.availability) showAvailability(data.availability);
       break;
     }
+    case "directory.changed":
+      directoryChanged(data.what);
+      break;
     case "typing":
       composer.onTyping(data);
       break;
@@ -327,17 +363,10 @@ function initResizers() {
 // ---- start -------------------------------------------------------------------------------
 async function start() {
   const dir = await get("/api/v1/directory");
-  store.me = dir.me;
-  store.directory = dir;
+  applyDirectory(dir);
   setLang(dir.me.locale || panel.dataset.lang);  // saved choice, else the admin pages' language switch, else the browser
   translatePage();
   $("#set-lang").value = dir.me.locale || "";
-  fill($("#f-inbox"), dir.inboxes, (x) => x.name);
-  fill($("#f-team"), dir.teams, (x) => x.name);
-  fill($("#f-label"), dir.labels, (x) => x.name);
-  if (dir.inboxes.length < 2) $("#f-inbox").hidden = true;
-  if (!dir.teams.length) $("#f-team").hidden = true;
-  if (!dir.labels.length) $("#f-label").hidden = true;
   restoreAvailability(dir.me);
   bindSettings();
   initResizers();
