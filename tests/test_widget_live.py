@@ -21,6 +21,7 @@ from rq import SimpleWorker
 from messenger.extensions import db
 from messenger.models import Conversation
 from messenger.models import Message
+from messenger.models import User
 from messenger.realtime.access import VISITOR
 from messenger.realtime.access import payload_for
 from messenger.realtime.log import events_after
@@ -237,6 +238,46 @@ def test_nobody_online_offers_the_offline_form_and_promises_no_email(live_server
         conv = _conversation(inbox.id)
         assert conv.custom_attributes["offline_form"] is True
         assert db.session.get(Contact, conv.contact_id).email == "lea@example.com"
+    finally:
+        context.close()
+
+
+@pytest.mark.committing
+@pytest.mark.browser
+def test_an_open_widget_notices_an_operator_coming_back_and_keeps_a_half_written_form(
+        live_server, browser) -> None:  # type: ignore[no-untyped-def]
+    """While the chat is open and nobody can answer, the widget asks again every 30 s: the offline
+    offer gives way to the chat when an operator is back, but a form being filled in stays."""
+    inbox = make_inbox(name="Acme support", origins=[live_server.url])
+    operator = make_user(name="Back soon", inboxes=[inbox], availability="offline")
+    context = browser.new_context(locale="en-US")
+    try:
+        context.clock.install()  # the page's timers and Date, moved forward by the test
+        page = context.new_page()
+        page.goto(live_server.url + "/demo")
+        launcher_of(page, inbox).click()
+        chat = frame_of(page, inbox)
+        chat.locator("#panel", has_text="Nobody is online right now.").wait_for()
+        chat.locator("#subtitle", has_text="We're away right now.").wait_for()
+
+        chat.locator("#panel button", has_text="Leave your email").click()
+        chat.locator("#f-email").fill("half@example.com")  # the visitor is writing
+        db.session.execute(sa.update(User).where(User.id == operator.id).values(availability="online"))
+        db.session.commit()
+        context.clock.fast_forward(31_000)
+        chat.locator("#subtitle", has_text="We're online").wait_for()
+        assert chat.locator("#f-email").input_value() == "half@example.com"  # not wiped under their hands
+
+        chat.locator("#f-email").fill("")  # they give up on the form
+
+        launcher_of(page, inbox).click()  # closed; the operator leaves meanwhile
+        db.session.execute(sa.update(User).where(User.id == operator.id).values(availability="offline"))
+        db.session.commit()
+        context.clock.fast_forward(61_000)  # no check while closed (or while someone can answer)
+        assert chat.locator("#subtitle").inner_text() == "We're online"
+        launcher_of(page, inbox).click()  # opening asks again: the config is a minute old
+        chat.locator("#subtitle", has_text="We're away right now.").wait_for()
+        chat.locator("#panel", has_text="Nobody is online right now.").wait_for()
     finally:
         context.close()
 

@@ -8,11 +8,17 @@ import {$, sleep} from "./dom.js";
 import {post} from "./host.js";
 import {connect} from "./live.js";
 import {clearOutbox} from "./outbox.js";
-import {adopt} from "./session.js";
+import {adopt, refreshConfig} from "./session.js";
 import {emit, on, ORIGINS, state} from "./state.js";
 import {KEYS, load, store} from "./storage.js";
 
 let handling = Promise.resolve();
+const CONFIG_FRESH_MS = 60000;  // opening the chat re-reads an older config
+const AWAY_RECHECK_MS = 30000;  // while open and nobody can answer: is someone back?
+
+setInterval(() => {
+  if (state.open && !document.hidden && state.config && state.config.available === false) refreshConfig(AWAY_RECHECK_MS);
+}, AWAY_RECHECK_MS / 3);
 
 // Proactive greeting: at most once per visitor per period, never over a chat in progress.
 async function proactive(p) {
@@ -27,7 +33,7 @@ async function proactive(p) {
 
 const HANDLERS = {
   hello: () => post("ready"),
-  open: () => { state.open = true; $("input").focus(); markRead(); },
+  open: () => { state.open = true; $("input").focus(); markRead(); refreshConfig(CONFIG_FRESH_MS); },
   close: () => { state.open = false; },
   proactive: (d) => { proactive(d); },
   page: async (d) => {

@@ -12,9 +12,12 @@ import {emit, INBOX, state} from "./state.js";
 import {banner} from "./status.js";
 import {KEYS, load, store} from "./storage.js";
 
+let configAt = 0;  // when the config was last read (the session answer or GET /config)
+
 /** Apply the inbox config: language, accent colour, labels, the header's availability line. */
 export function applyConfig(c) {
   state.config = c;
+  if (c.available !== null) configAt = Date.now();
   setLocale(c.locale);
   if (/^#[0-9a-f]{3,8}$/i.test(c.color)) document.documentElement.style.setProperty("--accent", c.color);
   for (const n of document.querySelectorAll("[data-i18n-label]")) {
@@ -23,6 +26,17 @@ export function applyConfig(c) {
   }
   $("input").placeholder = t("placeholder");
   $("subtitle").textContent = availability(c);
+}
+
+/** Read the config again when it is older than ``maxAgeMs``: whether someone can answer now,
+ * and what the admin changed (greeting, colour, hours, pre-chat form) since the page loaded. */
+export async function refreshConfig(maxAgeMs) {
+  if (!state.token || Date.now() - configAt < maxAgeMs) return;
+  configAt = Date.now();
+  try { applyConfig(await api("GET", `/config?inbox=${encodeURIComponent(INBOX)}`)); } catch (e) { return; }
+  // Redraw (the offline form gives way to the chat, a new greeting) unless that would drop
+  // what the visitor is typing into a form; the header line is already up to date.
+  if (![...$("panel").querySelectorAll("input, textarea")].some((x) => x.value.trim())) emit("changed");
 }
 
 /** The header line: back when (closed), away (nobody online), or online with the measured wait. */
