@@ -201,6 +201,16 @@ def test_offline_banner_goes_when_queued_messages_are_delivered(live_server, bro
         context.close()
 
 
+def _opened_while_away(page, live_server, inbox):  # type: ignore[no-untyped-def]
+    """The demo page's chat opened while nobody can answer: the away header and the offline offer."""
+    page.goto(live_server.url + "/demo")
+    launcher_of(page, inbox).click()
+    chat = frame_of(page, inbox)
+    chat.locator("#subtitle", has_text="We're away right now.").wait_for()
+    chat.locator("#panel", has_text="Nobody is online right now.").wait_for()
+    return chat
+
+
 @pytest.mark.committing
 @pytest.mark.browser
 def test_nobody_online_offers_the_offline_form_and_promises_no_email(live_server, browser, client, app,
@@ -220,11 +230,7 @@ def test_nobody_online_offers_the_offline_form_and_promises_no_email(live_server
     context = browser.new_context(viewport={"width": 375, "height": 740}, locale="en-US", is_mobile=True)
     try:
         page = context.new_page()
-        page.goto(live_server.url + "/demo")
-        launcher_of(page, inbox).click()
-        chat = frame_of(page, inbox)
-        chat.locator("#subtitle", has_text="We're away right now.").wait_for()
-        chat.locator("#panel", has_text="Nobody is online right now.").wait_for()
+        chat = _opened_while_away(page, live_server, inbox)
         assert chat.locator(".msg", has_text="few minutes").count() == 0, "the greeting must not promise minutes"
         assert chat.locator("#composer").is_visible(), "the visitor may still write"
         chat.locator("#panel button", has_text="Leave your email").click()
@@ -254,11 +260,7 @@ def test_an_open_widget_notices_an_operator_coming_back_and_keeps_a_half_written
     try:
         context.clock.install()  # the page's timers and Date, moved forward by the test
         page = context.new_page()
-        page.goto(live_server.url + "/demo")
-        launcher_of(page, inbox).click()
-        chat = frame_of(page, inbox)
-        chat.locator("#panel", has_text="Nobody is online right now.").wait_for()
-        chat.locator("#subtitle", has_text="We're away right now.").wait_for()
+        chat = _opened_while_away(page, live_server, inbox)
 
         chat.locator("#panel button", has_text="Leave your email").click()
         chat.locator("#f-email").fill("half@example.com")  # the visitor is writing
