@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -241,17 +240,11 @@ def login(http_client: Http, email: str) -> None:
 
 
 def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM every process group, then SIGKILL whatever is still alive after 15 s."""
-    for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-        alive = [p for p in procs if p.poll() is None]
-        for proc in alive:
-            os.killpg(proc.pid, sig)
-        deadline = time.monotonic() + grace
-        for proc in alive:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                continue
+    """Stop every process group (TERM, then KILL after 15 s), with everything each one started."""
+    from messenger.processes import stop_tree
+
+    for proc in procs:
+        stop_tree(proc)
 
 
 def main() -> None:

@@ -30,7 +30,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import socket as std_socket
 import subprocess
 import sys
@@ -398,13 +397,10 @@ def raise_open_files(clients: int) -> int:
 
 def stop_stack(proc: subprocess.Popen[bytes] | None, pg: Any, workdir: Path) -> None:
     """Stop gunicorn (TERM, then KILL after 15 s), the embedded PostgreSQL, and remove ``workdir``."""
-    if proc is not None and proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    from messenger.processes import stop_tree
+
+    if proc is not None:
+        stop_tree(proc)
     if pg is not None:
         pg.stop()
     shutil.rmtree(workdir, ignore_errors=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -73,6 +72,7 @@ def main() -> None:
     from messenger.devservers import start_postgres
     from messenger.devservers import start_redis
     from messenger.extensions import db
+    from messenger.processes import stop_tree
     from messenger.services import inboxes
     from messenger.services import messages as msg_service
     from messenger.services import users
@@ -134,9 +134,8 @@ def main() -> None:
         }
         print(json.dumps(result_json))
     finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(15)
+        if worker is not None:
+            stop_tree(worker)
         server.shutdown()
         redis.stop()
         pg.stop()

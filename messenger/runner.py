@@ -21,6 +21,8 @@ from pathlib import Path
 
 from messenger.config import RunSettings
 from messenger.config import run_settings
+from messenger.processes import kill_tree
+from messenger.processes import stop_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKOFF_FIRST_S = 1.0
@@ -68,7 +70,7 @@ class Child:
             return
         code = process.returncode
         how = f"signal {-code}" if code < 0 else f"code {code}"
-        _kill_group(process)  # its own children (gunicorn workers, an RQ work horse) go too
+        kill_tree(process)  # its own children (gunicorn workers, an RQ scheduler or work horse) go too
         if now - self.started_at >= HEALTHY_AFTER_S:
             self.backoff = BACKOFF_FIRST_S
         log(f"{self.name} exited ({how}); restarting in {self.backoff:.0f}s")
@@ -76,30 +78,8 @@ class Child:
         self.backoff = min(self.backoff * 2, BACKOFF_MAX_S)
 
     def stop(self, deadline: float) -> None:
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        try:
-            process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
-        _kill_group(process)
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        pass
+        if self.process is not None:
+            stop_tree(self.process, grace=max(0.1, deadline - time.monotonic()))
 
 
 def _popen(argv: list[str], env: dict[str, str]) -> Callable[[], subprocess.Popen[bytes]]:

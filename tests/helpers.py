@@ -4,16 +4,12 @@
 - ``Api``: a signed-in test client that sends the panel's CSRF header (the ``auth`` fixture
   builds one: ``api = auth(user)``).
 - ``LiveServer``: a real gunicorn + gevent process serving ``wsgi:app``; ``free_port``.
-- ``stop_tree`` / ``kill_tree``: stop a child started with ``start_new_session=True`` and
-  everything it started, so no stray RQ scheduler or work horse outlives its test.
 - ``env_setting``: a setting as ``config.py`` reads it from the environment.
 - ``in_threads``: run a function in N threads started together, each with its own session.
 """
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +26,7 @@ from werkzeug.test import TestResponse
 
 from messenger.config import load_settings
 from messenger.extensions import db
+from messenger.processes import stop_tree
 from tests.factories import PASSWORD
 from tests.factories import make_conversation
 from tests.factories import make_inbox
@@ -91,59 +88,7 @@ class LiveServer:
         raise RuntimeError("gunicorn did not become ready")
 
     def stop(self) -> None:
-        stop_tree(self.process, timeout=10)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid``, read from /proc (RQ's work horses start sessions of their own)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _signal(pid: int, sig: int, *, group: bool = False) -> None:
-    try:
-        (os.killpg if group else os.kill)(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def kill_tree(proc: subprocess.Popen[Any]) -> None:
-    """SIGKILL a session leader, its process group and every descendant, with no window for a fork.
-
-    The group is frozen first (SIGSTOP), so nothing forks between listing the descendants and
-    killing them: a worker killed by its pid alone leaves its RQ scheduler running, which keeps
-    the scheduler lock and moves other tests' scheduled jobs.
-    """
-    _signal(proc.pid, signal.SIGSTOP, group=True)
-    if proc.returncode is None:  # not reaped yet, so its pid is still its own
-        for pid in descendants(proc.pid):
-            _signal(pid, signal.SIGKILL)
-    _signal(proc.pid, signal.SIGKILL, group=True)
-    proc.wait(15)
-
-
-def stop_tree(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-    """Ask the group to stop with ``sig`` and wait up to ``timeout``; then kill whatever is left of it."""
-    if sig != signal.SIGKILL and proc.poll() is None:
-        _signal(proc.pid, sig, group=True)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    kill_tree(proc)
+        stop_tree(self.process, grace=10)
 
 
 def env_setting(name: str, value: str) -> Any:

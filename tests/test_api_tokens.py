@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from messenger.extensions import db
 from messenger.models import ApiToken
 from messenger.models import AuditLog
+from messenger.processes import stop_tree
 from messenger.services import api_tokens
 from tests.admin_helpers import client_for
 from tests.admin_helpers import post_form
@@ -29,7 +30,6 @@ from tests.factories import make_user
 from tests.helpers import ROOT
 from tests.helpers import free_port
 from tests.helpers import sign_in_browser
-from tests.helpers import stop_tree
 
 TOKEN = re.compile(r'id="new-token">(msgr_[A-Za-z0-9_-]+)<')
 
@@ -171,7 +171,7 @@ def test_a_token_never_appears_in_logs_or_the_database(app, env_for_servers, tmp
                     statuses.append(exc.code)
             assert statuses == [200, 401, 201, 401]
         finally:
-            stop_tree(proc, timeout=10)
+            stop_tree(proc, grace=10)
     output = log.read_text()
     assert "GET /api/v1/directory" in output  # the access log is on
     secret_part = token[len("msgr_"):]

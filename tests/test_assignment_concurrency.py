@@ -25,6 +25,8 @@ from messenger.models import Conversation
 from messenger.models import Inbox
 from messenger.models import InboxMember
 from messenger.models import User
+from messenger.processes import kill_tree
+from messenger.processes import stop_tree
 from messenger.services import assignment
 from messenger.services import conversations as conv_service
 from messenger.services import visitors as visitor_service
@@ -33,8 +35,6 @@ from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.helpers import ROOT
 from tests.helpers import in_threads
-from tests.helpers import kill_tree
-from tests.helpers import stop_tree
 
 pytestmark = [pytest.mark.committing, pytest.mark.slow]
 

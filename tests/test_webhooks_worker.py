@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from messenger.devservers import start_redis
 from messenger.extensions import db
 from messenger.models import WebhookDelivery
+from messenger.processes import stop_tree
 from messenger.services import messages as msg_service
 from messenger.services import webhooks
 from tests.factories import make_inbox
 from tests.factories import make_user
 from tests.factories import make_visitor
-from tests.helpers import stop_tree
 from tests.receivers import WebhookReceiver
 
 pytestmark = [pytest.mark.committing, pytest.mark.slow]

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from messenger.extensions import db
+from messenger.processes import stop_tree
 from tests.factories import PASSWORD
 from tests.faults.conftest import make_world
 from tests.helpers import ROOT
-from tests.helpers import stop_tree
 from tests.realtime.conftest import send_replies
 from tests.realtime.helpers import SSE
 from tests.realtime.helpers import Http
@@ -38,7 +38,7 @@ def test_the_worker_prunes_old_events_and_an_old_position_gets_resync(app, env_f
 
         assert wait_until(pruned, 60), "the worker did not prune at start (EVENT_RETENTION_HOURS 168)"
     finally:
-        stop_tree(worker, timeout=20)
+        stop_tree(worker, grace=20)
     remaining = db.session.scalar(sa.text("SELECT count(*) FROM events WHERE id > :s"), {"s": start})
     assert remaining >= 1  # the fresh reply's events stay
     client = Http(fault_server.url)

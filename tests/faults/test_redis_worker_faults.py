@@ -21,6 +21,7 @@ from messenger.devservers import EmbeddedRedis
 from messenger.devservers import start_redis
 from messenger.extensions import db
 from messenger.models import Conversation
+from messenger.processes import kill_tree
 from messenger.services import assignment
 from tests.assignment_helpers import activities
 from tests.factories import make_conversation
@@ -35,7 +36,6 @@ from tests.faults.harness import assert_nothing_lost
 from tests.faults.harness import verdict
 from tests.helpers import ROOT
 from tests.helpers import LiveServer
-from tests.helpers import kill_tree
 from tests.realtime.helpers import Http
 from tests.realtime.helpers import wait_until
 

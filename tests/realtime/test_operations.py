@@ -16,10 +16,10 @@ import sqlalchemy as sa
 
 from messenger.extensions import db
 from messenger.metrics import count_webhook_delivery
+from messenger.processes import stop_tree
 from tests.factories import make_inbox
 from tests.helpers import ROOT
 from tests.helpers import LiveServer
-from tests.helpers import stop_tree
 from tests.realtime.conftest import World
 from tests.realtime.conftest import operator_stream
 from tests.realtime.conftest import send_replies
