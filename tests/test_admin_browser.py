@@ -25,6 +25,7 @@ from messenger.services import visitors as visitor_service
 from tests.factories import PASSWORD
 from tests.factories import make_inbox
 from tests.factories import make_user
+from tests.test_panel_browser import wait_until
 
 pytestmark = [pytest.mark.committing, pytest.mark.browser]
 
@@ -230,7 +231,7 @@ def test_an_open_panel_follows_the_admins_setup_without_a_reload(
 
         # No reload: the header, the label filter, the labels menu and the composer follow.
         panel.wait_for_selector("#conv-inbox >> text=Customer care")
-        panel.wait_for_function("!document.querySelector('#f-label').hidden")
+        wait_until(panel, "!document.querySelector('#f-label').hidden")  # the panel's CSP forbids eval-based waits
         assert "Lost parcel" in panel.evaluate("document.querySelector('#f-label').textContent")
         panel.click("#act-labels")
         panel.check(f"#labels-menu input[value='{label.id}']")

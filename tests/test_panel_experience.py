@@ -326,6 +326,10 @@ def test_the_panel_speaks_russian_from_the_browser_and_remembers_english(live_se
         assert page.inner_text("#act-status") == "Решить"
         # Activity lines come from their data, in the reader's language.
         page.wait_for_selector(".activity >> text=Ирина Оператор: диалог переведён в ожидание")
+        wait_until(page, "document.querySelector('[data-count=waiting]').textContent === '1'")
+        # Every tab with its count fits the list column: none hides off to the side.
+        assert page.evaluate("(t => t.scrollWidth <= t.clientWidth)(document.querySelector('#tabs'))"), \
+            page.evaluate("(t => [t.scrollWidth, t.clientWidth])(document.querySelector('#tabs'))")
         page.screenshot(path=str(artifacts / "panel-ru.png"))
         page.set_viewport_size({"width": 375, "height": 760})
         page.wait_for_timeout(200)

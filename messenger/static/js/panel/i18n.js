@@ -132,7 +132,7 @@ const RU = {
   "avail.title": "Ваш статус", "avail.online": "В сети", "avail.busy": "Занят", "avail.offline": "Не в сети",
   "settings.open": "Настройки", "help.open": "Горячие клавиши (?)", "signout": "Выйти", "admin": "Админка", "tokens": "API-токены",
   "signout.everywhere": "Везде", "signout.everywhereTitle": "Завершить все ваши сеансы на всех устройствах",
-  "tab.waiting": "Ожидают", "tab.mine": "Мои", "tab.unassigned": "Без исполнителя", "tab.all": "Все",
+  "tab.waiting": "Ожидают", "tab.mine": "Мои", "tab.unassigned": "Неназначенные", "tab.all": "Все",
   "tab.waiting.title": "Всё, что ещё никто не взял: в очереди (ожидание) и открытые",
   "status.open": "Открытые", "status.pending": "В ожидании", "status.snoozed": "Отложенные", "status.resolved": "Решённые",
   "status.any": "Все статусы", "status.waiting": "Открытые и в ожидании",
