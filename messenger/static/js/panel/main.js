@@ -109,7 +109,8 @@ function applyDirectory(dir) {
 }
 
 // The admin changed a picker's list (a label, an inbox's name or pre-chat form, a team, an
-// operator, the canned responses): fetch it again, once per burst of events.
+// operator, the canned responses): fetch it again, once per burst of events, each panel after
+// a random pause of up to a second so a large team's panels do not all ask at the same moment.
 const directoryChanges = new Set();
 let directoryTimer = null;
 function directoryChanged(what) {
@@ -125,7 +126,7 @@ function directoryChanged(what) {
     applyDirectory(dir);
     list.refreshTimes();
     if (view.id && view.card) view.renderHeader();
-  }, 300);
+  }, 300 + Math.random() * 1000);
 }
 
 function currentFilters() {
