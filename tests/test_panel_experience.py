@@ -171,6 +171,8 @@ def test_visitor_attachments_render_live_from_scanning_to_preview_and_download(l
     inbox = make_inbox(name="Shop", origins=[live_server.url])
     me = make_user(name="Live Files", inboxes=[inbox])
     conv_id = _visitor_conversation(inbox, "Pia Photo", "pia@example.org", "I will send a photo and the invoice")
+    for i in range(14):  # enough to overflow the list before the picture arrives
+        msg_service.send_operator_message(me, conv_id, f"Noted, step {i}.", str(uuid.uuid4()))
     context, page, errors = _panel(browser)
     try:
         _sign_in(page, live_server.url, me.email)
@@ -190,6 +192,24 @@ def test_visitor_attachments_render_live_from_scanning_to_preview_and_download(l
                          " return !!i && i.complete && i.naturalWidth > 0; })()", timeout=30)
         page.wait_for_selector(".msg a.att[href*='/api/v1/attachments/'] >> text=invoice.pdf")
         assert page.locator(".msg.incoming .bubble:empty").count() == 0
+        # The picture grew the list after it was drawn: the end is still in view.
+        gap = ("(() => { const b = document.querySelector('#messages');"
+               " return b.scrollHeight - b.scrollTop - b.clientHeight; })()")
+        wait_until(page, f"{gap} < 5")
+        # A reply redraws the list: the picture is the same element (not reloaded), the end in view.
+        page.evaluate("document.querySelector('.msg .att.img img').dataset.shown = 'yes'")
+        msg_service.send_operator_message(me, conv_id, "Thanks, got both.", str(uuid.uuid4()))
+        page.wait_for_selector(".msg >> text=Thanks, got both.")
+        page.wait_for_timeout(300)
+        assert page.evaluate(gap) < 5
+        assert page.locator(".msg .att.img img[data-shown=yes]").count() == 1
+        # Opening the conversation afresh shows its end once the picture has loaded.
+        page.goto(f"{live_server.url}/app#c0")
+        page.goto(f"{live_server.url}/app#c{conv_id}")
+        page.wait_for_selector(".msg >> text=Thanks, got both.")
+        wait_until(page, "(() => { const i = document.querySelector('.msg .att.img img');"
+                         " return !!i && i.complete && i.naturalWidth > 0; })()")
+        wait_until(page, f"{gap} < 5")
         page.screenshot(path=str(artifacts / "panel-attachments-live.png"))
         assert not errors, errors
     finally:

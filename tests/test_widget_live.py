@@ -157,12 +157,15 @@ def test_operator_files_edits_and_deletes_arrive_live_and_the_list_stays_at_the_
         chat.locator("a.att img").evaluate("(img) => img.complete || new Promise((r) => { img.onload = r; })")
         assert bubble.locator(".meta", has_text="Scanning").count() == 0
 
-        # A reply after the picture: the list shows the end.
+        # A reply after the picture: the list shows the end, and the picture stays as it was (the
+        # redraw keeps its element, so the list never shrinks while a copy decodes).
+        chat.locator("a.att img").evaluate("(img) => { img.dataset.shown = 'yes'; }")
         msg_service.send_operator_message(olga, conv.id, "Anything else?", str(uuid.uuid4()))
         chat.locator(".msg.them", has_text="Anything else?").wait_for()
         page.wait_for_timeout(300)
         gap = chat.locator("#list").evaluate("(l) => l.scrollHeight - l.scrollTop - l.clientHeight")
         assert gap < 5, gap
+        assert bubble.locator("a.att img[data-shown=yes]").count() == 1
 
         # Edit and delete by the operator, live.
         step = db.session.scalar(sa.select(Message).where(Message.content == "Let me check that for you, step 5."))

@@ -95,6 +95,9 @@ class Hub:
         self.draining = False
         self._to_wake: list[Subscriber] = []
         self._access_changed: set[int] = set()  # operators whose roles/inboxes changed (re-read now)
+        # Revoked API tokens this process heard of: a request that authenticated just before the
+        # revocation committed but subscribes after its signal is closed at subscribe.
+        self._revoked_tokens: set[int] = set()
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -264,7 +267,9 @@ class Hub:
                 sub.close("revoked")
 
     def _close_token_streams(self, token_id: int) -> None:
-        """Streams opened with a revoked API token close now (the heartbeat re-check is the safety net)."""
+        """Streams opened with a revoked API token close now, and any it opens later (the heartbeat
+        re-check is the safety net for a signal this process missed)."""
+        self._revoked_tokens.add(token_id)
         for sub in list(self._operators.values()):
             if isinstance(sub.scope, OperatorScope) and sub.scope.token_id == token_id:
                 sub.close("revoked")
@@ -332,6 +337,8 @@ class Hub:
         sub = Subscriber(scope, self.queue_size)
         if self.draining:
             sub.close("shutdown")  # this worker is stopping: the client reconnects to another one
+        elif isinstance(scope, OperatorScope) and scope.token_id in self._revoked_tokens:
+            sub.close("revoked")
         if isinstance(scope, OperatorScope):
             self._operators[sub.id] = sub
         else:

@@ -2,6 +2,7 @@
 and its reconnect is refused (issue 13; docs/realtime.md, docs/integrations.md "API tokens")."""
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -10,6 +11,10 @@ import sqlalchemy as sa
 
 from messenger.extensions import db
 from messenger.models import ApiToken
+from messenger.realtime.access import OperatorScope
+from messenger.realtime.hub import Hub
+from messenger.realtime.streams import StreamSettings
+from messenger.realtime.streams import long_poll
 from messenger.services import api_tokens
 from messenger.services import users as users_service
 from tests.helpers import LiveServer
@@ -22,6 +27,7 @@ from tests.realtime.conftest import slow_heartbeat_server  # noqa: F401  (fixtur
 from tests.realtime.conftest import world  # noqa: F401  (fixture)
 from tests.realtime.helpers import SSE
 from tests.realtime.helpers import Http
+from tests.realtime.helpers import wait_until
 
 pytestmark = pytest.mark.committing
 
@@ -55,6 +61,11 @@ class LongPoll(threading.Thread):
                                                     headers=bearer(self.token))
 
 
+def operator_streams(server: LiveServer) -> int:
+    """Operator streams and long-polls subscribed in the server's (single) worker."""
+    return int(Http(server.url).request("GET", "/healthz")[1]["hub"]["subscribers"]["operator"])
+
+
 def test_revoking_a_token_ends_its_stream_and_long_poll_at_once_and_refuses_the_reconnect(
         slow_heartbeat_server: LiveServer, world: World) -> None:  # noqa: F811
     server = slow_heartbeat_server
@@ -69,6 +80,8 @@ def test_revoking_a_token_ends_its_stream_and_long_poll_at_once_and_refuses_the_
         poll.join(15)
         assert poll.answer is not None and poll.answer[0] == 200  # the reply answered the poll
         poll = LongPoll(server, token, head())
+        # Revoke only once the poll waits in the hub (a poll that arrives later is refused with 401).
+        assert wait_until(lambda: operator_streams(server) == 4), operator_streams(server)
         assert not stream.ended
 
         api_tokens.revoke_token(world.admin, row.id)
@@ -93,6 +106,26 @@ def test_revoking_a_token_ends_its_stream_and_long_poll_at_once_and_refuses_the_
         for s in (stream, other_stream, cookie_stream):
             s.close()
         browser.request("POST", "/logout", form={"csrf_token": browser.csrf})
+
+
+def test_a_request_that_subscribes_after_the_revocation_signal_ends_at_once(app) -> None:  # type: ignore[no-untyped-def]
+    """The race a live server leaves to chance: the token was valid when the request checked it,
+    the revocation's signal reached the hub before the request subscribed. It must not wait for
+    the heartbeat re-check (minutes): the hub remembers the revoked token."""
+    hub = Hub(app)
+    hub.position = hub.floor = 0
+    hub._on_signal(json.dumps({"kind": "api_token.revoked", "token_id": 41}))
+    settings = StreamSettings(retry_ms=3000, heartbeat_s=120, named_heartbeat_s=120, longpoll_wait_s=60)
+
+    revoked, _, _ = hub.subscribe(OperatorScope(user_id=1, session_version=1, inbox_ids=None, token_id=41), None)
+    other, _, _ = hub.subscribe(OperatorScope(user_id=1, session_version=1, inbox_ids=None, token_id=42), None)
+    browser, _, _ = hub.subscribe(OperatorScope(user_id=1, session_version=1, inbox_ids=None, session_id="s"), None)
+    assert revoked.closed == "revoked"
+    assert other.closed is None and browser.closed is None
+
+    # A long-poll with the revoked token answers at once (no 60 s wait), with nothing in it.
+    scope = OperatorScope(user_id=1, session_version=1, inbox_ids=None, token_id=41)
+    assert long_poll(hub, scope, 0, db.engine, settings) == {"events": [], "position": 0}
 
 
 def test_deactivating_the_owner_ends_token_streams_at_once(

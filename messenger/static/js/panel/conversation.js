@@ -32,8 +32,15 @@ export class ConversationView {
     this.hasMore = false;
     this.loadingOlder = false;
     this.box = $("#messages");
+    this.thumbs = new Map();      // attachment id -> its <img>, kept across redraws (no reload, no jump)
+    this.pinned = true;           // the operator reads the end: a picture that loads keeps it in view
+    this.lastTop = 0;
     this.box.addEventListener("scroll", () => {
       if (this.box.scrollTop < 80) this.loadOlder();
+      // Only moving up leaves the end: our own scrolling and content growing below do not.
+      if (this.nearBottom()) this.pinned = true;
+      else if (this.box.scrollTop < this.lastTop) this.pinned = false;
+      this.lastTop = this.box.scrollTop;
     }, {passive: true});
     $("#act-status").addEventListener("click", () => this.toggleResolved());
     $("#act-priority").addEventListener("change", (e) => this.setPriority(Number(e.target.value)));
@@ -46,6 +53,8 @@ export class ConversationView {
   async open(id) {
     this.id = id;
     this.messages = [];
+    this.thumbs = new Map();
+    this.pinned = true;
     this.hasMore = false;
     this.csat = null;
     this.editing = null;
@@ -430,6 +439,18 @@ export class ConversationView {
     }
   }
 
+  /** The picture of an attachment: one element per file, so a redraw neither reloads it nor
+   * shrinks the list while a copy decodes; when it loads, the end stays in view if it was. */
+  thumbnail(a, href) {
+    let img = this.thumbs.get(a.id);
+    if (!img) {
+      img = h("img", {src: `${href}/thumb`, alt: a.filename, loading: "lazy",
+        onload: () => { if (this.pinned) this.box.scrollTop = this.box.scrollHeight; }});
+      this.thumbs.set(a.id, img);
+    }
+    return img;
+  }
+
   attachments(list) {
     if (!list || !list.length) return null;
     return h("div", {class: "atts"}, list.map((a) => {
@@ -437,8 +458,7 @@ export class ConversationView {
       const label = attachmentLabel(a);
       if (label) return h("span", {class: `att${a.status === "pending" ? "" : " bad"}`}, `${a.filename}: ${label}`);
       if (isPreviewable(a)) {
-        return h("a", {class: "att img", href, target: "_blank", rel: "noopener", title: a.filename},
-          h("img", {src: `${href}/thumb`, alt: a.filename, loading: "lazy"}));
+        return h("a", {class: "att img", href, target: "_blank", rel: "noopener", title: a.filename}, this.thumbnail(a, href));
       }
       return h("a", {class: "att", href, target: "_blank", rel: "noopener"}, a.filename, h("span", {class: "muted"}, formatSize(a.size)));
     }));

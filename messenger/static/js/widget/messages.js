@@ -39,12 +39,7 @@ function attachment(node, a) {
     link.href = u.url;
     link.target = "_blank";
     link.rel = "noopener noreferrer";
-    if (isPreviewable(a) && u.thumb_url) {
-      const img = link.appendChild(el("img"));
-      img.onload = keepPinned;  // the picture grows the list after render: stay at the end
-      img.src = u.thumb_url;
-      img.alt = a.filename;
-    }
+    if (isPreviewable(a) && u.thumb_url) link.appendChild(thumbnail(a, u.thumb_url));
   }
   const label = lang === "ru" ? ({pending: t("scanning"), infected: t("infected"), error: t("unavailable")}[a.status] || "")
     : attachmentLabel(a);
@@ -53,6 +48,22 @@ function attachment(node, a) {
     const bar = node.appendChild(el("span", "bar"));
     bar.appendChild(el("i")).style.width = Math.round(a.progress) + "%";
   }
+}
+
+// One <img> per attachment, kept across redraws: a new element would be empty until its picture
+// decodes, so every redraw would shrink the list and make it jump (and lose the end of it).
+const thumbs = new Map();
+
+function thumbnail(a, url) {
+  let img = thumbs.get(a.id);
+  if (!img) {
+    img = el("img");
+    img.onload = keepPinned;  // the picture grows the list after render: stay at the end
+    img.src = url;  // a later re-signed URL is not needed: the picture is already here
+    img.alt = a.filename;
+    thumbs.set(a.id, img);
+  }
+  return img;
 }
 
 /** A line the server marked for visitors ({key, name}), in the visitor's language. */
@@ -79,12 +90,18 @@ function bubble(m) {
   return node;
 }
 
-// Whether the visitor reads the end of the conversation: set by their scrolling only, so content
-// that grows later (an image loading) does not unpin the list.
+// Whether the visitor reads the end of the conversation. Only moving up unpins it: a scroll event
+// also reports our own scrolling, and content that grew meanwhile below (a picture decoding)
+// must not read as the visitor leaving the end.
 let pinned = true;
+let lastTop = 0;
 
 export function watchScroll(list) {
-  list.addEventListener("scroll", () => { pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 60; });
+  list.addEventListener("scroll", () => {
+    if (list.scrollHeight - list.scrollTop - list.clientHeight < 60) pinned = true;
+    else if (list.scrollTop < lastTop) pinned = false;
+    lastTop = list.scrollTop;
+  });
 }
 
 function keepPinned() {
