@@ -178,3 +178,8 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15, interval: flo
             return True
         time.sleep(interval)
     return predicate()
+
+
+def subscribers(base_url: str, audience: str = "operator") -> int:
+    """Streams and long-polls of ``audience`` subscribed in a single-worker server's hub (/healthz)."""
+    return int(Http(base_url).request("GET", "/healthz")[1]["hub"].get("subscribers", {}).get(audience, 0))

@@ -9,6 +9,7 @@ from tests.factories import PASSWORD
 from tests.realtime.conftest import World
 from tests.realtime.conftest import send_replies
 from tests.realtime.helpers import Http
+from tests.realtime.helpers import subscribers
 from tests.realtime.helpers import wait_until
 
 pytestmark = [pytest.mark.committing, pytest.mark.browser]
@@ -23,10 +24,6 @@ START = """async () => {
     onRole: (r) => window.roles.push(r),
   });
 }"""
-
-
-def _operator_streams(server) -> int:  # type: ignore[no-untyped-def]
-    return int(Http(server.url).request("GET", "/healthz")[1]["hub"].get("subscribers", {}).get("operator", 0))
 
 
 def _signed_in_page(context, server, user):  # type: ignore[no-untyped-def]
@@ -58,7 +55,7 @@ def test_two_tabs_share_one_stream_and_the_survivor_takes_over(browser, fast_ser
         assert first.evaluate("window.live.isLeader()") is True
         assert second.evaluate("window.live.isLeader()") is False
         # One stream for the two tabs (stale streams of other tests end within a 1 s heartbeat).
-        assert wait_until(lambda: _operator_streams(fast_server) == 1, timeout=10)
+        assert wait_until(lambda: subscribers(fast_server.url) == 1, timeout=10)
         sent = send_replies(world.agent, world.conversation.id, 2)
         assert wait_until(lambda: _messages(first) == sent and _messages(second) == sent), (
             _messages(first), _messages(second))
@@ -67,7 +64,7 @@ def test_two_tabs_share_one_stream_and_the_survivor_takes_over(browser, fast_ser
         assert second.evaluate("window.roles") == ["follower", "leader"]
         more = send_replies(world.agent, world.conversation.id, 2)
         assert wait_until(lambda: _messages(second) == sent + more, timeout=10), _messages(second)
-        assert wait_until(lambda: _operator_streams(fast_server) == 1, timeout=10)
+        assert wait_until(lambda: subscribers(fast_server.url) == 1, timeout=10)
         ids = [e["id"] for e in second.evaluate("window.got") if e["id"] is not None]
         assert ids == sorted(set(ids))
         second.screenshot(path=str(artifacts / "realtime-two-tabs.png"))

@@ -18,6 +18,8 @@ from tests.realtime.conftest import World
 from tests.realtime.conftest import head
 from tests.realtime.conftest import operator_http
 from tests.realtime.helpers import Http
+from tests.realtime.helpers import subscribers
+from tests.realtime.helpers import wait_until
 
 pytestmark = pytest.mark.committing
 
@@ -54,16 +56,17 @@ def _follow(client: Http, path: str, after: int, want: int, headers: dict[str, s
     return seen, polls
 
 
-def _parked_poll(client: Http, path: str, after: int, headers: dict[str, str] | None = None) -> tuple[
-        threading.Thread, dict[str, Any]]:
+def _parked_poll(client: Http, path: str, after: int, audience: str,
+                 headers: dict[str, str] | None = None) -> tuple[threading.Thread, dict[str, Any]]:
     answer: dict[str, Any] = {}
+    parked = subscribers(client.base, audience)
 
     def run() -> None:
         answer["status"], answer["body"] = client.request("GET", f"{path}?after={after}", headers=headers)
 
     thread = threading.Thread(target=run)
     thread.start()
-    time.sleep(0.6)  # the poll is parked at the head
+    assert wait_until(lambda: subscribers(client.base, audience) > parked)  # the poll waits at the head
     return thread, answer
 
 
@@ -71,7 +74,7 @@ def test_operator_long_poll_at_the_head_gets_every_event_of_a_burst_bigger_than_
         fast_server, world: World) -> None:  # type: ignore[no-untyped-def]
     client = operator_http(fast_server, world.agent)
     start = head()
-    thread, answer = _parked_poll(client, "/api/v1/events", start)
+    thread, answer = _parked_poll(client, "/api/v1/events", start, "operator")
     sent = _commit_burst(world.conversation.id, world.agent.id, BURST)
     thread.join(10)
     assert answer["status"] == 200, answer
@@ -84,7 +87,7 @@ def test_visitor_long_poll_at_the_head_gets_every_event_of_a_burst_bigger_than_i
     client = Http(fast_server.url)
     headers = {"X-Visitor-Token": world.visitor_token}
     start = head()
-    thread, answer = _parked_poll(client, "/widget/api/v1/events", start, headers)
+    thread, answer = _parked_poll(client, "/widget/api/v1/events", start, "visitor", headers)
     sent = _commit_burst(world.conversation.id, world.agent.id, BURST)
     thread.join(10)
     assert answer["status"] == 200, answer

@@ -27,6 +27,7 @@ from tests.realtime.conftest import ready_operator_stream
 from tests.realtime.conftest import send_replies
 from tests.realtime.conftest import visitor_stream
 from tests.realtime.helpers import SSE
+from tests.realtime.helpers import subscribers
 from tests.realtime.helpers import wait_until
 
 pytestmark = pytest.mark.committing
@@ -185,14 +186,15 @@ def test_a_slow_consumer_is_dropped_alone_and_replays(fast_server, world: World)
     """Reliability case 7: a client that stops reading overflows its bounded queue (32) and only its stream ends."""
     client = operator_http(fast_server, world.agent)
     normal = operator_stream(fast_server, world.agent, client=client)
+    normal.wait_count("ready", 1)
+    assert wait_until(lambda: subscribers(fast_server.url) == 1)  # earlier tests' streams are gone
     parsed = urllib.parse.urlsplit(fast_server.url)
     slow = socket.socket()
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.connect((parsed.hostname, parsed.port))
     slow.sendall(f"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nCookie: {client.cookie_header()}\r\n\r\n".encode())
     try:
-        normal.wait_count("ready", 1)
-        time.sleep(0.3)
+        assert wait_until(lambda: subscribers(fast_server.url) == 2)  # the slow client's stream is live too
         body = "x" * 9000
         sent = [msg_service.send_operator_message(world.agent, world.conversation.id, f"{i} {body}",
                                                   new_client_id()).message.id for i in range(500)]

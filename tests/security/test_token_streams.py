@@ -27,6 +27,7 @@ from tests.realtime.conftest import slow_heartbeat_server  # noqa: F401  (fixtur
 from tests.realtime.conftest import world  # noqa: F401  (fixture)
 from tests.realtime.helpers import SSE
 from tests.realtime.helpers import Http
+from tests.realtime.helpers import subscribers
 from tests.realtime.helpers import wait_until
 
 pytestmark = pytest.mark.committing
@@ -61,11 +62,6 @@ class LongPoll(threading.Thread):
                                                     headers=bearer(self.token))
 
 
-def operator_streams(server: LiveServer) -> int:
-    """Operator streams and long-polls subscribed in the server's (single) worker."""
-    return int(Http(server.url).request("GET", "/healthz")[1]["hub"]["subscribers"]["operator"])
-
-
 def test_revoking_a_token_ends_its_stream_and_long_poll_at_once_and_refuses_the_reconnect(
         slow_heartbeat_server: LiveServer, world: World) -> None:  # noqa: F811
     server = slow_heartbeat_server
@@ -81,7 +77,7 @@ def test_revoking_a_token_ends_its_stream_and_long_poll_at_once_and_refuses_the_
         assert poll.answer is not None and poll.answer[0] == 200  # the reply answered the poll
         poll = LongPoll(server, token, head())
         # Revoke only once the poll waits in the hub (a poll that arrives later is refused with 401).
-        assert wait_until(lambda: operator_streams(server) == 4), operator_streams(server)
+        assert wait_until(lambda: subscribers(server.url) == 4), subscribers(server.url)
         assert not stream.ended
 
         api_tokens.revoke_token(world.admin, row.id)
