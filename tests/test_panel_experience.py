@@ -203,9 +203,12 @@ def test_visitor_attachments_render_live_from_scanning_to_preview_and_download(l
         page.wait_for_timeout(300)
         assert page.evaluate(gap) < 5
         assert page.locator(".msg .att.img img[data-shown=yes]").count() == 1
+        # The contact's conversations in the sidebar follow live: the last message, then the status.
+        page.wait_for_selector("#side a.prev >> text=Thanks, got both.")
+        conv_service.change_status(me, conv_id, "resolved")
+        page.wait_for_selector("#side a.prev >> text=Resolved")
         # Opening the conversation afresh shows its end once the picture has loaded.
-        page.goto(f"{live_server.url}/app#c0")
-        page.goto(f"{live_server.url}/app#c{conv_id}")
+        page.reload()
         page.wait_for_selector(".msg >> text=Thanks, got both.")
         wait_until(page, "(() => { const i = document.querySelector('.msg .att.img img');"
                          " return !!i && i.complete && i.naturalWidth > 0; })()")

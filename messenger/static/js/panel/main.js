@@ -172,6 +172,7 @@ async function onEvent(kind, data) {
   switch (kind) {
     case "conversation.created":
     case "conversation.updated": {
+      sidebar.conversationChanged(data);
       const before = store.cards.get(data.id);
       const card = await cardFromEvent(data);
       if (!card) return;

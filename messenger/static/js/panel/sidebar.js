@@ -72,6 +72,21 @@ export class Sidebar {
     }
   }
 
+  /** A conversation.created / .updated card: the contact's conversations list follows (status,
+   * last message, a new conversation on top), without asking the server again. */
+  conversationChanged(card) {
+    if (!this.data || card.contact_id !== this.contactId) return;
+    const list = this.data.conversations;
+    const entry = list.find((c) => c.id === card.id);
+    const fields = {status: card.status, last_message_preview: card.last_message_preview};
+    if (entry) Object.assign(entry, fields);
+    else if (card.display_id && card.created_at) {
+      list.unshift({id: card.id, display_id: card.display_id, created_at: card.created_at, inbox_id: card.inbox_id, ...fields});
+      list.length = Math.min(list.length, 20);
+    } else return;
+    if (!this.editing && !this.blocking) this.render();
+  }
+
   /** A contact.updated / contact.session event. */
   refresh(contactId) {
     if (contactId === this.contactId && !this.editing && !this.blocking) this.show(contactId, this.conversationId);
