@@ -210,9 +210,10 @@ class Contact(Model):
     created_at: so.Mapped[datetime] = so.mapped_column(server_default=NOW)
     search: so.Mapped[Any] = so.mapped_column(
         pg.TSVECTOR,
+        # ё is folded into е (migration 0020; the query is folded alike in services/search.py).
         sa.Computed(
-            "to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(email, '') || ' ' "
-            "|| coalesce(phone, '') || ' ' || coalesce(identifier, ''))",
+            "to_tsvector('simple', translate(coalesce(name, '') || ' ' || coalesce(email, '') || ' ' "
+            "|| coalesce(phone, '') || ' ' || coalesce(identifier, ''), 'ёЁ', 'еЕ'))",
             persisted=True,
         ),
     )

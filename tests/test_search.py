@@ -120,15 +120,37 @@ def test_an_agent_never_sees_messages_or_contacts_of_other_inboxes(world):
     assert world["agent"].get(f"/api/v1/conversations/{hidden_id}").status_code == 404
 
 
-def test_a_contact_is_found_by_phone_and_email_prefix(world):
+def _contact_saying_hello(world, **fields):  # type: ignore[no-untyped-def]
+    """A contact of the English inbox with one message, with ``fields`` set."""
     visitor, _ = make_visitor(world["en"])
     _say(world["en"], "hello", visitor)
     contact = db.session.get(Contact, visitor.contact_id)
-    contact.phone, contact.email = "+1 555 0004242", "wombat.lover@example.org"
+    for name, value in fields.items():
+        setattr(contact, name, value)
     db.session.commit()
+    return contact
+
+
+def test_a_contact_is_found_by_phone_and_email_prefix(world):
+    contact = _contact_saying_hello(world, phone="+1 555 0004242", email="wombat.lover@example.org")
     for q in ("+1 555 0004242", "0004242", "wombat.lo", "wombat.lover@example.org"):
         found = world["agent"].get("/api/v1/search", q=q).get_json()["contacts"]
         assert [c["id"] for c in found] == [contact.id], q
+
+
+def test_a_russian_name_is_found_with_or_without_the_dots_of_yo_and_shown_as_written(world):
+    contact = _contact_saying_hello(world, name="Семён Фёдоров", email="semyon@example.org")
+    for q in ("семен", "Семён", "СЕМЕН", "федоров", "Фёдор", "семен федо"):
+        found = world["agent"].get("/api/v1/search", q=q).get_json()["contacts"]
+        assert [c["id"] for c in found] == [contact.id], q
+        # The snippet keeps the name as written, with the matched words marked.
+        snippet = found[0]["snippet"]
+        assert "".join(text for text, _ in snippet) == "Семён Фёдоров · semyon@example.org", q
+        assert any(marked for _, marked in snippet), q
+    marked = [text for text, on in world["agent"].get("/api/v1/search", q="семен").get_json()["contacts"][0]["snippet"]
+              if on]
+    assert marked == ["Семён"]
+    assert world["agent"].get("/api/v1/search", q="семан").get_json()["contacts"] == []
 
 
 @pytest.mark.parametrize("q", [

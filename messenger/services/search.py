@@ -5,7 +5,8 @@ Messages: each message's stored ``search`` tsvector is built in its inbox's lang
 match ("orders" finds "order", "заказы" finds "заказ"). What the operator types is turned into a
 prefix tsquery (search as you type) normalised by both configurations and OR-ed, so a search
 finds messages of every inbox whatever its language. Contacts: names, emails, phones and
-identifiers, in the ``simple`` configuration (no stemming of names). Never ILIKE.
+identifiers, in the ``simple`` configuration (no stemming of names), with ё folded into е on both
+sides (Russian writers often drop its dots). Never ILIKE.
 
 Ranking is bounded so common words stay fast: up to ``CANDIDATES`` of the newest matches the
 operator may see are found first (the newest ``MESSAGE_WINDOW`` rows, then, if they hold less
@@ -54,6 +55,9 @@ CONTACT_CANDIDATES = 50
 SEARCH_COLUMNS = frozenset({"id", "inbox_id", "type", "deleted_at", "erased_at", "search"})
 CONTACTS_LIMIT = 10
 _TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
+_YO = str.maketrans("ёЁ", "еЕ")
+# A contact's line is short: highlight it whole (then its original letters are put back, see _contacts).
+CONTACT_HEADLINE_OPTIONS = f'StartSel="{START}", StopSel="{STOP}", HighlightAll=true'
 
 
 def build_tsquery(text: object) -> str:
@@ -77,12 +81,18 @@ def build_tsquery(text: object) -> str:
     return " & ".join(terms)
 
 
+def fold_yo(text: str) -> str:
+    """ё written as е, one character for one, as the contacts' search vectors are (migration 0020)."""
+    return text.translate(_YO)
+
+
 def normalised_queries(text: object) -> tuple[str, str]:
     """The message tsquery (every configuration's forms, OR-ed) and the contact one, as tsquery text."""
     raw = build_tsquery(text)
     forms = db.session.execute(sa.select(
         *(sa.func.to_tsquery(sa.literal_column(f"'{config}'::regconfig"), raw).cast(sa.Text)
-          for config in (*MESSAGE_CONFIGS, "simple")))).one()
+          for config in MESSAGE_CONFIGS),
+        sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"), fold_yo(raw)).cast(sa.Text))).one()
     *message_forms, contact = forms
     distinct = [f for f in dict.fromkeys(message_forms) if f]
     return " | ".join(f"( {f} )" for f in distinct), contact
@@ -164,6 +174,18 @@ def _messages(user: User, tsquery: str, limit: int) -> list[dict[str, Any]]:
     } for r in rows]
 
 
+def _unfolded(parts: list[list[Any]], original: str) -> list[list[Any]]:
+    """Segments of a headline of the folded text, with the original's letters (ё) back in place."""
+    if sum(len(text) for text, _ in parts) != len(original):
+        return parts  # not the whole text: keep the folded letters rather than misplace any
+    out: list[list[Any]] = []
+    at = 0
+    for text, marked in parts:
+        out.append([original[at:at + len(text)], marked])
+        at += len(text)
+    return out
+
+
 def _contacts(user: User, tsquery: str) -> list[dict[str, Any]]:
     if not tsquery:
         return []
@@ -186,14 +208,15 @@ def _contacts(user: User, tsquery: str) -> list[dict[str, Any]]:
               .order_by(Conversation.id.desc()).limit(1).lateral())
     rows = db.session.execute(
         sa.select(Contact.id, Contact.name, Contact.email, Contact.phone,
-                  sa.func.ts_headline("simple", sa.func.concat_ws(" · ", Contact.name, Contact.email, Contact.phone),
-                                      query, HEADLINE_OPTIONS),
+                  sa.func.ts_headline("simple", sa.func.translate(sa.func.concat_ws(
+                      " · ", Contact.name, Contact.email, Contact.phone), "ёЁ", "еЕ"), query, CONTACT_HEADLINE_OPTIONS),
                   latest.c.id, latest.c.display_id, latest.c.status)
         .join(best, best.c.id == Contact.id)
         .join(latest, sa.true())
         .order_by(best.c.pos)).all()
     return [{
-        "id": r[0], "name": r[1], "email": r[2], "phone": r[3], "snippet": segments(r[4]),
+        "id": r[0], "name": r[1], "email": r[2], "phone": r[3],
+        "snippet": _unfolded(segments(r[4]), " · ".join(v for v in r[1:4] if v is not None)),
         "conversation_id": r[5], "display_id": r[6], "status": r[7],
     } for r in rows]
 
