@@ -186,10 +186,20 @@ def test_visitor_attachments_render_live_from_scanning_to_preview_and_download(l
         # No empty bubble: both files show, scanning, from the live events alone.
         page.wait_for_selector(".msg .att >> text=broken-part.png: Scanning…")
         page.wait_for_selector(".msg .att >> text=invoice.pdf: Scanning…")
+        # The picture's first download fails (a network blip): the next redraw fetches it again.
+        failed: list[str] = []
+        page.route("**/thumb", lambda route: (failed.append(route.request.url), route.abort())
+                   if not failed else route.continue_())
         redis = app.extensions["redis"]
         SimpleWorker([Queue("scanning", connection=redis)], connection=redis).work(burst=True)
         wait_until(page, "(() => { const i = document.querySelector('.msg .att.img img');"
+                         " return !!i && i.complete; })()", timeout=30)
+        assert failed
+        msg_service.send_operator_message(me, conv_id, "One moment.", str(uuid.uuid4()))
+        page.wait_for_selector(".msg >> text=One moment.")
+        wait_until(page, "(() => { const i = document.querySelector('.msg .att.img img');"
                          " return !!i && i.complete && i.naturalWidth > 0; })()", timeout=30)
+        assert len(failed) == 1
         page.wait_for_selector(".msg a.att[href*='/api/v1/attachments/'] >> text=invoice.pdf")
         assert page.locator(".msg.incoming .bubble:empty").count() == 0
         # The picture grew the list after it was drawn: the end is still in view.

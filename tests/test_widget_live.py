@@ -33,6 +33,7 @@ from messenger.services import messages as msg_service
 from tests.factories import make_conversation
 from tests.factories import make_inbox
 from tests.factories import make_user
+from tests.realtime.helpers import wait_until
 from tests.test_attachments import PDF
 from tests.test_attachments import _Source
 from tests.test_widget_browser import frame_of
@@ -150,12 +151,24 @@ def test_operator_files_edits_and_deletes_arrive_live_and_the_list_stays_at_the_
         bubble = chat.locator(".msg.them", has_text="Here it is")
         bubble.locator(".meta", has_text="Scanning").first.wait_for(timeout=15000)
         assert bubble.locator(".att").all_inner_texts()[:1] == ["offer.pdf"]
+        # The picture's first download fails (a network blip): the next redraw fetches it again.
+        failed: list[str] = []
+        page.route("**/thumb**", lambda route: (failed.append(route.request.url), route.abort())
+                   if not failed else route.continue_())
         redis = app.extensions["redis"]
         SimpleWorker([Queue("scanning", connection=redis)], connection=redis).work(burst=True)
         bubble.locator("a.att", has_text="offer.pdf").wait_for(timeout=15000)
         bubble.locator("a.att img").wait_for()
-        chat.locator("a.att img").evaluate("(img) => img.complete || new Promise((r) => { img.onload = r; })")
-        assert bubble.locator(".meta", has_text="Scanning").count() == 0
+
+        def download_failed() -> bool:
+            page.wait_for_timeout(50)  # Playwright runs the route handler while the page is waited on
+            return bool(failed)
+
+        assert wait_until(download_failed)
+        msg_service.send_operator_message(olga, conv.id, "One moment.", str(uuid.uuid4()))
+        chat.locator(".msg.them", has_text="One moment.").wait_for()
+        assert wait_until(lambda: bubble.locator("a.att img").evaluate("(img) => img.complete && img.naturalWidth > 0"))
+        assert bubble.locator(".meta", has_text="Scanning").count() == 0 and len(failed) == 1
 
         # A reply after the picture: the list shows the end, and the picture stays as it was (the
         # redraw keeps its element, so the list never shrinks while a copy decodes).

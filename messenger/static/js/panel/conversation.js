@@ -445,7 +445,8 @@ export class ConversationView {
     let img = this.thumbs.get(a.id);
     if (!img) {
       img = h("img", {src: `${href}/thumb`, alt: a.filename, loading: "lazy",
-        onload: () => { if (this.pinned) this.box.scrollTop = this.box.scrollHeight; }});
+        onload: () => { if (this.pinned) this.box.scrollTop = this.box.scrollHeight; },
+        onerror: () => this.thumbs.delete(a.id)});  // the next redraw tries again
       this.thumbs.set(a.id, img);
     }
     return img;

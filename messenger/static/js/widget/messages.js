@@ -59,6 +59,7 @@ function thumbnail(a, url) {
   if (!img) {
     img = el("img");
     img.onload = keepPinned;  // the picture grows the list after render: stay at the end
+    img.onerror = () => thumbs.delete(a.id);  // the next redraw tries again (with a fresh URL once re-signed)
     img.src = url;  // a later re-signed URL is not needed: the picture is already here
     img.alt = a.filename;
     thumbs.set(a.id, img);
