@@ -14,6 +14,7 @@ from messenger.models import AuditLog
 from messenger.models import Contact
 from messenger.models import Conversation
 from messenger.models import Message
+from messenger.services import conversations as conv_service
 from messenger.services import users as users_service
 from tests.factories import make_inbox
 from tests.factories import make_user
@@ -86,6 +87,12 @@ def test_an_admin_erases_the_contact_after_confirming(live_server, browser, arti
         assert "data was erased" in page.locator("#side").inner_text()
         page.locator(".msg.incoming").first.wait_for()
         assert "Delete everything about me" not in page.locator("#messages").inner_text()
+        # A later event about the contact's conversation does not bring the erased details back.
+        conv_service.change_status(admin, conv, "resolved")
+        page.locator("#conv-ref >> text=Resolved").wait_for()
+        page.wait_for_timeout(300)
+        side = page.locator("#side").inner_text()
+        assert "data was erased" in side and "erik@example.com" not in side, side
         page.reload()  # opened again later: the sidebar says so, not "No such contact."
         page.locator("#contact-missing >> text=This contact's data was erased").wait_for()
         page.screenshot(path=str(artifacts / "panel-erased.png"))

@@ -56,7 +56,10 @@ export class Sidebar {
   async show(contactId, conversationId = null) {
     // Another contact: say it is loading. The same one again (a live update, a reopened
     // conversation): keep what is shown until the answer replaces it, so nothing flickers.
-    if (contactId !== this.contactId) this.box.replaceChildren(h("p", {class: "muted"}, t("side.loading")));
+    if (contactId !== this.contactId) {
+      this.data = null;  // live updates must never draw the previous contact under the new one's id
+      this.box.replaceChildren(h("p", {class: "muted"}, t("side.loading")));
+    }
     this.contactId = contactId;
     this.conversationId = conversationId;
     this.blocking = false;
@@ -67,6 +70,7 @@ export class Sidebar {
       this.render();
     } catch (err) {
       if (this.contactId !== contactId) return;
+      this.data = null;  // nothing of it is drawn again (a later conversation event included)
       // The contact of a conversation the operator sees is only missing once it was erased.
       this.box.replaceChildren(h("p", {class: "muted", id: "contact-missing"}, err.status === 404 ? t("data.erasedNote") : err.message));
     }
